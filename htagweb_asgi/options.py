@@ -1,0 +1,63 @@
+"""Options of an App (overridable per app) and of the host."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    """What can be set per App, with htagweb's names and meanings.
+
+    - debug: Python tracebacks shown in the page; otherwise a short message.
+    - parano: payload encryption between the page and the user's process.
+    - http_only: interactions over HTTP POST, no websocket (so no ``tag.update()`` push).
+    - timeout_interaction: seconds an interaction (or the App's creation) may take before its
+      process is killed and the user is told.
+    - timeout_inactivity: seconds without interaction after which the process ends (0: never).
+      Pushes do not count as activity.
+    """
+
+    debug: bool = False
+    parano: bool = False
+    http_only: bool = False
+    timeout_interaction: float = 60.0
+    timeout_inactivity: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (self.timeout_interaction > 0 and math.isfinite(self.timeout_interaction)):
+            raise ValueError("timeout_interaction must be a positive number of seconds")
+        if not (self.timeout_inactivity >= 0 and math.isfinite(self.timeout_inactivity)):
+            raise ValueError("timeout_inactivity must be >= 0 seconds (0 disables it)")
+
+    def with_overrides(self, **overrides: Any) -> AppOptions:
+        """Return a copy with some fields changed (unknown names raise TypeError)."""
+        unknown = set(overrides) - set(asdict(self))
+        if unknown:
+            raise TypeError(f"unknown App option(s): {', '.join(sorted(unknown))}")
+        return replace(self, **overrides)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what the network may send us."""
+
+    max_body_size: int = 1024 * 1024  # bytes of an HTTP interaction body
+    max_frame_size: int = 1024 * 1024  # bytes of a websocket message
+    max_query_size: int = 8 * 1024  # bytes of a page's query string
+    max_processes: int = 1000  # live user processes per App and server
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer")
+
+
+@dataclass(frozen=True)
+class TemplateSettings:
+    """How the template process of an App supervises its user processes."""
+
+    lease_grace: float = 1.0  # seconds without any worker before the template shuts down
+    stop_grace: float = 2.0  # seconds a user process gets after SIGTERM before SIGKILL
