@@ -1,0 +1,207 @@
+"""How a worker reaches the user processes of one App: connect, spawn, replace, kill.
+
+The worker keeps no table of processes: a user's process is the socket ``<key>.sock`` in the
+App's runtime directory, whichever worker asked for it. Creating, replacing and killing go
+through the App's template (see supervisor.py), which serializes them. The first worker that
+needs the template starts it under a file lock, so concurrent workers start exactly one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from subprocess import PIPE
+from typing import Any
+
+import anyio
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from . import runtime
+from .appref import AppRef
+from .channel import Channel, ChannelClosed
+from .framing import Kind, load_json
+from .supervisor import CONTROL_SOCKET
+from .template import TemplateConfig
+
+logger = logging.getLogger(__name__)
+
+_FAILURE_MEMORY = 5.0  # seconds a failed template start is reported without retrying
+
+
+class PoolError(Exception):
+    """Raised when the App's processes cannot be reached or created."""
+
+
+class AppLoadError(PoolError):
+    """Raised when the template cannot import the App; carries the traceback for debug pages."""
+
+    def __init__(self, message: str, traceback: str) -> None:
+        super().__init__(message)
+        self.traceback = traceback
+
+
+class PoolFull(PoolError):
+    """Raised when the App already has ``max_processes`` live user processes."""
+
+
+class UserChannel(Channel):
+    """A channel to a user process; its first frame (HELLO) says which pid answered."""
+
+    pid: int | None = None
+
+    async def receive(self) -> tuple[Kind, bytes]:
+        if self.pid is None:
+            kind, payload = await super().receive()
+            if kind is not Kind.HELLO:
+                raise ChannelClosed(f"expected HELLO, got {kind.name}")
+            self.pid = int(load_json(payload)["pid"])
+        return await super().receive()
+
+
+class ProcessPool:
+    """The user processes of one App under one server, as seen from this worker."""
+
+    def __init__(
+        self, app: AppRef, directory: str, config: TemplateConfig, start_timeout: float
+    ) -> None:
+        self.app = app
+        self.directory = directory
+        self.config = config
+        self.start_timeout = start_timeout
+        self._lease: Channel | None = None
+        self._start_lock = anyio.Lock()
+        self._failure: tuple[AppLoadError, float] | None = None
+
+    def socket_path(self, key: str) -> str:
+        return os.path.join(self.directory, f"{key}.sock")
+
+    async def connect(self, key: str) -> UserChannel | None:
+        """Return a channel to the live process of `key`, or None if it has none."""
+        try:
+            stream = await anyio.connect_unix(self.socket_path(key))
+        except OSError:  # no socket file, or nobody listening any more
+            return None
+        return UserChannel(stream)
+
+    async def spawn(self, key: str, replace_pid: int | None = None) -> UserChannel:
+        """Return a channel to the process of `key`, creating it (or replacing `replace_pid`)."""
+        kind, reply = await self._control(Kind.SPAWN, {"key": key, "replace_pid": replace_pid})
+        if kind is Kind.FAIL:
+            raise PoolFull(reply["message"]) if reply.get("full") else PoolError(reply["message"])
+        channel = await self.connect(key)
+        if channel is None:
+            raise PoolError("the new user process is not listening")
+        return channel
+
+    async def kill(self, key: str, pid: int | None) -> None:
+        """Kill the process of `key` if it is still `pid` (any when None); best effort: when
+        the template cannot be reached, its user processes are ending with it anyway."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._control(Kind.KILL, {"key": key, "pid": pid})
+            except PoolError as exc:
+                logger.error("cannot kill the process of %s…: %s", key[:8], exc)
+
+    async def listing(self) -> list[dict[str, Any]]:
+        _, reply = await self._control(Kind.LIST, {})
+        return list(reply)
+
+    async def close(self) -> None:
+        """Drop this worker's lease, telling the template it may stop if nobody else uses it."""
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            with anyio.CancelScope(shield=True):
+                with contextlib.suppress(ChannelClosed):
+                    await lease.send(Kind.BYE)
+                await lease.aclose()
+
+    # -- template ------------------------------------------------------------------------------
+    async def _control(self, kind: Kind, request: dict[str, Any]) -> tuple[Kind, Any]:
+        for attempt in (1, 2):
+            await self._ensure_template()
+            try:
+                async with await Channel.connect(self._control_path) as channel:
+                    return await channel.request(kind, request)
+            except (OSError, ChannelClosed) as exc:
+                logger.info("template of %s unreachable (%s), attempt %d", self.app, exc, attempt)
+                await self._drop_lease()
+        raise PoolError(f"the template of {self.app} does not answer")
+
+    @property
+    def _control_path(self) -> str:
+        return os.path.join(self.directory, CONTROL_SOCKET)
+
+    async def _ensure_template(self) -> None:
+        if self._lease is not None:
+            return
+        async with self._start_lock:
+            if self._lease is not None:
+                return
+            if self._failure is not None and time.monotonic() - self._failure[1] < _FAILURE_MEMORY:
+                raise self._failure[0]
+            if not await self._take_lease():
+                await self._start_under_file_lock()
+
+    async def _start_under_file_lock(self) -> None:
+        fd = await anyio.to_thread.run_sync(runtime.lock_directory, self.directory)
+        try:
+            if await self._take_lease():
+                return  # another worker started it while we waited for the lock
+            try:
+                await self._start_template()
+            except AppLoadError as exc:
+                self._failure = (exc, time.monotonic())
+                raise
+            self._failure = None
+            if not await self._take_lease():
+                raise PoolError(f"the template of {self.app} started but does not answer")
+        finally:
+            os.close(fd)
+
+    async def _take_lease(self) -> bool:
+        try:
+            lease = await Channel.connect(self._control_path)
+        except OSError:
+            return False
+        try:
+            await lease.send(Kind.LEASE)
+        except ChannelClosed:
+            await lease.aclose()
+            return False
+        self._lease = lease
+        return True
+
+    async def _drop_lease(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            await lease.aclose()
+
+    async def _start_template(self) -> None:
+        command = [sys.executable, "-c", "from htagweb_asgi.template import main; main()"]
+        logger.info("starting the template of %s in %s", self.app, self.directory)
+        process = await anyio.open_process(
+            command, stdin=PIPE, stdout=PIPE, stderr=None, start_new_session=True
+        )
+        async with process:
+            assert process.stdin is not None and process.stdout is not None
+            await process.stdin.send(self.config.to_json().encode() + b"\n")
+            try:
+                with anyio.fail_after(self.start_timeout):
+                    line = await BufferedByteReceiveStream(process.stdout).receive_until(
+                        b"\n", 1 << 20
+                    )
+            except (anyio.IncompleteRead, anyio.EndOfStream, anyio.DelimiterNotFound) as exc:
+                raise AppLoadError(f"the template of {self.app} exited at start", "") from exc
+            except TimeoutError as exc:
+                process.kill()
+                raise AppLoadError(
+                    f"the template of {self.app} took too long to start", ""
+                ) from exc
+            await process.wait()
+        report = json.loads(line)
+        if "error" in report:
+            raise AppLoadError(report["error"], report.get("traceback", ""))

@@ -1,0 +1,77 @@
+"""The Apps a host serves, and this worker's process pools for them."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import runtime
+from .appref import AppRef
+from .options import AppOptions, Limits, TemplateSettings
+from .pool import ProcessPool
+from .template import TemplateConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MountedApp:
+    """An App served at `base` ("" for the host's root page, else "/name")."""
+
+    base: str
+    ref: AppRef
+    options: AppOptions
+
+    @property
+    def identity(self) -> str:
+        """Names the App in process keys and runtime directories."""
+        return f"{self.ref}@{self.base or '/'}"
+
+
+class PoolRegistry:
+    """One ProcessPool per (App, server) in this worker, created on first use."""
+
+    def __init__(self, base_dir: str | None, limits: Limits, settings: TemplateSettings) -> None:
+        self._base_dir = base_dir
+        self._limits = limits
+        self._settings = settings
+        self._pools: dict[tuple[str, str], ProcessPool] = {}
+
+    def pool(self, app: MountedApp, scope: Mapping[str, Any]) -> ProcessPool:
+        server = runtime.server_identity(scope)
+        pool = self._pools.get((app.base, server))
+        if pool is None:
+            pool = self._create(app, server)
+            self._pools[(app.base, server)] = pool
+        return pool
+
+    def _create(self, app: MountedApp, server: str) -> ProcessPool:
+        base = self._base_dir or runtime.default_base()
+        runtime.ensure_private_dir(base)
+        config = self._template_config(app, base, server)
+        return ProcessPool(app.ref, config.directory, config, app.options.timeout_interaction)
+
+    def _template_config(self, app: MountedApp, base: str, server: str) -> TemplateConfig:
+        options = app.options
+        fingerprint = f"{options.debug}:{options.timeout_inactivity}:{self._limits}"
+        return TemplateConfig(
+            app=app.ref,
+            directory=runtime.app_directory(base, server, app.identity, fingerprint),
+            sys_path=list(sys.path),
+            debug=options.debug,
+            timeout_inactivity=options.timeout_inactivity,
+            max_processes=self._limits.max_processes,
+            max_frame=self._limits.max_frame_size,
+            lease_grace=self._settings.lease_grace,
+            stop_grace=self._settings.stop_grace,
+            log_level=logging.getLogger("htagweb_asgi").getEffectiveLevel(),
+        )
+
+    async def close(self) -> None:
+        """Drop this worker's leases (the templates stop when no worker holds one)."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.close()

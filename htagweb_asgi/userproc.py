@@ -1,0 +1,252 @@
+"""A user process: one htag ``HRenderer`` for one (session, App), served over a local socket.
+
+The process starts blank (forked from its App's template) and listens on a socket the template
+bound for it. The host opens one connection per page load, websocket or HTTP interaction:
+
+- PAGE creates the renderer with the page's init arguments, or says MISMATCH when the live one
+  was built with others (the host then replaces this process);
+- ATTACH binds a connection to the renderer instance its page was rendered from (a page rendered
+  by an earlier process gets GONE and reloads); a subscribed connection receives pushes;
+- INTERACT runs one interaction; interactions run one at a time, whatever their connection.
+
+This module runs asyncio on purpose: htag apps use asyncio directly (``asyncio.sleep``,
+``create_task``), whatever loop the web server itself runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import traceback
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from . import interaction
+from .activity import ActivityBoard
+from .framing import HEADER_SIZE, FrameError, Kind, encode, encode_json, parse_header
+
+logger = logging.getLogger(__name__)
+
+# The `js` htag embeds in the page: it hands interactions to the static client (client.js).
+PAGE_JS = "async function interact(o) { return window.htagweb.interact(o); }"
+GENERIC_ERROR = "the application failed to handle this action"
+
+EXITED = 4000  # close codes the page understands (see static/client.js)
+EXPIRED = 4003
+
+
+@dataclass(frozen=True)
+class ProcessSettings:
+    """What a user process needs to know about its App's options."""
+
+    debug: bool
+    max_frame: int
+
+
+class Connection:
+    """One framed connection from the host."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.attached = False
+
+    async def read(self, max_frame: int) -> tuple[Kind, bytes]:
+        kind, size = parse_header(await self.reader.readexactly(HEADER_SIZE), max_frame)
+        return kind, await self.reader.readexactly(size) if size else b""
+
+    async def send(self, frame: bytes) -> None:
+        self.writer.write(frame)
+        await self.writer.drain()
+
+
+class UserApp:
+    """The renderer of one user and the connections that reach it."""
+
+    def __init__(
+        self, app_class: type, settings: ProcessSettings, board: ActivityBoard, slot: int
+    ) -> None:
+        self.app_class = app_class
+        self.settings = settings
+        self.board = board
+        self.slot = slot
+        self.renderer: Any = None
+        self.instance = ""
+        self.session: dict[str, Any] = {}
+        self.subscribers: set[Connection] = set()
+        self.connections: set[Connection] = set()
+        self.busy = asyncio.Lock()
+        self.exit_requested = False
+        self.stopped = asyncio.Event()
+
+    # -- connections -------------------------------------------------------------------------
+    async def serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        conn = Connection(reader, writer)
+        self.connections.add(conn)
+        try:
+            await conn.send(encode_json(Kind.HELLO, {"pid": os.getpid()}))
+            while not self.stopped.is_set():
+                kind, payload = await conn.read(self.settings.max_frame)
+                if not await self.dispatch(conn, kind, payload):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the host closed this connection: a page left or a request ended
+        except FrameError as exc:
+            logger.warning("closing a host connection that broke the protocol: %s", exc)
+        finally:
+            self.connections.discard(conn)
+            self.subscribers.discard(conn)
+            writer.close()
+
+    async def dispatch(self, conn: Connection, kind: Kind, payload: bytes) -> bool:
+        """Handle one frame; return False to end the connection."""
+        if kind is Kind.INTERACT:
+            if conn.attached:  # else a pipelined interaction of a refused page: dropped
+                await self.interact(conn, payload)
+            return True
+        if kind is Kind.PAGE:
+            await self.page(conn, json.loads(payload))
+            return True
+        if kind is Kind.ATTACH:
+            await self.attach(conn, json.loads(payload))
+            return True
+        logger.warning("unexpected %s frame from the host", kind.name)
+        return False
+
+    # -- requests ----------------------------------------------------------------------------
+    async def page(self, conn: Connection, request: dict[str, Any]) -> None:
+        args, kwargs = request["init"]
+        init = (tuple(args), dict(kwargs))
+        async with self.busy:
+            self.board.touch(self.slot)
+            if self.renderer is None:
+                self.create(init)
+            elif self.renderer.init != init:
+                await conn.send(encode_json(Kind.MISMATCH, {"pid": os.getpid()}))
+                return
+            try:
+                html = str(self.renderer)
+            except Exception:
+                logger.exception("rendering the page failed")
+                detail = traceback.format_exc() if self.settings.debug else GENERIC_ERROR
+                await conn.send(encode_json(Kind.FAIL, {"message": detail}))
+                return
+        header = json.dumps({"instance": self.instance, "pid": os.getpid()})
+        await conn.send(encode(Kind.HTML, f"{header}\n{html}".encode()))
+        if self.exit_requested:
+            await self.end(EXITED, "the application exited")
+
+    def create(self, init: tuple[tuple[Any, ...], dict[str, Any]]) -> None:
+        from htag.render import HRenderer
+
+        self.renderer = HRenderer(
+            self.app_class,
+            PAGE_JS,
+            exit_callback=self.request_exit,
+            init=init,
+            fullerror=self.settings.debug,
+            session=self.session,
+        )
+        self.renderer.sendactions = self.push
+        self.instance = secrets.token_hex(16)
+
+    async def attach(self, conn: Connection, request: dict[str, Any]) -> None:
+        """Bind `conn` to the renderer its page came from; the host closes it on GONE."""
+        if self.renderer is None or request.get("instance") != self.instance:
+            reason = "this page belongs to an ended process"
+            await conn.send(encode_json(Kind.GONE, {"reason": reason}))
+            return
+        conn.attached = True
+        if request.get("subscribe"):
+            self.subscribers.add(conn)
+        await conn.send(encode_json(Kind.OK, {"pid": os.getpid()}))
+
+    async def interact(self, conn: Connection, payload: bytes) -> None:
+        try:
+            call = interaction.parse(payload)
+        except interaction.Rejected as exc:
+            await conn.send(encode_json(Kind.REJECT, {"code": exc.code, "reason": exc.reason}))
+            return
+        async with self.busy:
+            self.board.touch(self.slot)
+            actions = await self.renderer.interact(
+                call.oid, call.method, call.args, call.kargs, call.event
+            )
+            self.board.touch(self.slot)
+        if "err" in actions and not self.settings.debug:
+            actions["err"] = GENERIC_ERROR
+        await conn.send(encode(Kind.REPLY, json.dumps(actions).encode()))
+        if self.exit_requested:
+            await self.end(EXITED, "the application exited")
+
+    async def push(self, actions: dict[str, Any]) -> bool:
+        """``hr.sendactions``: send ``tag.update()`` actions to every subscribed page."""
+        if not self.subscribers:
+            return False
+        frame = encode(Kind.PUSH, json.dumps(actions).encode())
+        for conn in list(self.subscribers):
+            try:
+                await conn.send(frame)
+            except ConnectionError:
+                self.subscribers.discard(conn)
+        return True
+
+    # -- ending ------------------------------------------------------------------------------
+    def request_exit(self) -> None:
+        """``tag.exit()``: end after the current interaction's reply (or now, from a task)."""
+        self.exit_requested = True
+        if not self.busy.locked():
+            asyncio.get_running_loop().create_task(self.end(EXITED, "the application exited"))
+
+    async def end(self, code: int, reason: str) -> None:
+        """Tell every connection why the process ends, then stop."""
+        frame = encode_json(Kind.END, {"code": code, "reason": reason})
+        for conn in list(self.connections):
+            with contextlib.suppress(ConnectionError, asyncio.TimeoutError):
+                await asyncio.wait_for(conn.send(frame), 1.0)
+        self.stopped.set()
+
+
+async def _serve(app: UserApp, listener: socket.socket, parent_fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, app.stopped.set)
+    loop.add_signal_handler(
+        signal.SIGUSR1, lambda: loop.create_task(app.end(EXPIRED, "ended after inactivity"))
+    )
+    loop.add_reader(parent_fd, app.stopped.set)  # EOF: the template (and the server) is gone
+    server = await asyncio.start_unix_server(app.serve_connection, sock=listener)
+    async with server:
+        await app.stopped.wait()
+        for conn in list(app.connections):
+            conn.writer.close()
+
+
+def run(
+    app_class: type,
+    listener: socket.socket,
+    settings: ProcessSettings,
+    board: ActivityBoard,
+    slot: int,
+    parent_fd: int,
+) -> NoReturn:
+    """Serve one user until the host or the template ends us. Never returns.
+
+    ``os._exit`` skips the atexit handlers and finalizers inherited from the template.
+    """
+    code = 0
+    try:
+        asyncio.run(_serve(UserApp(app_class, settings, board, slot), listener, parent_fd))
+    except BaseException:
+        logger.exception("user process %d failed", os.getpid())
+        code = 1
+    finally:
+        logging.shutdown()
+    os._exit(code)

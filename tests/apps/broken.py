@@ -1,0 +1,3 @@
+"""An App module that fails at import."""
+
+raise RuntimeError("this module is broken on purpose")
