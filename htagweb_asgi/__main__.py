@@ -1,0 +1,3 @@
+from htagweb_asgi.cli import main
+
+main()

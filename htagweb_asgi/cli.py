@@ -1,0 +1,69 @@
+"""``python -m htagweb_asgi module:App``: serve an App standalone, with several workers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from .host import HtagASGI
+from .server import serve
+
+_CONFIG_ENV = "HTAGWEB_ASGI_CLI_CONFIG"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m htagweb_asgi",
+        description="Serve an htag App, each user in their own process.",
+    )
+    parser.add_argument("app", help="the App as 'module:App' (or a module holding App)")
+    parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    parser.add_argument("-w", "--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks in pages")
+    parser.add_argument("--http-only", action="store_true", help="HTTP interactions, no websocket")
+    parser.add_argument("--timeout-interaction", type=float, default=60.0, metavar="SECONDS")
+    parser.add_argument("--timeout-inactivity", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--root-path", default="", help="the prefix a proxy strips (uvicorn's)")
+    return parser.parse_args(argv)
+
+
+def app_from_environment() -> HtagASGI:
+    """The uvicorn factory each worker calls: the CLI's options travel in the environment,
+    because workers are fresh interpreters that cannot receive Python objects."""
+    config = json.loads(os.environ[_CONFIG_ENV])
+    return HtagASGI(
+        config["app"],
+        debug=config["debug"],
+        http_only=config["http_only"],
+        timeout_interaction=config["timeout_interaction"],
+        timeout_inactivity=config["timeout_inactivity"],
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # find 'module' in the current directory, like uvicorn
+    os.environ[_CONFIG_ENV] = json.dumps(
+        {
+            "app": args.app,
+            "debug": args.debug,
+            "http_only": args.http_only,
+            "timeout_interaction": args.timeout_interaction,
+            "timeout_inactivity": args.timeout_inactivity,
+        }
+    )
+    app_from_environment()  # fail here, once, on bad options rather than in every worker
+    serve(
+        "htagweb_asgi.cli:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        root_path=args.root_path,
+        debug=args.debug,
+    )

@@ -1,0 +1,89 @@
+"""GET of an App's page: find or create the user's process, render, add the client config."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+
+from .framing import Kind, load_json
+from .initargs import InitArgs, to_json
+from .mount import relative_to_root
+from .pool import ProcessPool, UserChannel
+from .static import CLIENT_JS, client_script
+
+logger = logging.getLogger(__name__)
+
+_MAX_REPLACEMENTS = 2  # a query change replaces the process; more means tabs are fighting
+
+
+class PageError(Exception):
+    """The user process could not render the page; `message` is a traceback under debug."""
+
+
+class CreationTimeout(Exception):
+    """Creating or rendering the App took longer than timeout_interaction (process killed)."""
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    html: str
+    instance: str
+
+
+async def render_page(
+    pool: ProcessPool, key: str, init: InitArgs, time_limit: float
+) -> RenderedPage:
+    """Return the page of `key`'s process, creating it, or replacing it when `init` differs."""
+    channel = await pool.connect(key) or await pool.spawn(key)
+    for _ in range(_MAX_REPLACEMENTS + 1):
+        async with channel:
+            kind, payload = await _request_page(pool, key, channel, init, time_limit)
+        if kind is Kind.HTML:
+            head, _, html = payload.decode().partition("\n")
+            return RenderedPage(html, json.loads(head)["instance"])
+        if kind is Kind.FAIL:
+            raise PageError(load_json(payload)["message"])
+        if kind is not Kind.MISMATCH:
+            raise PageError(f"unexpected reply {kind.name}")
+        logger.debug("init arguments changed: replacing process %s of %s…", channel.pid, key[:8])
+        channel = await pool.spawn(key, replace_pid=channel.pid)
+    raise PageError("the process was replaced too many times (tabs with other query strings?)")
+
+
+async def _request_page(
+    pool: ProcessPool, key: str, channel: UserChannel, init: InitArgs, time_limit: float
+) -> tuple[Kind, bytes]:
+    try:
+        with anyio.fail_after(time_limit):
+            await channel.send_json(Kind.PAGE, {"init": to_json(init)})
+            return await channel.receive()
+    except TimeoutError:
+        logger.warning("creating the page took more than %.0f s: killing its process", time_limit)
+        await pool.kill(key, channel.pid)
+        raise CreationTimeout() from None
+
+
+def inject_client(
+    page: RenderedPage, *, prefix: str, sub: str, base: str, config: dict[str, Any]
+) -> str:
+    """Put the client's config and script at the top of ``<head>``."""
+    settings: Mapping[str, Any] = {
+        "sub": quote(sub, safe="/:@!$&'()*+,;=-._~"),
+        "prefix": prefix,
+        "base": base,
+        "instance": page.instance,
+        **config,
+    }
+    blob = json.dumps(settings, separators=(",", ":")).replace("<", "\\u003c")
+    script = f"{relative_to_root(sub)}_/{CLIENT_JS}?v={client_script()[1]}"
+    tags = (
+        f'<script id="htagweb-config" type="application/json">{blob}</script>'
+        f'<script src="{script}"></script>'
+    )
+    return page.html.replace("<head>", "<head>" + tags, 1)

@@ -1,0 +1,75 @@
+"""POST of an interaction (``http_only`` Apps): one request, one reply, no push."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import anyio
+from asgiref.typing import ASGISendCallable
+
+from . import interaction
+from .channel import ChannelClosed
+from .framing import Kind, load_json
+from .httpio import JSON, send_response
+from .pool import ProcessPool
+from .websocket import CRASHED, NO_PROCESS, TIMED_OUT
+
+logger = logging.getLogger(__name__)
+
+_NO_STORE = [(b"cache-control", b"no-store")]
+
+
+async def send_ended(send: ASGISendCallable, status: int, code: int, reason: str) -> None:
+    """An error reply the page understands: the same codes as the websocket's closes."""
+    body = json.dumps({"code": code, "reason": reason}).encode()
+    await send_response(send, status, body, content_type=JSON, headers=_NO_STORE)
+
+
+async def relay_post(
+    send: ASGISendCallable,
+    pool: ProcessPool,
+    key: str,
+    instance: str,
+    body: bytes,
+    time_limit: float,
+) -> None:
+    """Attach to `instance` and run one interaction; answer with its actions or why not."""
+    channel = await pool.connect(key)
+    if channel is None:
+        await send_ended(send, 410, NO_PROCESS, "no process for this page")
+        return
+    async with channel:
+        try:
+            # ATTACH and INTERACT are pipelined: the process answers GONE and stops reading
+            # when the page belongs to another instance.
+            await channel.send_json(Kind.ATTACH, {"instance": instance, "subscribe": False})
+            await channel.send(Kind.INTERACT, body)
+            with anyio.fail_after(time_limit):
+                kind, _ = await channel.receive()
+                if kind is not Kind.OK:
+                    await send_ended(send, 410, NO_PROCESS, "no process for this page")
+                    return
+                kind, payload = await channel.receive()
+        except ChannelClosed:
+            await send_ended(send, 502, CRASHED, "The application stopped unexpectedly.")
+            return
+        except TimeoutError:
+            logger.warning("an interaction took more than %.0f s: killing its process", time_limit)
+            await pool.kill(key, channel.pid)
+            reason = f"The application took more than {time_limit:g} s to answer and was stopped."
+            await send_ended(send, 504, TIMED_OUT, reason)
+            return
+    await _answer(send, kind, payload)
+
+
+async def _answer(send: ASGISendCallable, kind: Kind, payload: bytes) -> None:
+    if kind is Kind.REPLY:
+        await send_response(send, 200, payload, content_type=JSON, headers=_NO_STORE)
+    elif kind is Kind.REJECT:
+        reply = load_json(payload)
+        logger.info("refused an interaction: %s", reply["reason"])
+        status = 413 if reply["code"] == interaction.MESSAGE_TOO_BIG else 400
+        await send_ended(send, status, int(reply["code"]), str(reply["reason"]))
+    else:
+        await send_ended(send, 410, NO_PROCESS, "the application ended")

@@ -1,0 +1,208 @@
+"""The websocket of a page: relays interactions to the user's process and pushes back.
+
+One websocket is one duplex channel to the process: the browser's messages become INTERACT
+frames (one at a time, each under ``timeout_interaction``), the process's replies and pushes
+are sent to the browser in the order the process wrote them.
+
+To end a connection we ask the page to close it (a control message) and close it ourselves
+only if the page does not within CLOSE_WAIT: a client-initiated close is clean on every server
+(hypercorn -k trio can lose a worker when the app closes right after sending).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
+
+from . import interaction
+from .channel import ChannelClosed
+from .framing import Kind, load_json
+from .pool import ProcessPool, UserChannel
+
+logger = logging.getLogger(__name__)
+
+CLOSE_WAIT = 2.0
+ATTACH_TIMEOUT = 10.0
+NO_PROCESS = 4001
+TIMED_OUT = 4002
+CRASHED = 4004
+_READY = json.dumps({"htagweb": {"ready": True}})
+
+
+async def refuse(
+    scope: Mapping[str, Any], send: ASGISendCallable, status: int, reason: str
+) -> None:
+    """Refuse a handshake: an HTTP denial response where the server supports it, else a close
+    before accept (which the server turns into a 403)."""
+    logger.info("refused websocket %s: %s", scope.get("path"), reason)
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = reason.encode()
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+    else:
+        await send({"type": "websocket.close", "code": 1008, "reason": reason})
+
+
+class Relay:
+    """One accepted websocket bound to one user process."""
+
+    def __init__(
+        self,
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+        *,
+        timeout: float,
+        max_frame: int,
+    ) -> None:
+        self._receive = receive
+        self._send = send
+        self._timeout = timeout
+        self._max_frame = max_frame
+        self._send_lock = anyio.Lock()
+        self._reply = anyio.Event()
+        self._closing = False
+        self._browser_gone = anyio.Event()
+
+    async def run(self, pool: ProcessPool | None, key: str, instance: str) -> None:
+        """Serve the accepted websocket until the browser leaves (no `pool`: ask it to reload)."""
+        channel = None
+        async with anyio.create_task_group() as tasks:
+            if pool is not None:
+                channel = await self._attach(pool, key, instance)
+            if channel is None:
+                tasks.start_soon(self._finish, NO_PROCESS, "no process for this page")
+            else:
+                tasks.start_soon(self._from_process, channel)
+            await self._from_browser(pool, key, channel, tasks)
+            tasks.cancel_scope.cancel()
+        if channel is not None:
+            await channel.aclose()
+
+    async def _attach(self, pool: ProcessPool, key: str, instance: str) -> UserChannel | None:
+        channel = await pool.connect(key)
+        if channel is not None:
+            try:
+                with anyio.fail_after(ATTACH_TIMEOUT):
+                    await channel.send_json(Kind.ATTACH, {"instance": instance, "subscribe": True})
+                    kind, _ = await channel.receive()
+                if kind is Kind.OK:
+                    await self._send_text(_READY)
+                    return channel
+            except (ChannelClosed, TimeoutError):
+                pass
+            await channel.aclose()
+        return None
+
+    async def _from_browser(
+        self,
+        pool: ProcessPool | None,
+        key: str,
+        channel: UserChannel | None,
+        tasks: anyio.abc.TaskGroup,
+    ) -> None:
+        while True:
+            event = await self._receive()
+            if event["type"] == "websocket.disconnect":
+                self._browser_gone.set()
+                return
+            if event["type"] != "websocket.receive" or self._closing:
+                continue
+            if pool is None or channel is None:
+                continue
+            text = event.get("text")
+            if text is None:
+                tasks.start_soon(
+                    self._finish, interaction.UNSUPPORTED_DATA, "binary frames are not supported"
+                )
+                continue
+            payload = text.encode()
+            if len(payload) > self._max_frame:
+                tasks.start_soon(self._finish, interaction.MESSAGE_TOO_BIG, "message too big")
+                continue
+            await self._interact(pool, key, channel, payload, tasks)
+
+    async def _interact(
+        self,
+        pool: ProcessPool,
+        key: str,
+        channel: UserChannel,
+        payload: bytes,
+        tasks: anyio.abc.TaskGroup,
+    ) -> None:
+        self._reply = anyio.Event()
+        try:
+            await channel.send(Kind.INTERACT, payload)
+            with anyio.fail_after(self._timeout):
+                await self._reply.wait()
+        except ChannelClosed:
+            return  # _from_process sees it too and ends the page
+        except TimeoutError:
+            logger.warning(
+                "an interaction took more than %.0f s: killing its process", self._timeout
+            )
+            claimed = self._claim_end()  # before the kill, so its EOF is not seen as a crash
+            await pool.kill(key, channel.pid)
+            if claimed:
+                seconds = f"{self._timeout:g}"
+                reason = f"The application took more than {seconds} s to answer and was stopped."
+                tasks.start_soon(self._close_page, TIMED_OUT, reason)
+
+    async def _from_process(self, channel: UserChannel) -> None:
+        try:
+            while True:
+                kind, payload = await channel.receive()
+                if kind is Kind.REPLY or kind is Kind.PUSH:
+                    await self._send_text(payload.decode())
+                    if kind is Kind.REPLY:
+                        self._reply.set()
+                elif kind is Kind.REJECT or kind is Kind.END:
+                    self._reply.set()
+                    ending = load_json(payload)
+                    if kind is Kind.REJECT:
+                        logger.info("refused a message from a page: %s", ending["reason"])
+                    await self._finish(int(ending["code"]), str(ending["reason"]))
+                    return
+        except ChannelClosed:
+            self._reply.set()
+            await self._finish(CRASHED, "The application stopped unexpectedly.")
+
+    def _claim_end(self) -> bool:
+        """The first reason to end the connection wins; return whether it is this one."""
+        if self._closing:
+            return False
+        self._closing = True
+        return True
+
+    async def _finish(self, code: int, reason: str) -> None:
+        if self._claim_end():
+            await self._close_page(code, reason)
+
+    async def _close_page(self, code: int, reason: str) -> None:
+        """Ask the page to close with `code`; close it ourselves if it does not in time."""
+        await self._send_text(json.dumps({"htagweb": {"close": code, "reason": reason}}))
+        with anyio.move_on_after(CLOSE_WAIT):
+            await self._browser_gone.wait()
+        if not self._browser_gone.is_set():
+            async with self._send_lock:
+                try:
+                    await self._send({"type": "websocket.close", "code": code, "reason": reason})
+                except OSError:
+                    self._browser_gone.set()
+
+    async def _send_text(self, text: str) -> None:
+        async with self._send_lock:
+            if self._browser_gone.is_set():
+                return
+            try:
+                await self._send({"type": "websocket.send", "text": text, "bytes": None})
+            except OSError:
+                self._browser_gone.set()  # the server lost the client; its disconnect follows
