@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run every check and test on a fresh machine: installs Debian's chromium (for the browser
+# tests) and the Python dependencies in .venv, then ruff, mypy --strict and pytest.
+# Usage: bash scripts/test.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/chromium ]; then
+    sudo_cmd=""
+    if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+
+.venv/bin/ruff check htagweb_asgi tests examples
+.venv/bin/ruff format --check htagweb_asgi tests examples
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,154 @@
+"""Start real ASGI servers on ephemeral loopback ports, and find the processes they start."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+# command line per server kind; {app} is the import string, {fd} the listening socket's fd
+COMMANDS: dict[str, Sequence[str]] = {
+    "hypercorn": ["-m", "hypercorn", "{app}", "--bind", "fd://{fd}"],
+    "hypercorn-trio": ["-m", "hypercorn", "-k", "trio", "{app}", "--bind", "fd://{fd}"],
+    "uvicorn": ["-m", "uvicorn", "{app}", "--fd", "{fd}"],
+    "uvicorn-uvloop": ["-m", "uvicorn", "--loop", "uvloop", "{app}", "--fd", "{fd}"],
+    # a script that binds by itself, as a newcomer runs it: the port comes in $PORT
+    "script": ["{app}"],
+}
+
+
+def listening_socket() -> socket.socket:
+    """A socket already listening on an ephemeral loopback port (no race for the port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class Server:
+    """A server process serving `app` with `kind`, its log, and its port."""
+
+    kind: str
+    app: str
+    runtime: str
+    log_path: Path
+    extra_args: Sequence[str] = ()
+    sock: socket.socket = field(default_factory=listening_socket)
+    process: subprocess.Popen[bytes] | None = None
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self.port = int(self.sock.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, ready_path: str = "/hello.txt") -> Server:
+        fd = self.sock.fileno()
+        args = [part.format(app=self.app, fd=fd) for part in COMMANDS[self.kind]]
+        env = dict(os.environ, HTAGWEB_TEST_RUNTIME=self.runtime, PYTHONPATH=str(ROOT))
+        pass_fds: tuple[int, ...] = (fd,)
+        if self.kind == "script":
+            env["PORT"] = str(self.port)
+            self.sock.close()  # the script binds the port itself (a short race, tests only)
+            pass_fds = ()
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the server writes to it until stop()
+        self.process = subprocess.Popen(
+            [sys.executable, *args, *self.extra_args],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=pass_fds,
+        )
+        log.close()
+        self._wait_ready(ready_path)
+        return self
+
+    def _wait_ready(self, path: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, self.log()
+            try:
+                if httpx.get(self.url + path, timeout=2.0).status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)  # polling a condition, bounded by the deadline above
+        raise TimeoutError(f"{self.kind} did not answer within {READY_TIMEOUT} s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        """Stop the server by its PID; return its exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+        return self.process.returncode
+
+    def close(self) -> None:
+        self.stop()
+        self.sock.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def our_processes(runtime: str) -> list[psutil.Process]:
+    """Templates and user processes started by servers of this test run."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if "htagweb_asgi.template" not in " ".join(proc.info["cmdline"] or ()):
+                continue
+            if proc.environ().get("HTAGWEB_TEST_RUNTIME") == runtime:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def user_processes(runtime: str) -> list[psutil.Process]:
+    """The user processes (children of a template) of this test run."""
+    procs = our_processes(runtime)
+    pids = {p.pid for p in procs}
+    users = []
+    for proc in procs:
+        try:
+            if proc.ppid() in pids and proc.status() != psutil.STATUS_ZOMBIE:
+                users.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return users
+
+
+def wait_until(condition, timeout: float, interval: float = 0.05, message: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Poll `condition` until true, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(message or f"condition not met within {timeout} s")
+        time.sleep(interval)
