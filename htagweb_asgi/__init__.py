@@ -1,8 +1,34 @@
-"""htagweb-asgi: a production web host for htag v1 Apps, one OS process per user, pure ASGI3."""
+"""htagweb-asgi: a production web host for htag v1 Apps, one OS process per user, pure ASGI3.
 
-from .appref import AppImportError
-from .host import HtagASGI
-from .options import AppOptions, Limits, TemplateSettings
+The names below are imported on first use: the App's template and user processes import
+this package's process modules only, and stay smaller (faster to fork, less memory per user)
+without the host's web stack.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .appref import AppImportError
+    from .host import HtagASGI
+    from .options import AppOptions, Limits, TemplateSettings
 
 __all__ = ["AppImportError", "AppOptions", "HtagASGI", "Limits", "TemplateSettings"]
 __version__ = "0.1.0"
+
+_HOMES = {
+    "AppImportError": "appref",
+    "HtagASGI": "host",
+    "AppOptions": "options",
+    "Limits": "options",
+    "TemplateSettings": "options",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'htagweb_asgi' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{_HOMES[name]}", __name__), name)

@@ -10,18 +10,34 @@ across processes.
 from __future__ import annotations
 
 import mmap
+import os
 import struct
+import tempfile
 import time
 
 _SLOT = struct.Struct("d")
 
 
-class ActivityBoard:
-    """`slots` doubles in an anonymous shared mapping: forked children inherit it, and no file
-    is left behind whatever way the template ends."""
+def _anonymous_file(size: int) -> int:
+    """An fd on memory no path names: nothing is left behind however the template ends, and
+    the fd can be handed to a spawned process or kept across an exec."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("htagweb-activity", 0)
+    else:  # macOS and other BSDs: a temporary file, unlinked at once
+        fd, path = tempfile.mkstemp(prefix="htagweb-activity-")
+        os.unlink(path)
+    os.ftruncate(fd, size)
+    return fd
 
-    def __init__(self, slots: int) -> None:
-        self._map = mmap.mmap(-1, slots * _SLOT.size)
+
+class ActivityBoard:
+    """`slots` doubles in memory shared by the template and its user processes."""
+
+    def __init__(self, slots: int, fd: int | None = None) -> None:
+        """Create the board, or map an existing one from `fd` (a spawned or re-executed process)."""
+        size = slots * _SLOT.size
+        self.fd = _anonymous_file(size) if fd is None else fd
+        self._map = mmap.mmap(self.fd, size)
         self.slots = slots
         self._free = list(range(slots - 1, -1, -1))
 
@@ -32,6 +48,10 @@ class ActivityBoard:
         slot = self._free.pop()
         self.touch(slot)
         return slot
+
+    def reserve(self, slots: set[int]) -> None:
+        """Mark `slots` as taken (a re-executed template re-learning its children)."""
+        self._free = [slot for slot in self._free if slot not in slots]
 
     def release(self, slot: int) -> None:
         """Give `slot` back once its process is gone."""
@@ -48,3 +68,4 @@ class ActivityBoard:
 
     def close(self) -> None:
         self._map.close()
+        os.close(self.fd)

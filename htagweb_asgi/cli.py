@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from . import admin, runtime
 from .host import HtagASGI
 from .server import serve
 
@@ -44,7 +45,28 @@ def app_from_environment() -> HtagASGI:
     )
 
 
+def operate(argv: Sequence[str]) -> int:
+    """``ps``: list the live user processes; ``kill MATCH``: end one user's processes."""
+    parser = argparse.ArgumentParser(prog="python -m htagweb_asgi")
+    parser.add_argument("command", choices=["ps", "kill"])
+    parser.add_argument("match", nargs="?", help="kill: a session hash prefix (>= 6) or a pid")
+    parser.add_argument("--runtime-dir", default=None, help="the servers' runtime_dir option")
+    args = parser.parse_args(argv)
+    base = args.runtime_dir or runtime.default_base()
+    if args.command == "ps":
+        sys.stdout.write(admin.format_listings(admin.listings(base)) + "\n")
+        return 0
+    if not args.match:
+        parser.error("kill needs a session hash prefix or a pid")
+    ended = admin.kill(base, args.match)
+    sys.stdout.write(f"ended {ended} process(es)\n")
+    return 0 if ended else 1
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("ps", "kill"):
+        sys.exit(operate(argv))
     args = parse_args(argv)
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # find 'module' in the current directory, like uvicorn

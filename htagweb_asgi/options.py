@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+import os
+import sys
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -55,9 +57,29 @@ class Limits:
                 raise ValueError(f"{name} must be a positive integer")
 
 
+def default_start_method() -> str:
+    """fork on Linux; a fresh interpreter elsewhere (macOS frameworks are not fork-safe)."""
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
 @dataclass(frozen=True)
 class TemplateSettings:
-    """How the template process of an App supervises its user processes."""
+    """How the template process of an App supervises its user processes.
 
-    lease_grace: float = 1.0  # seconds without any worker before the template shuts down
-    stop_grace: float = 2.0  # seconds a user process gets after SIGTERM before SIGKILL
+    - lease_grace: seconds without any worker before the template stops its processes
+      (covers a worker restart; a server SIGKILL is noticed within this + stop_grace).
+    - stop_grace: seconds a user process gets after SIGTERM before SIGKILL.
+    - evict_after: at the process cap, only a process idle this long may be evicted.
+    - start_method: "fork" (copy-on-write from the template) or "spawn" (fresh interpreter).
+    """
+
+    lease_grace: float = 1.0
+    stop_grace: float = 2.0
+    evict_after: float = 10.0
+    start_method: str = field(default_factory=default_start_method)
+
+    def __post_init__(self) -> None:
+        if self.start_method not in ("fork", "spawn"):
+            raise ValueError("start_method must be 'fork' or 'spawn'")
+        if self.start_method == "fork" and not hasattr(os, "fork"):
+            raise ValueError("fork is not available on this platform: use 'spawn'")

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import anyio
 
+from .channel import ChannelClosed
 from .framing import Kind, load_json
 from .initargs import InitArgs, to_json
 from .mount import relative_to_root
@@ -41,9 +42,17 @@ async def render_page(
 ) -> RenderedPage:
     """Return the page of `key`'s process, creating it, or replacing it when `init` differs."""
     channel = await pool.connect(key) or await pool.spawn(key)
+    crashed = False
     for _ in range(_MAX_REPLACEMENTS + 1):
         async with channel:
-            kind, payload = await _request_page(pool, key, channel, init, time_limit)
+            try:
+                kind, payload = await _request_page(pool, key, channel, init, time_limit)
+            except ChannelClosed:  # it died (crash, OOM, or it was ending): once more, afresh
+                if crashed:
+                    raise PageError("the application's process ended while starting") from None
+                crashed = True
+                channel = await pool.spawn(key, replace_pid=channel.pid)
+                continue
         if kind is Kind.HTML:
             head, _, html = payload.decode().partition("\n")
             return RenderedPage(html, json.loads(head)["instance"])

@@ -29,7 +29,7 @@ from .template import TemplateConfig
 
 logger = logging.getLogger(__name__)
 
-_FAILURE_MEMORY = 5.0  # seconds a failed template start is reported without retrying
+_FAILURE_MEMORY = 10.0  # seconds a failed template start is reported without retrying
 
 
 class PoolError(Exception):
@@ -80,7 +80,12 @@ class ProcessPool:
         return os.path.join(self.directory, f"{key}.sock")
 
     async def connect(self, key: str) -> UserChannel | None:
-        """Return a channel to the live process of `key`, or None if it has none."""
+        """Return a channel to the live process of `key`, or None if it has none.
+
+        The first use in this worker also takes a lease on the template, so the template
+        knows this worker relies on its processes even if it never asks it anything.
+        """
+        await self._ensure_template()
         try:
             stream = await anyio.connect_unix(self.socket_path(key))
         except OSError:  # no socket file, or nobody listening any more
@@ -91,7 +96,12 @@ class ProcessPool:
         """Return a channel to the process of `key`, creating it (or replacing `replace_pid`)."""
         kind, reply = await self._control(Kind.SPAWN, {"key": key, "replace_pid": replace_pid})
         if kind is Kind.FAIL:
-            raise PoolFull(reply["message"]) if reply.get("full") else PoolError(reply["message"])
+            message = str(reply["message"])
+            if reply.get("full"):
+                raise PoolFull(message)
+            if reply.get("load_error"):  # a renewed template whose new code does not import
+                raise AppLoadError(message.partition("\n")[0], message)
+            raise PoolError(message)
         channel = await self.connect(key)
         if channel is None:
             raise PoolError("the new user process is not listening")
@@ -106,9 +116,10 @@ class ProcessPool:
             except PoolError as exc:
                 logger.error("cannot kill the process of %s…: %s", key[:8], exc)
 
-    async def listing(self) -> list[dict[str, Any]]:
+    async def listing(self) -> dict[str, Any]:
+        """The template's view: its pid, how many workers hold a lease, its processes."""
         _, reply = await self._control(Kind.LIST, {})
-        return list(reply)
+        return dict(reply)
 
     async def close(self) -> None:
         """Drop this worker's lease, telling the template it may stop if nobody else uses it."""
@@ -155,12 +166,19 @@ class ProcessPool:
                 await self._start_template()
             except AppLoadError as exc:
                 self._failure = (exc, time.monotonic())
+                os.close(fd)
+                fd = -1
+                # no template will remove the directory we created for it
+                await anyio.to_thread.run_sync(
+                    runtime.remove_if_unused, self.directory, CONTROL_SOCKET
+                )
                 raise
             self._failure = None
             if not await self._take_lease():
                 raise PoolError(f"the template of {self.app} started but does not answer")
         finally:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
     async def _take_lease(self) -> bool:
         try:

@@ -44,22 +44,29 @@ class PoolRegistry:
         server = runtime.server_identity(scope)
         pool = self._pools.get((app.base, server))
         if pool is None:
-            pool = self._create(app, server)
+            address = scope.get("server")
+            pool = self._create(app, server, list(address) if address else None)
             self._pools[(app.base, server)] = pool
         return pool
 
-    def _create(self, app: MountedApp, server: str) -> ProcessPool:
+    def _create(self, app: MountedApp, server: str, address: list[Any] | None) -> ProcessPool:
         base = self._base_dir or runtime.default_base()
         runtime.ensure_private_dir(base)
-        config = self._template_config(app, base, server)
+        config = self._template_config(app, base, server, address)
         return ProcessPool(app.ref, config.directory, config, app.options.timeout_interaction)
 
-    def _template_config(self, app: MountedApp, base: str, server: str) -> TemplateConfig:
+    def _template_config(
+        self, app: MountedApp, base: str, server: str, address: list[Any] | None
+    ) -> TemplateConfig:
         options = app.options
-        fingerprint = f"{options.debug}:{options.timeout_inactivity}:{self._limits}"
+        fingerprint = (
+            f"{options.debug}:{options.timeout_inactivity}:{self._limits}:{self._settings}"
+        )
         return TemplateConfig(
             app=app.ref,
             directory=runtime.app_directory(base, server, app.identity, fingerprint),
+            label=f"{server} {app.base or '/'}",
+            server_address=address,
             sys_path=list(sys.path),
             debug=options.debug,
             timeout_inactivity=options.timeout_inactivity,
@@ -67,6 +74,8 @@ class PoolRegistry:
             max_frame=self._limits.max_frame_size,
             lease_grace=self._settings.lease_grace,
             stop_grace=self._settings.stop_grace,
+            evict_after=self._settings.evict_after,
+            start_method=self._settings.start_method,
             log_level=logging.getLogger("htagweb_asgi").getEffectiveLevel(),
         )
 

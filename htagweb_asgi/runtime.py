@@ -87,6 +87,12 @@ def lock_directory(directory: str) -> int:
         os.close(fd)
 
 
+def unlink_quietly(path: str) -> None:
+    """Remove `path` if it exists (it may already be gone: another process cleaned up)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
 def remove_if_unused(directory: str, control_socket: str) -> None:
     """Remove the lock file and `directory`, unless a new template already started there."""
     fd = lock_directory(directory)

@@ -1,31 +1,40 @@
-"""The template's supervision loop: fork, kill, reap and expire the user processes of one App.
+"""The template's loop: serve workers' requests, hold their leases, supervise user processes.
 
-One synchronous ``selectors`` loop, single-threaded, so forking from it is safe and every
+One synchronous ``selectors`` loop in a single thread, so forking from it is safe and every
 decision about a key is serialized: two workers asking at once for the same (session, App)
 get the same process. Workers talk to it over ``template.sock`` with framed JSON requests.
-Each worker also holds a *lease* connection; when no worker has held one for ``lease_grace``
-seconds (the server stopped, or was SIGKILLed and the kernel closed its sockets) the template
-stops its user processes and removes its files.
+
+Each worker that uses the App holds a *lease* connection. When none is left (the last worker
+said goodbye, or the kernel closed the sockets of SIGKILLed workers), the template asks
+whether the server still accepts connections on its listening address: a worker restart
+(gunicorn --max-requests, a SIGKILLed worker) leaves the server listening, and the template
+keeps serving; a stopped or killed server does not, and the template stops its user
+processes and removes its files.
+
+When the App's source changes, the next new user triggers a *renewal*: the template re-execs
+itself (same pid, same control socket, same children, same leases) to import the new code.
 """
 
 from __future__ import annotations
 
-import contextlib
-import heapq
+import json
 import logging
 import os
 import re
 import selectors
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import osutil, runtime, userproc
+from . import osutil, runtime
 from .activity import ActivityBoard
+from .children import EVICT, UserProcesses
 from .framing import FrameDecoder, FrameError, Kind, encode_json, load_json
+from .sourcewatch import SourceWatch
 
 if TYPE_CHECKING:
     from .template import TemplateConfig
@@ -34,19 +43,7 @@ logger = logging.getLogger(__name__)
 
 KEY_RE = re.compile(r"[0-9a-f]{32}")
 CONTROL_SOCKET = "template.sock"
-
-
-@dataclass
-class Child:
-    """A live user process."""
-
-    key: str
-    pid: int
-    slot: int
-    started: float
-    socket_path: str
-    expiring: bool = False
-    killed: bool = False
+RESUME = "from htagweb_asgi.template import resume; resume()"
 
 
 class Supervisor:
@@ -55,25 +52,29 @@ class Supervisor:
     def __init__(
         self,
         config: TemplateConfig,
-        app_class: type,
+        app_class: type | None,
         control: socket.socket,
         board: ActivityBoard,
+        *,
+        load_error: str = "",
+        liveness: tuple[int, int] | None = None,
     ) -> None:
         self.config = config
         self.app_class = app_class
+        self.load_error = load_error  # why app_class is None (a renewal that failed to import)
         self.control = control
         self.board = board
         self.selector = selectors.DefaultSelector()
-        self.children: dict[str, Child] = {}  # key → its current process
-        self.by_pid: dict[int, Child] = {}  # every unreaped process, current or replaced
         self.connections: dict[socket.socket, FrameDecoder] = {}
         self.leases: set[socket.socket] = set()
         self.lease_lost_at: float | None = time.monotonic()
-        self.idle_checks: list[tuple[float, int]] = []  # heap of (deadline, pid)
         self.stopping = False
-        self.pid = os.getpid()
-        self.liveness_r, self.liveness_w = os.pipe()  # EOF in children when we die
+        self.liveness_r, self.liveness_w = liveness or os.pipe()  # EOF in children when we die
         self.wakeup_r, self.wakeup_w = os.pipe()
+        self.watch = SourceWatch.of(config.app)
+        self.processes = UserProcesses(
+            config, app_class or object, board, self.liveness_r, self._close_in_child
+        )
         osutil.raise_fd_limit()
 
     # -- loop --------------------------------------------------------------------------------
@@ -81,19 +82,19 @@ class Supervisor:
         self._install_signals()
         self.selector.register(self.control, selectors.EVENT_READ, self._accept)
         self.selector.register(self.wakeup_r, selectors.EVENT_READ, self._drain_wakeup)
-        logger.info("template of %s ready (pid %d)", self.config.app, self.pid)
+        logger.info("template of %s ready (pid %d)", self.config.app, os.getpid())
         while not self.stopping:
             for key, _ in self.selector.select(self._next_timeout()):
                 callback: Callable[[Any], None] = key.data
                 callback(key.fileobj)
-            self._reap()
-            self._check_idle()
+            self.processes.reap()
+            self.processes.check_deadlines()
             self._check_leases()
         self._shutdown()
 
     def _install_signals(self) -> None:
-        os.set_blocking(self.wakeup_r, False)
-        os.set_blocking(self.wakeup_w, False)
+        for fd in (self.wakeup_r, self.wakeup_w):
+            os.set_blocking(fd, False)
         signal.set_wakeup_fd(self.wakeup_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup fd does the work
         signal.signal(signal.SIGTERM, self._on_stop_signal)
@@ -103,25 +104,36 @@ class Supervisor:
         self.stopping = True
 
     def _drain_wakeup(self, _: object) -> None:
-        while True:
-            try:
-                if not os.read(self.wakeup_r, 4096):
-                    return
-            except BlockingIOError:
-                return
+        try:
+            while os.read(self.wakeup_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
 
     def _next_timeout(self) -> float | None:
-        now = time.monotonic()
-        deadlines = []
-        if self.idle_checks:
-            deadlines.append(self.idle_checks[0][0])
+        deadlines = [self.processes.next_deadline()]
         if self.lease_lost_at is not None:
             deadlines.append(self.lease_lost_at + self.config.lease_grace)
-        return max(0.0, min(deadlines) - now) if deadlines else None
+        known = [deadline for deadline in deadlines if deadline is not None]
+        return max(0.0, min(known) - time.monotonic()) if known else None
+
+    def _close_in_child(self) -> None:
+        """What a forked user process must not inherit from us."""
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        self.selector.close()
+        for conn in [self.control, *self.connections]:
+            conn.close()
+        for fd in (self.wakeup_r, self.wakeup_w, self.liveness_w):
+            os.close(fd)
 
     # -- control connections ------------------------------------------------------------------
     def _accept(self, _: object) -> None:
         conn, _addr = self.control.accept()
+        self._register(conn)
+
+    def _register(self, conn: socket.socket) -> None:
         conn.settimeout(5.0)  # sends are small; never let one slow worker stall the template
         self.connections[conn] = FrameDecoder()
         self.selector.register(conn, selectors.EVENT_READ, self._readable)
@@ -156,188 +168,138 @@ class Supervisor:
             self.lease_lost_at = None
         elif kind is Kind.BYE:
             self.leases.discard(conn)
-            if not self.leases:
-                logger.info("the last worker said goodbye: stopping")
-                self.stopping = True
+            if not self.leases:  # ask the server at once: a stop, or a worker restart?
+                self.lease_lost_at = time.monotonic() - self.config.lease_grace
         elif kind is Kind.SPAWN:
             request = load_json(payload)
-            conn.sendall(self._spawn(request["key"], request.get("replace_pid")))
+            conn.sendall(self._spawn(conn, request["key"], request.get("replace_pid")))
         elif kind is Kind.KILL:
             request = load_json(payload)
-            conn.sendall(
-                encode_json(Kind.DONE, {"killed": self._kill(request["key"], request["pid"])})
-            )
+            conn.sendall(encode_json(Kind.DONE, {"killed": self._kill(request)}))
         elif kind is Kind.LIST:
             conn.sendall(encode_json(Kind.LISTING, self._listing()))
         else:
             raise ValueError(f"unexpected {kind.name}")
 
-    # -- user processes ------------------------------------------------------------------------
-    def _spawn(self, key: str, replace_pid: int | None) -> bytes:
+    def _spawn(self, conn: socket.socket, key: str, replace_pid: int | None) -> bytes:
         if not KEY_RE.fullmatch(key):
             raise ValueError("malformed process key")
-        self._reap()
-        child = self.children.get(key)
+        self.processes.reap()
+        child = self.processes.current.get(key)
         if child is not None and child.pid != replace_pid:
             return encode_json(Kind.SPAWNED, {"pid": child.pid, "existed": True})
+        if self.watch.changed():
+            self.renew(conn, {"key": key, "replace_pid": replace_pid})
+        if self.app_class is None:
+            return encode_json(Kind.FAIL, {"message": self.load_error, "load_error": True})
         if child is not None:
-            self._terminate(child, signal.SIGKILL)
-        slot = self.board.allocate()
-        if slot is None:
+            self.processes.send_signal(child, signal.SIGKILL)
+        started = self.processes.start(key)
+        if started is None:
             return encode_json(Kind.FAIL, {"message": "too many user processes", "full": True})
-        child = self._fork(key, slot)
-        return encode_json(Kind.SPAWNED, {"pid": child.pid, "existed": False})
+        return encode_json(Kind.SPAWNED, {"pid": started.pid, "existed": False})
 
-    def _fork(self, key: str, slot: int) -> Child:
-        path = os.path.join(self.config.directory, f"{key}.sock")
-        if os.path.exists(path):
-            os.unlink(path)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(64)
-        pid = os.fork()
-        if pid == 0:
-            self._become_user_process(listener, slot)
-        listener.close()
-        child = Child(key, pid, slot, time.monotonic(), path)
-        self.children[key] = child
-        self.by_pid[pid] = child
-        if self.config.timeout_inactivity > 0:
-            deadline = child.started + self.config.timeout_inactivity
-            heapq.heappush(self.idle_checks, (deadline, pid))
-        logger.debug("forked user process %d for %s…", pid, key[:8])
-        return child
+    def _kill(self, request: dict[str, Any]) -> bool:
+        if "key" in request:  # a worker: an interaction timed out
+            return self.processes.kill(request["key"], request.get("pid"))
+        match = str(request["match"])  # an operator: a session hash prefix or a pid
+        found = [
+            child
+            for child in list(self.processes.current.values())
+            if str(child.pid) == match or (len(match) >= 6 and child.key.startswith(match))
+        ]
+        for child in found:
+            self.processes.ask_to_end(child, EVICT)
+        return bool(found)
 
-    def _become_user_process(self, listener: socket.socket, slot: int) -> NoReturn:
-        try:
-            signal.set_wakeup_fd(-1)
-            for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, signal.SIG_DFL)
-            self.selector.close()
-            for conn in [self.control, *self.connections]:
-                conn.close()
-            for fd in (self.wakeup_r, self.wakeup_w, self.liveness_w):
-                os.close(fd)
-            osutil.die_with_parent()
-            if os.getppid() != self.pid:
-                os._exit(0)  # the template died between fork and now
-            settings = userproc.ProcessSettings(self.config.debug, self.config.max_frame)
-            userproc.run(self.app_class, listener, settings, self.board, slot, self.liveness_r)
-        finally:
-            os._exit(1)
-
-    def _kill(self, key: str, pid: int | None) -> bool:
-        """Kill the current process of `key` if it is `pid` (whichever it is when None)."""
-        child = self.children.get(key)
-        if child is None or (pid is not None and child.pid != pid):
-            return False
-        self._terminate(child, signal.SIGKILL)
-        return True
-
-    def _terminate(self, child: Child, sig: signal.Signals) -> None:
-        """Signal `child` and forget it as its key's process (it is reaped later)."""
-        child.killed = child.killed or sig == signal.SIGKILL
-        os.kill(child.pid, sig)  # cannot miss: an unreaped child keeps its pid
-        if self.children.get(child.key) is child:
-            del self.children[child.key]
-            _unlink(child.socket_path)
-
-    def _reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            child = self.by_pid.pop(pid, None)
-            if child is None:
-                continue
-            self.board.release(child.slot)
-            if self.children.get(child.key) is child:
-                del self.children[child.key]
-                _unlink(child.socket_path)
-            _log_exit(child, os.waitstatus_to_exitcode(status))
-
-    def _check_idle(self) -> None:
-        now = time.monotonic()
-        timeout = self.config.timeout_inactivity
-        while self.idle_checks and self.idle_checks[0][0] <= now:
-            _, pid = heapq.heappop(self.idle_checks)
-            child = self.by_pid.get(pid)
-            if child is None:
-                continue
-            if child.expiring:  # it did not leave after SIGUSR1
-                self._terminate(child, signal.SIGKILL)
-                continue
-            deadline = self.board.last_activity(child.slot) + timeout
-            if deadline > now:
-                heapq.heappush(self.idle_checks, (deadline, pid))
-                continue
-            logger.info("user process %d idle for %.0f s: ending it", pid, timeout)
-            child.expiring = True
-            self._terminate(child, signal.SIGUSR1)
-            heapq.heappush(self.idle_checks, (now + self.config.stop_grace, pid))
+    def _listing(self) -> dict[str, Any]:
+        return {
+            "app": str(self.config.app),
+            "label": self.config.label,
+            "pid": os.getpid(),
+            "workers": len(self.leases),
+            "start_method": self.config.start_method,
+            "processes": self.processes.listing(),
+        }
 
     def _check_leases(self) -> None:
+        """No lease for lease_grace: stop, unless the server still listens (then ask again
+        after another grace: a restarted worker will take a lease when it serves the App)."""
         if self.leases:
             return
         now = time.monotonic()
         if self.lease_lost_at is None:
             self.lease_lost_at = now
         elif now - self.lease_lost_at >= self.config.lease_grace:
-            logger.info(
-                "no worker has used this template for %.1f s: stopping", now - self.lease_lost_at
-            )
+            if osutil.accepts_connections(self.config.server_address):
+                self.lease_lost_at = now
+                return
+            logger.info("no worker holds a lease and the server is gone: stopping")
             self.stopping = True
 
-    def _listing(self) -> list[dict[str, Any]]:
-        now = time.monotonic()
-        return [
-            {
-                "key": child.key[:12],
-                "pid": child.pid,
-                "age": round(now - child.started, 1),
-                "idle": round(now - self.board.last_activity(child.slot), 1),
-            }
-            for child in self.children.values()
-        ]
+    # -- renewal -------------------------------------------------------------------------------
+    def renew(self, requester: socket.socket, request: dict[str, Any]) -> NoReturn:
+        """Re-exec this template to import the App's new code, keeping pid, children, leases
+        and the control socket (connections wait in its backlog meanwhile). The requester's
+        connection is handed over too, and its SPAWN is answered by the new image."""
+        logger.info("the source of %s changed: renewing its template", self.config.app)
+        keep = [self.control.fileno(), self.board.fd, self.liveness_r, self.liveness_w]
+        leases = [conn.fileno() for conn in self.leases]
+        state = {
+            "control": self.control.fileno(),
+            "board_fd": self.board.fd,
+            "liveness": [self.liveness_r, self.liveness_w],
+            "leases": leases,
+            "requester": requester.fileno(),
+            "request": request,
+            "processes": self.processes.export(),
+        }
+        for fd in [*keep, *leases, requester.fileno()]:
+            os.set_inheritable(fd, True)
+        signal.set_wakeup_fd(-1)
+        config = json.dumps(asdict(self.config))
+        logging.shutdown()
+        os.execv(sys.executable, [sys.executable, "-c", RESUME, config, json.dumps(state)])
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue after a renewal: re-learn children and leases, answer the requester."""
+        self.processes.restore(state["processes"])
+        self.processes.reap()  # some may have ended while we were exec'ing
+        for fd in [*state["leases"], state["requester"]]:
+            os.set_inheritable(fd, False)  # a spawned user process must not get them
+        for fd in state["leases"]:
+            conn = socket.socket(fileno=fd)
+            self._register(conn)
+            self.leases.add(conn)
+            self.lease_lost_at = None
+        requester = socket.socket(fileno=state["requester"])
+        self._register(requester)
+        request = state["request"]
+        try:
+            requester.sendall(self._spawn(requester, request["key"], request["replace_pid"]))
+        except OSError:
+            self._drop(requester)
 
     # -- shutdown ------------------------------------------------------------------------------
     def _shutdown(self) -> None:
         """SIGTERM every user process, SIGKILL those still alive after the grace, clean up."""
         self.selector.unregister(self.control)
         self.control.close()
-        _unlink(os.path.join(self.config.directory, CONTROL_SOCKET))
-        for child in list(self.by_pid.values()):
-            self._terminate(child, signal.SIGTERM)
+        runtime.unlink_quietly(os.path.join(self.config.directory, CONTROL_SOCKET))
+        processes = self.processes
+        for child in list(processes.by_pid.values()):
+            processes.send_signal(child, signal.SIGTERM)
         deadline = time.monotonic() + self.config.stop_grace
-        while self.by_pid and time.monotonic() < deadline:
+        while processes.by_pid and time.monotonic() < deadline:
             self.selector.select(deadline - time.monotonic())
             self._drain_wakeup(None)
-            self._reap()
-        for child in list(self.by_pid.values()):
+            processes.reap()
+        for child in list(processes.by_pid.values()):
             logger.warning("user process %d ignored SIGTERM: killing it", child.pid)
-            self._terminate(child, signal.SIGKILL)
-        while self.by_pid:
+            processes.send_signal(child, signal.SIGKILL)
+        while processes.by_pid:
             pid, _status = os.waitpid(-1, 0)
-            self.by_pid.pop(pid, None)
+            processes.by_pid.pop(pid, None)
         self.board.close()
         runtime.remove_if_unused(self.config.directory, CONTROL_SOCKET)
         logger.info("template of %s stopped", self.config.app)
-
-
-def _unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-def _log_exit(child: Child, code: int) -> None:
-    if code == 0 or child.expiring:
-        logger.debug("user process %d ended (%d)", child.pid, code)
-    elif code == -signal.SIGKILL and not child.killed:
-        logger.warning("user process %d was killed by SIGKILL (perhaps out of memory)", child.pid)
-    elif code < 0 and not child.killed:
-        logger.warning("user process %d died of signal %d", child.pid, -code)
-    elif code > 0:
-        logger.warning("user process %d exited with code %d", child.pid, code)

@@ -21,11 +21,10 @@ import json
 import logging
 import os
 import secrets
-import signal
-import socket
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from . import interaction
 from .activity import ActivityBoard
@@ -84,6 +83,13 @@ class UserApp:
         self.busy = asyncio.Lock()
         self.exit_requested = False
         self.stopped = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()  # ends started outside a request
+
+    def end_soon(self, code: int, reason: str) -> None:
+        """Run end() in a task we keep a reference to until it is done."""
+        task = asyncio.get_running_loop().create_task(self.end(code, reason))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     # -- connections -------------------------------------------------------------------------
     async def serve_connection(
@@ -127,9 +133,12 @@ class UserApp:
         init = (tuple(args), dict(kwargs))
         async with self.busy:
             self.board.touch(self.slot)
-            if self.renderer is None:
-                self.create(init)
-            elif self.renderer.init != init:
+            if self.renderer is None and (failure := self.create(init)) is not None:
+                detail = failure if self.settings.debug else GENERIC_ERROR
+                await conn.send(encode_json(Kind.FAIL, {"message": detail, "ended": True}))
+                self.stopped.set()  # the next page load starts from scratch
+                return
+            if self.renderer.init != init:
                 await conn.send(encode_json(Kind.MISMATCH, {"pid": os.getpid()}))
                 return
             try:
@@ -144,19 +153,25 @@ class UserApp:
         if self.exit_requested:
             await self.end(EXITED, "the application exited")
 
-    def create(self, init: tuple[tuple[Any, ...], dict[str, Any]]) -> None:
+    def create(self, init: tuple[tuple[Any, ...], dict[str, Any]]) -> str | None:
+        """Build the renderer; return why the App's creation failed, or None."""
         from htag.render import HRenderer
 
-        self.renderer = HRenderer(
-            self.app_class,
-            PAGE_JS,
-            exit_callback=self.request_exit,
-            init=init,
-            fullerror=self.settings.debug,
-            session=self.session,
-        )
-        self.renderer.sendactions = self.push
+        with _htag_errors() as errors:
+            renderer = HRenderer(
+                self.app_class,
+                PAGE_JS,
+                exit_callback=self.request_exit,
+                init=init,
+                fullerror=self.settings.debug,
+                session=self.session,
+            )
+        if not isinstance(renderer.tag, self.app_class):  # htag caught an exception in init
+            return errors[-1] if errors else "the App could not be created"
+        renderer.sendactions = self.push
+        self.renderer = renderer
         self.instance = secrets.token_hex(16)
+        return None
 
     async def attach(self, conn: Connection, request: dict[str, Any]) -> None:
         """Bind `conn` to the renderer its page came from; the host closes it on GONE."""
@@ -204,7 +219,7 @@ class UserApp:
         """``tag.exit()``: end after the current interaction's reply (or now, from a task)."""
         self.exit_requested = True
         if not self.busy.locked():
-            asyncio.get_running_loop().create_task(self.end(EXITED, "the application exited"))
+            self.end_soon(EXITED, "the application exited")
 
     async def end(self, code: int, reason: str) -> None:
         """Tell every connection why the process ends, then stop."""
@@ -215,38 +230,22 @@ class UserApp:
         self.stopped.set()
 
 
-async def _serve(app: UserApp, listener: socket.socket, parent_fd: int) -> None:
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, app.stopped.set)
-    loop.add_signal_handler(
-        signal.SIGUSR1, lambda: loop.create_task(app.end(EXPIRED, "ended after inactivity"))
-    )
-    loop.add_reader(parent_fd, app.stopped.set)  # EOF: the template (and the server) is gone
-    server = await asyncio.start_unix_server(app.serve_connection, sock=listener)
-    async with server:
-        await app.stopped.wait()
-        for conn in list(app.connections):
-            conn.writer.close()
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
-def run(
-    app_class: type,
-    listener: socket.socket,
-    settings: ProcessSettings,
-    board: ActivityBoard,
-    slot: int,
-    parent_fd: int,
-) -> NoReturn:
-    """Serve one user until the host or the template ends us. Never returns.
-
-    ``os._exit`` skips the atexit handlers and finalizers inherited from the template.
-    """
-    code = 0
+@contextlib.contextmanager
+def _htag_errors() -> Iterator[list[str]]:
+    """Collect what htag logs at ERROR (it catches an App's init exception and only logs it)."""
+    capture = _Capture()
+    htag_logger = logging.getLogger("htag.render")
+    htag_logger.addHandler(capture)
     try:
-        asyncio.run(_serve(UserApp(app_class, settings, board, slot), listener, parent_fd))
-    except BaseException:
-        logger.exception("user process %d failed", os.getpid())
-        code = 1
+        yield capture.messages
     finally:
-        logging.shutdown()
-    os._exit(code)
+        htag_logger.removeHandler(capture)

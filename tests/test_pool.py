@@ -67,7 +67,7 @@ async def test_concurrent_spawns_of_one_key_start_one_process(registry: PoolRegi
         for _ in range(20):
             tasks.start_soon(spawn_and_ask)
     assert len(set(pids)) == 1 and alive(pids[0])
-    assert [entry["pid"] for entry in await pool.listing()] == [pids[0]]
+    assert [entry["pid"] for entry in (await pool.listing())["processes"]] == [pids[0]]
 
 
 async def test_kill_and_replace_only_touch_the_named_process(registry: PoolRegistry) -> None:

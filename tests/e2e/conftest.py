@@ -32,10 +32,16 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def start_server(
-    kind: str, app: str, runtime: str, logs: Path, *extra: str, ready: str = "/hello.txt"
+    kind: str,
+    app: str,
+    runtime: str,
+    logs: Path,
+    *extra: str,
+    ready: str = "/hello.txt",
+    env: dict[str, str] | None = None,
 ) -> Server:
     log = logs / f"{kind}-{re.sub(r'[^A-Za-z0-9]+', '_', app)}-{len(list(logs.iterdir()))}.log"
-    return Server(kind, app, runtime, log, extra).start(ready)
+    return Server(kind, app, runtime, log, extra, env or {}).start(ready)
 
 
 @pytest.fixture(scope="module", params=ALL_SERVERS)

@@ -27,14 +27,21 @@ COMMANDS: dict[str, Sequence[str]] = {
     "uvicorn-uvloop": ["-m", "uvicorn", "--loop", "uvloop", "{app}", "--fd", "{fd}"],
     # a script that binds by itself, as a newcomer runs it: the port comes in $PORT
     "script": ["{app}"],
+    # several workers: a user's requests land on any of them
+    "gunicorn-4": [
+        *("-m", "gunicorn", "{app}", "-w", "4", "-k", "uvicorn.workers.UvicornWorker"),
+        *("--bind", "fd://{fd}", "--graceful-timeout", "5"),
+    ],
+    "uvicorn-4": ["-m", "uvicorn", "{app}", "--fd", "{fd}", "--workers", "4"],
+    "hypercorn-4": ["-m", "hypercorn", "{app}", "-w", "4", "--bind", "fd://{fd}"],
 }
 
 
-def listening_socket() -> socket.socket:
-    """A socket already listening on an ephemeral loopback port (no race for the port)."""
+def listening_socket(port: int = 0) -> socket.socket:
+    """A socket already listening on loopback (an ephemeral port by default: no race for it)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
@@ -49,6 +56,7 @@ class Server:
     runtime: str
     log_path: Path
     extra_args: Sequence[str] = ()
+    env: dict[str, str] = field(default_factory=dict)
     sock: socket.socket = field(default_factory=listening_socket)
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
@@ -61,9 +69,13 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, ready_path: str = "/hello.txt") -> Server:
+        """Start the server on our port. The test keeps no copy of the listening socket: the
+        server's own must be the only one, or a killed server would still seem to listen."""
+        if self.sock.fileno() < 0:  # a restart: listen on the same port again
+            self.sock = listening_socket(self.port)
         fd = self.sock.fileno()
         args = [part.format(app=self.app, fd=fd) for part in COMMANDS[self.kind]]
-        env = dict(os.environ, HTAGWEB_TEST_RUNTIME=self.runtime, PYTHONPATH=str(ROOT))
+        env = dict(os.environ, HTAGWEB_TEST_RUNTIME=self.runtime, PYTHONPATH=str(ROOT), **self.env)
         pass_fds: tuple[int, ...] = (fd,)
         if self.kind == "script":
             env["PORT"] = str(self.port)
@@ -79,6 +91,7 @@ class Server:
             pass_fds=pass_fds,
         )
         log.close()
+        self.sock.close()
         self._wait_ready(ready_path)
         return self
 
@@ -107,9 +120,14 @@ class Server:
                 self.process.wait(STOP_TIMEOUT)
         return self.process.returncode
 
+    def tree(self) -> list[psutil.Process]:
+        """The server process and its workers (our templates are not among them: detached)."""
+        assert self.process is not None
+        master = psutil.Process(self.process.pid)
+        return [master, *master.children(recursive=True)]
+
     def close(self) -> None:
         self.stop()
-        self.sock.close()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import psutil
 import pytest
@@ -149,6 +151,24 @@ async def test_crash_is_reported_and_a_reload_recovers(server: Server) -> None:
     assert (await visitor.page()).pid != page.pid
     async with other.websocket(other_page) as ws:
         assert updated_text(await click(ws, other_page, "inc")) == ["1"]
+    await visitor.aclose()
+    await other.aclose()
+
+
+async def test_a_killed_process_is_noticed_at_once(server: Server) -> None:
+    """kill -9 of a user process (as the OOM killer does): its page is told right away, a
+    reload gets a fresh process, and another user never notices."""
+    visitor, other = Visitor(server.url), Visitor(server.url)
+    other_page = await other.page()
+    page = await visitor.page()
+    async with visitor.websocket(page) as ws, other.websocket(other_page) as other_ws:
+        assert updated_text(await click(other_ws, other_page, "inc")) == ["1"]
+        os.kill(page.pid, signal.SIGKILL)
+        code, _ = await closed_with(ws)
+        assert code == 4004
+        assert updated_text(await click(other_ws, other_page, "inc")) == ["2"]
+    fresh = await visitor.page()
+    assert fresh.pid != page.pid and fresh.texts["value"] == "0"
     await visitor.aclose()
     await other.aclose()
 

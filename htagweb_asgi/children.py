@@ -1,0 +1,263 @@
+"""The user processes of one template: start (fork or spawn), signal, reap, expire, evict.
+
+Only the template process uses this, from its single thread. Every process stays in
+``by_pid`` until reaped (so a pid is never reused under us), and in ``current`` while it is
+the process of its key; replacing, killing or expiring a process takes it out of ``current``
+at once (and unlinks its socket) so the next request gets a fresh one without waiting.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import heapq
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from . import memory, osutil, runtime, userproc, userrun
+from .activity import ActivityBoard
+
+if TYPE_CHECKING:
+    from .template import TemplateConfig
+
+logger = logging.getLogger(__name__)
+
+EXPIRE = signal.SIGUSR1  # tells a user process why it ends (see userproc)
+EVICT = signal.SIGUSR2
+SPAWNED_FDS = (3, 4, 5)  # listener, liveness pipe, activity board in a spawned process
+
+
+@dataclass
+class Child:
+    """A user process."""
+
+    key: str
+    pid: int
+    slot: int
+    started: float
+    socket_path: str
+    ending: bool = False  # asked to end (expired, evicted): SIGKILL if it lingers
+    killed: bool = False  # we sent SIGKILL ourselves
+
+
+class UserProcesses:
+    """The table of user processes and everything that changes it."""
+
+    def __init__(
+        self,
+        config: TemplateConfig,
+        app_class: type,
+        board: ActivityBoard,
+        liveness_r: int,
+        close_in_child: Callable[[], None],
+    ) -> None:
+        self.config = config
+        self.app_class = app_class
+        self.board = board
+        self.liveness_r = liveness_r
+        self.close_in_child = close_in_child  # what a forked child must not keep open
+        self.current: dict[str, Child] = {}
+        self.by_pid: dict[int, Child] = {}
+        self.checks: list[tuple[float, int]] = []  # heap of (deadline, pid)
+        self.template_pid = os.getpid()
+
+    # -- starting ------------------------------------------------------------------------------
+    def start(self, key: str) -> Child | None:
+        """Start the process of `key` (evicting an idle one at the cap); None when full."""
+        if len(self.current) >= self.config.max_processes and not self._evict_one():
+            return None
+        slot = self.board.allocate()
+        if slot is None:  # every spare slot still belongs to an ending process
+            return None
+        path = os.path.join(self.config.directory, f"{key}.sock")
+        runtime.unlink_quietly(path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(64)
+        try:
+            if self.config.start_method == "spawn":
+                pid = self._spawn(listener, slot)
+            else:
+                pid = self._fork(listener, slot)
+        finally:
+            listener.close()
+        child = Child(key, pid, slot, time.monotonic(), path)
+        self.current[key] = child
+        self.by_pid[pid] = child
+        if self.config.timeout_inactivity > 0:
+            heapq.heappush(self.checks, (child.started + self.config.timeout_inactivity, pid))
+        return child
+
+    def _fork(self, listener: socket.socket, slot: int) -> int:
+        pid = os.fork()
+        if pid == 0:
+            self._become_user_process(listener, slot)
+        return pid
+
+    def _become_user_process(self, listener: socket.socket, slot: int) -> NoReturn:
+        try:
+            self.close_in_child()
+            osutil.die_with_parent()
+            if os.getppid() != self.template_pid:
+                os._exit(0)  # the template died between fork and now
+            settings = userproc.ProcessSettings(self.config.debug, self.config.max_frame)
+            userrun.run(self.app_class, listener, settings, self.board, slot, self.liveness_r)
+        finally:
+            os._exit(1)
+
+    def _spawn(self, listener: socket.socket, slot: int) -> int:
+        """A fresh interpreter (where fork is unavailable or unsafe): no shared memory."""
+        spec = {
+            "app": asdict(self.config.app),
+            "sys_path": self.config.sys_path,
+            "debug": self.config.debug,
+            "max_frame": self.config.max_frame,
+            "slot": slot,
+            "slots": self.board.slots,
+            "template_pid": self.template_pid,
+            "log_level": self.config.log_level,
+        }
+        command = "from htagweb_asgi.userrun import main_spawned; main_spawned()"
+        argv = [sys.executable, "-c", command, json.dumps(spec)]
+        # Copy the sources above the targets first: dup2 into 3, 4, 5 in turn would overwrite
+        # a source that happens to be 3, 4 or 5.
+        wanted = (listener.fileno(), self.liveness_r, self.board.fd)
+        sources = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in wanted]
+        try:
+            pairs = zip(sources, SPAWNED_FDS, strict=True)
+            actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in pairs]
+            return os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions)
+        finally:
+            for fd in sources:
+                os.close(fd)
+
+    # -- ending ----------------------------------------------------------------------------------
+    def kill(self, key: str, pid: int | None) -> bool:
+        """Kill the current process of `key` if it is `pid` (whichever it is when None)."""
+        child = self.current.get(key)
+        if child is None or (pid is not None and child.pid != pid):
+            return False
+        self.send_signal(child, signal.SIGKILL)
+        return True
+
+    def send_signal(self, child: Child, sig: signal.Signals) -> None:
+        """Signal `child`; it stops being its key's process at once (reaped later)."""
+        child.killed = child.killed or sig == signal.SIGKILL
+        os.kill(child.pid, sig)  # cannot miss: an unreaped child keeps its pid
+        if self.current.get(child.key) is child:
+            del self.current[child.key]
+            runtime.unlink_quietly(child.socket_path)
+
+    def ask_to_end(self, child: Child, sig: signal.Signals) -> None:
+        """EXPIRE or EVICT: the process tells its pages why; SIGKILL if it lingers."""
+        child.ending = True
+        self.send_signal(child, sig)
+        heapq.heappush(self.checks, (time.monotonic() + self.config.stop_grace, child.pid))
+
+    def _evict_one(self) -> bool:
+        """At the cap: end the least recently active process idle for evict_after seconds."""
+        now = time.monotonic()
+        idle = [
+            (self.board.last_activity(child.slot), child)
+            for child in self.current.values()
+            if now - self.board.last_activity(child.slot) >= self.config.evict_after
+        ]
+        if not idle:
+            return False
+        _, victim = min(idle, key=lambda pair: pair[0])
+        logger.info(
+            "at the cap of %d processes: evicting %d", self.config.max_processes, victim.pid
+        )
+        self.ask_to_end(victim, EVICT)
+        return True
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.by_pid.pop(pid, None)
+            if child is None:
+                continue
+            self.board.release(child.slot)
+            if self.current.get(child.key) is child:
+                del self.current[child.key]
+                runtime.unlink_quietly(child.socket_path)
+            _log_exit(child, os.waitstatus_to_exitcode(status))
+
+    def check_deadlines(self) -> None:
+        """Expire idle processes; SIGKILL those that did not end when asked."""
+        now = time.monotonic()
+        while self.checks and self.checks[0][0] <= now:
+            _, pid = heapq.heappop(self.checks)
+            child = self.by_pid.get(pid)
+            if child is None:
+                continue
+            if child.ending:
+                self.send_signal(child, signal.SIGKILL)
+                continue
+            deadline = self.board.last_activity(child.slot) + self.config.timeout_inactivity
+            if deadline > now:
+                heapq.heappush(self.checks, (deadline, pid))
+                continue
+            logger.info(
+                "user process %d idle for %g s: ending it", pid, self.config.timeout_inactivity
+            )
+            self.ask_to_end(child, EXPIRE)
+
+    def next_deadline(self) -> float | None:
+        return self.checks[0][0] if self.checks else None
+
+    # -- views and hand-over ---------------------------------------------------------------------
+    def listing(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        return [
+            {
+                "key": child.key[:12],
+                "pid": child.pid,
+                "age": round(now - child.started, 1),
+                "idle": round(now - self.board.last_activity(child.slot), 1),
+                **memory.usage(child.pid),
+            }
+            for child in self.current.values()
+        ]
+
+    def export(self) -> dict[str, Any]:
+        """The table, for the re-executed template (see supervisor.renew)."""
+        current = {child.key: child.pid for child in self.current.values()}
+        return {
+            "children": [asdict(c) for c in self.by_pid.values()],
+            "current": current,
+            "checks": self.checks,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for fields in state["children"]:
+            child = Child(**fields)
+            self.by_pid[child.pid] = child
+        for key, pid in state["current"].items():
+            self.current[key] = self.by_pid[pid]
+        self.checks = [(float(deadline), int(pid)) for deadline, pid in state["checks"]]
+        heapq.heapify(self.checks)
+        self.board.reserve({child.slot for child in self.by_pid.values()})
+
+
+def _log_exit(child: Child, code: int) -> None:
+    if code == 0 or child.ending:
+        logger.debug("user process %d ended (%d)", child.pid, code)
+    elif code == -signal.SIGKILL and not child.killed:
+        logger.warning("user process %d was killed by SIGKILL (perhaps out of memory)", child.pid)
+    elif code < 0 and not child.killed:
+        logger.warning("user process %d died of signal %d", child.pid, -code)
+    elif code > 0:
+        logger.warning("user process %d exited with code %d", child.pid, code)
