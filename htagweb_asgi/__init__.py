@@ -12,9 +12,26 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .appref import AppImportError
     from .host import HtagASGI
+    from .middleware import SessionMiddleware
     from .options import AppOptions, Limits, TemplateSettings
+    from .session import Session, SessionValueError
+    from .sessions import Sessions
+    from .sessionstore import MemoryStore, SessionStore, SQLiteStore
 
-__all__ = ["AppImportError", "AppOptions", "HtagASGI", "Limits", "TemplateSettings"]
+__all__ = [
+    "AppImportError",
+    "AppOptions",
+    "HtagASGI",
+    "Limits",
+    "MemoryStore",
+    "SQLiteStore",
+    "Session",
+    "SessionMiddleware",
+    "SessionStore",
+    "SessionValueError",
+    "Sessions",
+    "TemplateSettings",
+]
 __version__ = "0.1.0"
 
 _HOMES = {
@@ -23,6 +40,13 @@ _HOMES = {
     "AppOptions": "options",
     "Limits": "options",
     "TemplateSettings": "options",
+    "SessionMiddleware": "middleware",
+    "Session": "session",
+    "SessionValueError": "session",
+    "Sessions": "sessions",
+    "MemoryStore": "sessionstore",
+    "SQLiteStore": "sessionstore",
+    "SessionStore": "sessionstore",
 }
 
 

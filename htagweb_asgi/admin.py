@@ -60,6 +60,17 @@ def kill(base: str, match: str) -> int:
     return ended
 
 
+def end_session(base: str, tag: str) -> int:
+    """End, in every template under `base`, the processes of the session named `tag`."""
+    ended = 0
+    for path in templates(base):
+        try:
+            ended += int(_ask(path, Kind.KILL, {"session": tag})["killed"])
+        except OSError:
+            continue
+    return ended
+
+
 def _megabytes(value: int | None) -> str:
     return f"{value / 1048576:.1f}M" if value is not None else "-"
 

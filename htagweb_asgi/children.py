@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EXPIRE = signal.SIGUSR1  # tells a user process why it ends (see userproc)
+EXPIRE = signal.SIGUSR1  # tell a user process why it ends (see userrun.REASONS)
 EVICT = signal.SIGUSR2
+SESSION_ENDED = signal.SIGHUP
 SPAWNED_FDS = (3, 4, 5)  # listener, liveness pipe, activity board in a spawned process
 
 
@@ -43,6 +44,7 @@ class Child:
     slot: int
     started: float
     socket_path: str
+    session: str = ""  # the session's tag (see Sessions.tag): logout ends its processes
     ending: bool = False  # asked to end (expired, evicted): SIGKILL if it lingers
     killed: bool = False  # we sent SIGKILL ourselves
 
@@ -69,7 +71,7 @@ class UserProcesses:
         self.template_pid = os.getpid()
 
     # -- starting ------------------------------------------------------------------------------
-    def start(self, key: str) -> Child | None:
+    def start(self, key: str, session: str) -> Child | None:
         """Start the process of `key` (evicting an idle one at the cap); None when full."""
         if len(self.current) >= self.config.max_processes and not self._evict_one():
             return None
@@ -88,7 +90,7 @@ class UserProcesses:
                 pid = self._fork(listener, slot)
         finally:
             listener.close()
-        child = Child(key, pid, slot, time.monotonic(), path)
+        child = Child(key, pid, slot, time.monotonic(), path, session)
         self.current[key] = child
         self.by_pid[pid] = child
         if self.config.timeout_inactivity > 0:
@@ -107,7 +109,8 @@ class UserProcesses:
             osutil.die_with_parent()
             if os.getppid() != self.template_pid:
                 os._exit(0)  # the template died between fork and now
-            settings = userproc.ProcessSettings(self.config.debug, self.config.max_frame)
+            config = self.config
+            settings = userproc.ProcessSettings(config.debug, config.max_frame, config.max_session)
             userrun.run(self.app_class, listener, settings, self.board, slot, self.liveness_r)
         finally:
             os._exit(1)
@@ -119,6 +122,7 @@ class UserProcesses:
             "sys_path": self.config.sys_path,
             "debug": self.config.debug,
             "max_frame": self.config.max_frame,
+            "max_session": self.config.max_session,
             "slot": slot,
             "slots": self.board.slots,
             "template_pid": self.template_pid,
@@ -154,6 +158,13 @@ class UserProcesses:
         if self.current.get(child.key) is child:
             del self.current[child.key]
             runtime.unlink_quietly(child.socket_path)
+
+    def end_session(self, session: str) -> int:
+        """Logout or rotation: end every process of the session tagged `session`."""
+        found = [child for child in self.current.values() if session and child.session == session]
+        for child in found:
+            self.ask_to_end(child, SESSION_ENDED)
+        return len(found)
 
     def ask_to_end(self, child: Child, sig: signal.Signals) -> None:
         """EXPIRE or EVICT: the process tells its pages why; SIGKILL if it lingers."""

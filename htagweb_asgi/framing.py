@@ -28,12 +28,14 @@ class Kind(bytes, enum.Enum):
     PAGE = b"P"  # JSON {"init": [args, kwargs]}: render the page (create the renderer if needed)
     ATTACH = b"A"  # JSON {"instance": str, "subscribe": bool}: bind this channel to the instance
     INTERACT = b"I"  # raw JSON from the browser: {id, method, args, kargs, event}
+    SESSION = b"Y"  # JSON {key: JSON text}: the session as stored (sent when it changed)
     # user process → host
     HELLO = b"h"  # JSON {"pid": int}: sent first on every connection
     HTML = b"H"  # JSON header line, "\n", then the page's HTML
     MISMATCH = b"M"  # JSON {"pid": int}: the live renderer was built with other init arguments
     OK = b"K"  # JSON {"pid": int}: attach accepted
     GONE = b"G"  # JSON {"reason": str}: no such instance here (replaced or never created)
+    CHANGES = b"C"  # JSON {key: JSON text or null}: what the App changed in the session
     REPLY = b"R"  # actions JSON for the last INTERACT
     PUSH = b"U"  # actions JSON from tag.update()
     REJECT = b"E"  # JSON {"code": int, "reason": str}: the last INTERACT was malformed

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any
 
 from asgiref.typing import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
 
-from . import appref, runtime, secret
+from . import appref
 from .endpoints import Services, serve_page, serve_post, serve_websocket
 from .httpio import send_response
 from .mount import mount_point
 from .options import AppOptions, Limits, TemplateSettings
 from .registry import MountedApp, PoolRegistry
 from .routing import Route, RouteKind, Router
-from .signing import Signer
+from .sessions import Sessions
 from .static import serve_client_script
-from .visitor import Identity
 from .websocket import refuse
 
 logger = logging.getLogger(__name__)
@@ -34,14 +33,18 @@ class HtagASGI:
     App options (each overridable per App in :meth:`add_app`): see :class:`AppOptions`.
     Host options:
 
-    - secret_key: signs session cookies (else ``$HTAGWEB_SECRET_KEY``, else a generated key
-      kept in the runtime directory, shared by all workers).
-    - cookie_name, secure_cookies: the session cookie's name; ``Secure`` forced on or off
-      (default: on when the request came over https).
+    - sessions: the :class:`Sessions` (cookie, store, secret) to share with a framework's
+      :class:`SessionMiddleware`; by default one made from the options below.
+    - secret_key, cookie_name, secure_cookies: for that default Sessions (secret: else
+      ``$HTAGWEB_SECRET_KEY``, else a key generated once in the state directory).
+    - allowed_origins: origins besides this host allowed to open the websocket and to POST
+      (``"*"`` turns the check off: don't).
+    - frame_ancestors: the pages' CSP ``frame-ancestors`` (default ``'self'``; None: no header).
     - public_prefix: the public URL prefix when a proxy strips it without telling us.
     - runtime_dir: where the private per-App directories live (default ``$XDG_RUNTIME_DIR``
       or the temp dir).
     - max_body_size, max_frame_size, max_query_size, max_processes: see :class:`Limits`.
+    - template: see :class:`TemplateSettings`.
 
     Raises ValueError for a bad option, :class:`~htagweb_asgi.appref.AppImportError` for an
     App that cannot be referenced.
@@ -56,9 +59,12 @@ class HtagASGI:
         http_only: bool = False,
         timeout_interaction: float = 60.0,
         timeout_inactivity: float = 0.0,
+        sessions: Sessions | None = None,
         secret_key: str | bytes | None = None,
         cookie_name: str = "htagweb_session",
         secure_cookies: bool | None = None,
+        allowed_origins: Collection[str] = (),
+        frame_ancestors: str | None = "'self'",
         public_prefix: str | None = None,
         runtime_dir: str | None = None,
         max_body_size: int = Limits.max_body_size,
@@ -73,9 +79,14 @@ class HtagASGI:
         _refuse_parano(self._defaults)
         self._limits = Limits(max_body_size, max_frame_size, max_query_size, max_processes)
         self._router = Router()
-        self._secret_key = secret_key
-        self._cookie_name = cookie_name
-        self._secure_cookies = secure_cookies
+        self._sessions = sessions or Sessions(
+            secret_key=secret_key,
+            cookie_name=cookie_name,
+            secure=secure_cookies,
+            runtime_dir=runtime_dir,
+        )
+        self._allowed_origins = frozenset(allowed_origins)
+        self._frame_ancestors = frame_ancestors
         self._public_prefix = public_prefix.rstrip("/") if public_prefix is not None else None
         self._runtime_dir = runtime_dir
         self._template = template or TemplateSettings()
@@ -169,12 +180,17 @@ class HtagASGI:
         if self._services is None:
             if not self._router.apps and not self._router.extras:
                 raise RuntimeError("HtagASGI serves nothing: give an App or call add_app()")
-            base = self._runtime_dir or runtime.default_base()
-            runtime.ensure_private_dir(base)
-            signer = Signer(secret.resolve(self._secret_key, base))
-            identity = Identity(signer, self._cookie_name, self._secure_cookies)
-            pools = PoolRegistry(base, self._limits, self._template)
-            self._services = Services(identity, self._limits, pools, self._public_prefix)
+            self._sessions.signer  # noqa: B018  (fail here, once, on an unusable secret/state dir)
+            max_session = self._sessions.max_size
+            pools = PoolRegistry(self._runtime_dir, self._limits, self._template, max_session)
+            self._services = Services(
+                self._sessions,
+                self._limits,
+                pools,
+                self._public_prefix,
+                self._allowed_origins,
+                self._frame_ancestors,
+            )
         return self._services
 
     async def startup(self) -> None:

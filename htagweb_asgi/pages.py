@@ -15,8 +15,9 @@ from .channel import ChannelClosed
 from .framing import Kind, load_json
 from .initargs import InitArgs, to_json
 from .mount import relative_to_root
-from .pool import ProcessPool, UserChannel
+from .pool import UserChannel
 from .static import CLIENT_JS, client_script
+from .target import UserTarget
 
 logger = logging.getLogger(__name__)
 
@@ -37,21 +38,20 @@ class RenderedPage:
     instance: str
 
 
-async def render_page(
-    pool: ProcessPool, key: str, init: InitArgs, time_limit: float
-) -> RenderedPage:
-    """Return the page of `key`'s process, creating it, or replacing it when `init` differs."""
-    channel = await pool.connect(key) or await pool.spawn(key)
+async def render_page(target: UserTarget, init: InitArgs, time_limit: float) -> RenderedPage:
+    """Return the page of the user's process, creating it, or replacing it when `init`
+    differs from the arguments it was created with."""
+    channel = await target.connect() or await target.spawn()
     crashed = False
     for _ in range(_MAX_REPLACEMENTS + 1):
         async with channel:
             try:
-                kind, payload = await _request_page(pool, key, channel, init, time_limit)
+                kind, payload = await _request_page(target, channel, init, time_limit)
             except ChannelClosed:  # it died (crash, OOM, or it was ending): once more, afresh
                 if crashed:
                     raise PageError("the application's process ended while starting") from None
                 crashed = True
-                channel = await pool.spawn(key, replace_pid=channel.pid)
+                channel = await target.spawn(replace_pid=channel.pid)
                 continue
         if kind is Kind.HTML:
             head, _, html = payload.decode().partition("\n")
@@ -60,21 +60,28 @@ async def render_page(
             raise PageError(load_json(payload)["message"])
         if kind is not Kind.MISMATCH:
             raise PageError(f"unexpected reply {kind.name}")
-        logger.debug("init arguments changed: replacing process %s of %s…", channel.pid, key[:8])
-        channel = await pool.spawn(key, replace_pid=channel.pid)
+        logger.debug("init arguments changed: replacing process %s", channel.pid)
+        channel = await target.spawn(replace_pid=channel.pid)
     raise PageError("the process was replaced too many times (tabs with other query strings?)")
 
 
 async def _request_page(
-    pool: ProcessPool, key: str, channel: UserChannel, init: InitArgs, time_limit: float
+    target: UserTarget, channel: UserChannel, init: InitArgs, time_limit: float
 ) -> tuple[Kind, bytes]:
+    """PAGE, with the session first; the App's session changes are stored as they come."""
+    sync = target.session_sync()
     try:
         with anyio.fail_after(time_limit):
+            await sync.send_if_changed(channel)
             await channel.send_json(Kind.PAGE, {"init": to_json(init)})
-            return await channel.receive()
+            while True:
+                kind, payload = await channel.receive()
+                if kind is not Kind.CHANGES:
+                    return kind, payload
+                await sync.save(payload)
     except TimeoutError:
         logger.warning("creating the page took more than %.0f s: killing its process", time_limit)
-        await pool.kill(key, channel.pid)
+        await target.kill(channel.pid)
         raise CreationTimeout() from None
 
 

@@ -92,9 +92,16 @@ class ProcessPool:
             return None
         return UserChannel(stream)
 
-    async def spawn(self, key: str, replace_pid: int | None = None) -> UserChannel:
-        """Return a channel to the process of `key`, creating it (or replacing `replace_pid`)."""
-        kind, reply = await self._control(Kind.SPAWN, {"key": key, "replace_pid": replace_pid})
+    async def spawn(
+        self, key: str, replace_pid: int | None = None, session: str = ""
+    ) -> UserChannel:
+        """Return a channel to the process of `key`, creating it (or replacing `replace_pid`).
+
+        `session` tags a new process with its session (Sessions.tag), so that a logout can
+        end it.
+        """
+        request = {"key": key, "replace_pid": replace_pid, "session": session}
+        kind, reply = await self._control(Kind.SPAWN, request)
         if kind is Kind.FAIL:
             message = str(reply["message"])
             if reply.get("full"):

@@ -12,7 +12,7 @@ from . import interaction
 from .channel import ChannelClosed
 from .framing import Kind, load_json
 from .httpio import JSON, send_response
-from .pool import ProcessPool
+from .target import UserTarget
 from .websocket import CRASHED, NO_PROCESS, TIMED_OUT
 
 logger = logging.getLogger(__name__)
@@ -28,21 +28,22 @@ async def send_ended(send: ASGISendCallable, status: int, code: int, reason: str
 
 async def relay_post(
     send: ASGISendCallable,
-    pool: ProcessPool,
-    key: str,
+    target: UserTarget,
     instance: str,
     body: bytes,
     time_limit: float,
 ) -> None:
     """Attach to `instance` and run one interaction; answer with its actions or why not."""
-    channel = await pool.connect(key)
+    channel = await target.connect()
     if channel is None:
         await send_ended(send, 410, NO_PROCESS, "no process for this page")
         return
+    sync = target.session_sync()
     async with channel:
         try:
-            # ATTACH and INTERACT are pipelined: the process answers GONE and stops reading
-            # when the page belongs to another instance.
+            # SESSION, ATTACH and INTERACT are pipelined: the process answers GONE and drops
+            # the interaction when the page belongs to another instance.
+            await sync.send_if_changed(channel)
             await channel.send_json(Kind.ATTACH, {"instance": instance, "subscribe": False})
             await channel.send(Kind.INTERACT, body)
             with anyio.fail_after(time_limit):
@@ -51,12 +52,15 @@ async def relay_post(
                     await send_ended(send, 410, NO_PROCESS, "no process for this page")
                     return
                 kind, payload = await channel.receive()
+                while kind is Kind.CHANGES:
+                    await sync.save(payload)
+                    kind, payload = await channel.receive()
         except ChannelClosed:
             await send_ended(send, 502, CRASHED, "The application stopped unexpectedly.")
             return
         except TimeoutError:
             logger.warning("an interaction took more than %.0f s: killing its process", time_limit)
-            await pool.kill(key, channel.pid)
+            await target.kill(channel.pid)
             reason = f"The application took more than {time_limit:g} s to answer and was stopped."
             await send_ended(send, 504, TIMED_OUT, reason)
             return

@@ -34,10 +34,17 @@ class MountedApp:
 class PoolRegistry:
     """One ProcessPool per (App, server) in this worker, created on first use."""
 
-    def __init__(self, base_dir: str | None, limits: Limits, settings: TemplateSettings) -> None:
+    def __init__(
+        self,
+        base_dir: str | None,
+        limits: Limits,
+        settings: TemplateSettings,
+        max_session: int = 64 * 1024,
+    ) -> None:
         self._base_dir = base_dir
         self._limits = limits
         self._settings = settings
+        self._max_session = max_session
         self._pools: dict[tuple[str, str], ProcessPool] = {}
 
     def pool(self, app: MountedApp, scope: Mapping[str, Any]) -> ProcessPool:
@@ -72,6 +79,7 @@ class PoolRegistry:
             timeout_inactivity=options.timeout_inactivity,
             max_processes=self._limits.max_processes,
             max_frame=self._limits.max_frame_size,
+            max_session=self._max_session,
             lease_grace=self._settings.lease_grace,
             stop_grace=self._settings.stop_grace,
             evict_after=self._settings.evict_after,

@@ -172,7 +172,7 @@ class Supervisor:
                 self.lease_lost_at = time.monotonic() - self.config.lease_grace
         elif kind is Kind.SPAWN:
             request = load_json(payload)
-            conn.sendall(self._spawn(conn, request["key"], request.get("replace_pid")))
+            conn.sendall(self._spawn(conn, request))
         elif kind is Kind.KILL:
             request = load_json(payload)
             conn.sendall(encode_json(Kind.DONE, {"killed": self._kill(request)}))
@@ -181,7 +181,8 @@ class Supervisor:
         else:
             raise ValueError(f"unexpected {kind.name}")
 
-    def _spawn(self, conn: socket.socket, key: str, replace_pid: int | None) -> bytes:
+    def _spawn(self, conn: socket.socket, request: dict[str, Any]) -> bytes:
+        key, replace_pid = str(request["key"]), request.get("replace_pid")
         if not KEY_RE.fullmatch(key):
             raise ValueError("malformed process key")
         self.processes.reap()
@@ -189,19 +190,21 @@ class Supervisor:
         if child is not None and child.pid != replace_pid:
             return encode_json(Kind.SPAWNED, {"pid": child.pid, "existed": True})
         if self.watch.changed():
-            self.renew(conn, {"key": key, "replace_pid": replace_pid})
+            self.renew(conn, request)
         if self.app_class is None:
             return encode_json(Kind.FAIL, {"message": self.load_error, "load_error": True})
         if child is not None:
             self.processes.send_signal(child, signal.SIGKILL)
-        started = self.processes.start(key)
+        started = self.processes.start(key, str(request.get("session", "")))
         if started is None:
             return encode_json(Kind.FAIL, {"message": "too many user processes", "full": True})
         return encode_json(Kind.SPAWNED, {"pid": started.pid, "existed": False})
 
-    def _kill(self, request: dict[str, Any]) -> bool:
+    def _kill(self, request: dict[str, Any]) -> int:
         if "key" in request:  # a worker: an interaction timed out
-            return self.processes.kill(request["key"], request.get("pid"))
+            return int(self.processes.kill(request["key"], request.get("pid")))
+        if "session" in request:  # a logout or a rotation
+            return self.processes.end_session(str(request["session"]))
         match = str(request["match"])  # an operator: a session hash prefix or a pid
         found = [
             child
@@ -210,7 +213,7 @@ class Supervisor:
         ]
         for child in found:
             self.processes.ask_to_end(child, EVICT)
-        return bool(found)
+        return len(found)
 
     def _listing(self) -> dict[str, Any]:
         return {
@@ -274,9 +277,8 @@ class Supervisor:
             self.lease_lost_at = None
         requester = socket.socket(fileno=state["requester"])
         self._register(requester)
-        request = state["request"]
         try:
-            requester.sendall(self._spawn(requester, request["key"], request["replace_pid"]))
+            requester.sendall(self._spawn(requester, state["request"]))
         except OSError:
             self._drop(requester)
 

@@ -44,6 +44,7 @@ class TemplateConfig:
     timeout_inactivity: float
     max_processes: int
     max_frame: int
+    max_session: int
     lease_grace: float
     stop_grace: float
     evict_after: float

@@ -29,6 +29,7 @@ from typing import Any
 from . import interaction
 from .activity import ActivityBoard
 from .framing import HEADER_SIZE, FrameError, Kind, encode, encode_json, parse_header
+from .session import ProcessSession, SessionValueError
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ PAGE_JS = "async function interact(o) { return window.htagweb.interact(o); }"
 GENERIC_ERROR = "the application failed to handle this action"
 
 EXITED = 4000  # close codes the page understands (see static/client.js)
+NO_PROCESS = 4001
 EXPIRED = 4003
 
 
@@ -46,6 +48,7 @@ class ProcessSettings:
 
     debug: bool
     max_frame: int
+    max_session: int = 64 * 1024
 
 
 class Connection:
@@ -77,7 +80,7 @@ class UserApp:
         self.slot = slot
         self.renderer: Any = None
         self.instance = ""
-        self.session: dict[str, Any] = {}
+        self.session = ProcessSession()
         self.subscribers: set[Connection] = set()
         self.connections: set[Connection] = set()
         self.busy = asyncio.Lock()
@@ -118,6 +121,9 @@ class UserApp:
             if conn.attached:  # else a pipelined interaction of a refused page: dropped
                 await self.interact(conn, payload)
             return True
+        if kind is Kind.SESSION:
+            self.session.refresh(json.loads(payload))
+            return True
         if kind is Kind.PAGE:
             await self.page(conn, json.loads(payload))
             return True
@@ -148,6 +154,9 @@ class UserApp:
                 detail = traceback.format_exc() if self.settings.debug else GENERIC_ERROR
                 await conn.send(encode_json(Kind.FAIL, {"message": detail}))
                 return
+            problem = await self.send_session_changes(conn)
+            if problem:
+                logger.error("session not saved: %s", problem)
         header = json.dumps({"instance": self.instance, "pid": os.getpid()})
         await conn.send(encode(Kind.HTML, f"{header}\n{html}".encode()))
         if self.exit_requested:
@@ -196,11 +205,26 @@ class UserApp:
                 call.oid, call.method, call.args, call.kargs, call.event
             )
             self.board.touch(self.slot)
+            problem = await self.send_session_changes(conn)
         if "err" in actions and not self.settings.debug:
             actions["err"] = GENERIC_ERROR
+        if problem:  # it names a key, not a secret: shown whatever `debug` says
+            actions["err"] = problem
         await conn.send(encode(Kind.REPLY, json.dumps(actions).encode()))
         if self.exit_requested:
             await self.end(EXITED, "the application exited")
+
+    async def send_session_changes(self, conn: Connection) -> str | None:
+        """Send what the App changed in the session (before the reply, so the store has it
+        first); return why a change could not be kept (refused or undone), or None."""
+        refused, self.session.refused = self.session.refused, None
+        try:
+            changes = self.session.take_changes(self.settings.max_session)
+        except SessionValueError as exc:
+            return str(exc)
+        if changes:
+            await conn.send(encode_json(Kind.CHANGES, changes))
+        return refused
 
     async def push(self, actions: dict[str, Any]) -> bool:
         """``hr.sendactions``: send ``tag.update()`` actions to every subscribed page."""

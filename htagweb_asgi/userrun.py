@@ -1,8 +1,8 @@
 """How a user process starts and stops: forked by its template, or spawned fresh.
 
-Signals: SIGTERM stops quietly (the server is stopping); SIGUSR1 (inactivity) and SIGUSR2
-(eviction at the process cap) first tell the pages why. EOF on the liveness pipe means the
-template died: stop at once.
+Signals: SIGTERM stops quietly (the server is stopping); SIGUSR1 (inactivity), SIGUSR2
+(eviction at the process cap) and SIGHUP (the session ended: logout, rotation) first tell
+the pages why. EOF on the liveness pipe means the template died: stop at once.
 """
 
 from __future__ import annotations
@@ -18,21 +18,22 @@ from typing import NoReturn
 
 from . import appref, logsetup, osutil
 from .activity import ActivityBoard
-from .userproc import EXPIRED, ProcessSettings, UserApp
+from .userproc import EXPIRED, NO_PROCESS, ProcessSettings, UserApp
 
 logger = logging.getLogger(__name__)
 
-REASONS = {
-    signal.SIGUSR1: "ended after inactivity",
-    signal.SIGUSR2: "ended to make room for other users",
+REASONS = {  # signal → (close code for the pages, why)
+    signal.SIGUSR1: (EXPIRED, "ended after inactivity"),
+    signal.SIGUSR2: (EXPIRED, "ended to make room for other users"),
+    signal.SIGHUP: (NO_PROCESS, "the session ended"),
 }
 
 
 async def _serve(app: UserApp, listener: socket.socket, parent_fd: int) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, app.stopped.set)
-    for sig, reason in REASONS.items():
-        loop.add_signal_handler(sig, app.end_soon, EXPIRED, reason)
+    for sig, (code, reason) in REASONS.items():
+        loop.add_signal_handler(sig, app.end_soon, code, reason)
     loop.add_reader(parent_fd, app.stopped.set)  # EOF: the template (and the server) is gone
     server = await asyncio.start_unix_server(app.serve_connection, sock=listener)
     async with server:
@@ -56,7 +57,7 @@ def main_spawned() -> None:
     app_class = appref.load(appref.AppRef(**spec["app"]))
     listener = socket.socket(fileno=3)
     board = ActivityBoard(spec["slots"], fd=5)
-    settings = ProcessSettings(spec["debug"], spec["max_frame"])
+    settings = ProcessSettings(spec["debug"], spec["max_frame"], spec["max_session"])
     run(app_class, listener, settings, board, spec["slot"], 4)
 
 

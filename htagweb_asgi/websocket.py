@@ -22,7 +22,9 @@ from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 from . import interaction
 from .channel import ChannelClosed
 from .framing import Kind, load_json
-from .pool import ProcessPool, UserChannel
+from .pool import UserChannel
+from .sessionsync import SessionSync
+from .target import UserTarget
 
 logger = logging.getLogger(__name__)
 
@@ -71,24 +73,27 @@ class Relay:
         self._reply = anyio.Event()
         self._closing = False
         self._browser_gone = anyio.Event()
+        self._sync: SessionSync
 
-    async def run(self, pool: ProcessPool | None, key: str, instance: str) -> None:
-        """Serve the accepted websocket until the browser leaves (no `pool`: ask it to reload)."""
+    async def run(self, target: UserTarget | None, instance: str) -> None:
+        """Serve the accepted websocket until the browser leaves (no `target`: ask the page to
+        reload, as it has no valid session)."""
         channel = None
         async with anyio.create_task_group() as tasks:
-            if pool is not None:
-                channel = await self._attach(pool, key, instance)
+            if target is not None:
+                self._sync = target.session_sync()
+                channel = await self._attach(target, instance)
             if channel is None:
                 tasks.start_soon(self._finish, NO_PROCESS, "no process for this page")
             else:
                 tasks.start_soon(self._from_process, channel)
-            await self._from_browser(pool, key, channel, tasks)
+            await self._from_browser(target, channel, tasks)
             tasks.cancel_scope.cancel()
         if channel is not None:
             await channel.aclose()
 
-    async def _attach(self, pool: ProcessPool, key: str, instance: str) -> UserChannel | None:
-        channel = await pool.connect(key)
+    async def _attach(self, target: UserTarget, instance: str) -> UserChannel | None:
+        channel = await target.connect()
         if channel is not None:
             try:
                 with anyio.fail_after(ATTACH_TIMEOUT):
@@ -104,8 +109,7 @@ class Relay:
 
     async def _from_browser(
         self,
-        pool: ProcessPool | None,
-        key: str,
+        target: UserTarget | None,
         channel: UserChannel | None,
         tasks: anyio.abc.TaskGroup,
     ) -> None:
@@ -116,7 +120,7 @@ class Relay:
                 return
             if event["type"] != "websocket.receive" or self._closing:
                 continue
-            if pool is None or channel is None:
+            if target is None or channel is None:
                 continue
             text = event.get("text")
             if text is None:
@@ -128,18 +132,18 @@ class Relay:
             if len(payload) > self._max_frame:
                 tasks.start_soon(self._finish, interaction.MESSAGE_TOO_BIG, "message too big")
                 continue
-            await self._interact(pool, key, channel, payload, tasks)
+            await self._interact(target, channel, payload, tasks)
 
     async def _interact(
         self,
-        pool: ProcessPool,
-        key: str,
+        target: UserTarget,
         channel: UserChannel,
         payload: bytes,
         tasks: anyio.abc.TaskGroup,
     ) -> None:
         self._reply = anyio.Event()
         try:
+            await self._sync.send_if_changed(channel)
             await channel.send(Kind.INTERACT, payload)
             with anyio.fail_after(self._timeout):
                 await self._reply.wait()
@@ -150,7 +154,7 @@ class Relay:
                 "an interaction took more than %.0f s: killing its process", self._timeout
             )
             claimed = self._claim_end()  # before the kill, so its EOF is not seen as a crash
-            await pool.kill(key, channel.pid)
+            await target.kill(channel.pid)
             if claimed:
                 seconds = f"{self._timeout:g}"
                 reason = f"The application took more than {seconds} s to answer and was stopped."
@@ -160,7 +164,9 @@ class Relay:
         try:
             while True:
                 kind, payload = await channel.receive()
-                if kind is Kind.REPLY or kind is Kind.PUSH:
+                if kind is Kind.CHANGES:  # before the reply: the store has them first
+                    await self._sync.save(payload)
+                elif kind is Kind.REPLY or kind is Kind.PUSH:
                     await self._send_text(payload.decode())
                     if kind is Kind.REPLY:
                         self._reply.set()

@@ -11,6 +11,21 @@ from collections.abc import Iterator
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def state_dir() -> Iterator[str]:
+    """Keys and session databases of this run go to a private directory, not ~/.local/state
+    (servers started by the tests inherit it through the environment)."""
+    directory = tempfile.mkdtemp(prefix="hw-state-")
+    previous = os.environ.get("HTAGWEB_STATE_DIR")
+    os.environ["HTAGWEB_STATE_DIR"] = directory
+    yield directory
+    if previous is None:
+        del os.environ["HTAGWEB_STATE_DIR"]
+    else:
+        os.environ["HTAGWEB_STATE_DIR"] = previous
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -14,6 +14,7 @@ from htagweb_asgi.appref import AppRef
 from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
 from htagweb_asgi.pages import render_page
 from htagweb_asgi.registry import MountedApp, PoolRegistry
+from tests.targets import target
 
 pytestmark = pytest.mark.anyio
 
@@ -39,7 +40,7 @@ async def test_ps_lists_and_kill_ends_a_users_process(
 ) -> None:
     pool = registry.pool(APP, {"server": ("127.0.0.1", 8000)})
     for digit in "12":
-        await render_page(pool, digit * 32, ((), {}), 10.0)
+        await render_page(target(pool, digit * 32), ((), {}), 10.0)
     listing = (await pool.listing())["processes"]
     pids = {entry["key"]: entry["pid"] for entry in listing}
     shown = await command("ps", "--runtime-dir", runtime_dir)

@@ -22,6 +22,7 @@ from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
 from htagweb_asgi.pages import PageError, render_page
 from htagweb_asgi.pool import AppLoadError, PoolFull, ProcessPool
 from htagweb_asgi.registry import MountedApp, PoolRegistry
+from tests.targets import target
 
 pytestmark = pytest.mark.anyio
 
@@ -49,7 +50,7 @@ async def eventually(condition, seconds: float = 5.0) -> None:  # type: ignore[n
 
 async def page_of(pool: ProcessPool, n: int) -> tuple[str, int]:
     """Render user n's page; return its HTML and the pid that rendered it."""
-    page = await render_page(pool, key(n), ((), {}), 10.0)
+    page = await render_page(target(pool, key(n)), ((), {}), 10.0)
     pid = int(page.html.split("pid=")[1].split("<")[0]) if "pid=" in page.html else -1
     return page.html, pid
 
@@ -115,7 +116,7 @@ async def test_apps_failing_at_creation_give_an_error_not_a_loop(
         )
         pool = made.pool(app, SCOPE)
         with pytest.raises(PageError, match=expected):
-            await render_page(pool, key(1), ((), {}), 10.0)
+            await render_page(target(pool, key(1)), ((), {}), 10.0)
         await eventually(lambda pool=pool: not os.path.exists(pool.socket_path(key(1))))
 
 

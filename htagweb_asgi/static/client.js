@@ -6,6 +6,7 @@
  *   base      the App's path below the prefix ("" for the root App)
  *   instance  the renderer this page was rendered from
  *   transport "ws" (websocket: interactions and pushes) or "http" (POST, no pushes)
+ *   csrf      (http) the token the host expects in the x-htagweb-csrf header
  *
  * URLs are derived from location.pathname, never hard-coded: the page keeps working when the
  * host is mounted under a prefix or behind a proxy that strips one.
@@ -179,7 +180,7 @@
     try {
       response = await window.fetch(endpoint + "post" + query, {
         method: "POST",
-        headers: {"content-type": "application/json"},
+        headers: {"content-type": "application/json", "x-htagweb-csrf": cfg.csrf || ""},
         body: text,
         credentials: "same-origin",
       });

@@ -28,6 +28,11 @@ class Visitor:
         await self.http.aclose()
 
     @property
+    def origin(self) -> str:
+        """What a browser on our pages sends as Origin."""
+        return self.base_url
+
+    @property
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
 
@@ -48,6 +53,7 @@ class Visitor:
         async with websockets.connect(
             self.ws_url(page, path),
             additional_headers={"cookie": self.cookie_header},
+            origin=self.origin,  # type: ignore[arg-type]
             open_timeout=TIMEOUT,
         ) as ws:
             if ready:
@@ -56,7 +62,12 @@ class Visitor:
 
     async def post(self, page: ParsedPage, body: str | bytes) -> httpx.Response:
         url = f"{page.config['prefix']}{page.config['base']}/_/post?i={page.config['instance']}"
-        return await self.http.post(url, content=body, headers={"content-type": "application/json"})
+        headers = {
+            "content-type": "application/json",
+            "origin": self.origin,
+            "x-htagweb-csrf": page.config.get("csrf", ""),
+        }
+        return await self.http.post(url, content=body, headers=headers)
 
 
 async def receive(ws: ClientConnection) -> Any:
