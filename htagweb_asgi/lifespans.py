@@ -13,12 +13,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
-from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
+from asgiref.typing import (
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    LifespanShutdownCompleteEvent,
+    LifespanShutdownFailedEvent,
+    LifespanStartupFailedEvent,
+)
 
 logger = logging.getLogger(__name__)
 
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 Message = dict[str, Any]
+LifespanEnd = (
+    LifespanStartupFailedEvent | LifespanShutdownCompleteEvent | LifespanShutdownFailedEvent
+)
 
 # After the server's shutdown, how long the apps may take to return before they are cancelled.
 RETURN_GRACE = 5.0
@@ -74,31 +83,33 @@ class LifespanFanOut:
         async with anyio.create_task_group() as tasks:
             for app in apps:
                 tasks.start_soon(app.run, scope)
-            await self._converse(apps, receive, send)
+            last_word = await self._converse(apps, receive, send)
             with anyio.move_on_after(RETURN_GRACE):
                 for app in apps:
                     if app.stopped:
                         await app.ended.wait()
             tasks.cancel_scope.cancel()
+        # Only now: servers (hypercorn) cancel the lifespan task once they have the answer.
+        if last_word is not None:
+            await send(last_word)
 
     async def _converse(
         self, apps: list[_AppLifespan], receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    ) -> LifespanEnd | None:
+        """Relay startup and shutdown; return the final answer for the server, if any."""
         if (await receive())["type"] != "lifespan.startup":
-            return
+            return None
         failures = await _phase(apps, "lifespan.startup")
         if failures:
             await _phase([app for app in apps if app.started], "lifespan.shutdown")
-            await send({"type": "lifespan.startup.failed", "message": "; ".join(failures)})
-            return
+            return {"type": "lifespan.startup.failed", "message": "; ".join(failures)}
         await send({"type": "lifespan.startup.complete"})
         if (await receive())["type"] != "lifespan.shutdown":
-            return
+            return None
         failures = await _phase([app for app in apps if app.started], "lifespan.shutdown")
         if failures:
-            await send({"type": "lifespan.shutdown.failed", "message": "; ".join(failures)})
-        else:
-            await send({"type": "lifespan.shutdown.complete"})
+            return {"type": "lifespan.shutdown.failed", "message": "; ".join(failures)}
+        return {"type": "lifespan.shutdown.complete"}
 
 
 async def _phase(apps: list[_AppLifespan], event_type: str) -> list[str]:

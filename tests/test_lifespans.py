@@ -120,3 +120,30 @@ async def test_startup_runs_in_parallel() -> None:
     fan_out = LifespanFanOut([waiting_for_the_other(0), waiting_for_the_other(1)])
     answers = await call_lifespan(fan_out, "startup", "shutdown")
     assert answers[0] == {"type": "lifespan.startup.complete"}
+
+
+async def test_the_server_hears_the_end_only_once_the_apps_returned() -> None:
+    """hypercorn cancels the lifespan task as soon as it has the shutdown answer."""
+    returned: list[bool] = []
+    heard_end_after_return: list[bool] = []
+
+    async def tidy_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+        await anyio.sleep(0.05)  # tidies up after answering
+        returned.append(True)
+
+    events = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+    async def receive() -> dict[str, Any]:
+        return events.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "lifespan.shutdown.complete":
+            heard_end_after_return.append(bool(returned))
+
+    with anyio.fail_after(10):
+        await LifespanFanOut([tidy_app])({"type": "lifespan"}, receive, send)
+    assert heard_end_after_return == [True]
