@@ -25,9 +25,20 @@ COMMANDS: dict[str, Sequence[str]] = {
     "hypercorn-trio": ["-m", "hypercorn", "-k", "trio", "{app}", "--bind", "fd://{fd}"],
     "uvicorn": ["-m", "uvicorn", "{app}", "--fd", "{fd}"],
     "uvicorn-uvloop": ["-m", "uvicorn", "--loop", "uvloop", "{app}", "--fd", "{fd}"],
+    "daphne": ["-m", "daphne", "--fd", "{fd}", "{app}"],
+    "gunicorn": [
+        *("-m", "gunicorn", "-k", "uvicorn_worker.UvicornWorker", "--workers", "2"),
+        *("--graceful-timeout", "5", "--bind", "fd://{fd}", "{app}"),
+    ],
+    # granian takes no file descriptor: it binds {port} itself (a short race, tests only)
+    "granian": [
+        *("-m", "granian", "--interface", "asgi", "--no-access-log"),
+        *("--host", "127.0.0.1", "--port", "{port}", "{app}"),
+    ],
     # a script that binds by itself, as a newcomer runs it: the port comes in $PORT
     "script": ["{app}"],
 }
+SELF_BINDING = {"granian", "script"}
 
 
 def listening_socket() -> socket.socket:
@@ -61,13 +72,25 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, ready_path: str = "/hello.txt") -> Server:
+        self.spawn()
+        self.wait_ready(ready_path)
+        return self
+
+    def spawn(self) -> Server:
+        """Start the server process without waiting for it (see wait_ready)."""
         fd = self.sock.fileno()
-        args = [part.format(app=self.app, fd=fd) for part in COMMANDS[self.kind]]
-        env = dict(os.environ, HTAGWEB_TEST_RUNTIME=self.runtime, PYTHONPATH=str(ROOT))
+        args = [part.format(app=self.app, fd=fd, port=self.port) for part in COMMANDS[self.kind]]
+        # XDG_RUNTIME_DIR: Apps built without runtime_dir (the examples) keep their files here
+        env = dict(
+            os.environ,
+            HTAGWEB_TEST_RUNTIME=self.runtime,
+            XDG_RUNTIME_DIR=self.runtime,
+            PYTHONPATH=str(ROOT),
+        )
         pass_fds: tuple[int, ...] = (fd,)
-        if self.kind == "script":
+        if self.kind in SELF_BINDING:
             env["PORT"] = str(self.port)
-            self.sock.close()  # the script binds the port itself (a short race, tests only)
+            self.sock.close()  # the server binds the port itself (a short race, tests only)
             pass_fds = ()
         log = open(self.log_path, "ab")  # noqa: SIM115 - the server writes to it until stop()
         self.process = subprocess.Popen(
@@ -79,10 +102,10 @@ class Server:
             pass_fds=pass_fds,
         )
         log.close()
-        self._wait_ready(ready_path)
         return self
 
-    def _wait_ready(self, path: str) -> None:
+    def wait_ready(self, path: str) -> None:
+        """Return once `path` answers below 500; fail if the process ends or takes too long."""
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             assert self.process is not None and self.process.poll() is None, self.log()
