@@ -104,9 +104,9 @@ class Server:
         log.close()
         return self
 
-    def wait_ready(self, path: str) -> None:
+    def wait_ready(self, path: str, timeout: float = READY_TIMEOUT) -> None:
         """Return once `path` answers below 500; fail if the process ends or takes too long."""
-        deadline = time.monotonic() + READY_TIMEOUT
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None and self.process.poll() is None, self.log()
             try:
@@ -115,7 +115,7 @@ class Server:
             except httpx.TransportError:
                 pass
             time.sleep(0.05)  # polling a condition, bounded by the deadline above
-        raise TimeoutError(f"{self.kind} did not answer within {READY_TIMEOUT} s:\n{self.log()}")
+        raise TimeoutError(f"{self.kind} did not answer within {timeout} s:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         """Stop the server by its PID; return its exit code."""

@@ -25,6 +25,9 @@ from tests.e2e.servers import Server
 
 pytestmark = pytest.mark.browser
 
+# All servers start at once on a small machine: give the last ones time to import.
+FARM_READY_TIMEOUT = 90.0
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -86,7 +89,7 @@ def farm(request: pytest.FixtureRequest, runtime: str, logs: Path) -> Iterator[d
     try:
         for cell, server in servers.items():
             with suppress(AssertionError, TimeoutError):  # the cell's test reports it, with the log
-                server.wait_ready(cell.route)
+                server.wait_ready(cell.route, timeout=FARM_READY_TIMEOUT)
         yield servers
     finally:
         for server in servers.values():  # all at once: stopping takes a moment each
