@@ -46,7 +46,7 @@ class _AppLifespan:
 
     async def run(self, scope: Any) -> None:
         try:
-            async with self._replies_in:
+            with self._events_out, self._replies_in:  # closing replies tells ask() it ended
                 await self.app(scope, self._events_out.receive, self._replies_in.send)
         except Exception:
             if self.started:
@@ -63,6 +63,10 @@ class _AppLifespan:
             return await self._replies_out.receive()
         except (anyio.EndOfStream, anyio.BrokenResourceError):
             return None
+
+    def close(self) -> None:
+        self._events_in.close()
+        self._replies_out.close()
 
 
 class LifespanFanOut:
@@ -89,6 +93,8 @@ class LifespanFanOut:
                     if app.stopped:
                         await app.ended.wait()
             tasks.cancel_scope.cancel()
+        for app in apps:
+            app.close()
         # Only now: servers (hypercorn) cancel the lifespan task once they have the answer.
         if last_word is not None:
             await send(last_word)
