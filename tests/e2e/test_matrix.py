@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Page
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from tests.e2e.conftest import log_path
 from tests.e2e.scenarios import counter_session, hello_session
@@ -107,6 +109,16 @@ def server_log_on_failure(server: Server) -> Iterator[None]:
         raise AssertionError(f"{exc}\n--- {server.kind} log ---\n{server.log()[-6000:]}") from exc
 
 
+def websocket_refusal(url: str, origin: str) -> int:
+    """Open a websocket the host must refuse; return the HTTP status the client got."""
+    try:
+        with connect(url, open_timeout=10, additional_headers={"origin": origin}):
+            pass
+    except InvalidStatus as exc:
+        return exc.response.status_code
+    raise AssertionError(f"{url} was accepted")
+
+
 @pytest.mark.parametrize("cell", CELLS, ids=[cell.name for cell in CELLS])
 def test_cell(cell: Cell, farm: dict[Cell, Server], page: Page) -> None:
     server = farm[cell]
@@ -117,3 +129,7 @@ def test_cell(cell: Cell, farm: dict[Cell, Server], page: Page) -> None:
         cell.session(page)
         response = httpx.get(server.url + cell.route, timeout=10)
         assert response.status_code == 200 and cell.answer in response.text
+        # a denial response where the server offers one, else a close (403); daphne would
+        # hang on an unoffered denial response
+        ws_url = server.url.replace("http://", "ws://") + cell.prefix + "/nowhere/_/ws"
+        assert websocket_refusal(ws_url, server.url) in (403, 404)
