@@ -85,9 +85,11 @@ def _selected(session: pytest.Session) -> list[Cell]:
 def farm(request: pytest.FixtureRequest, runtime: str, logs: Path) -> Iterator[dict[Cell, Server]]:
     """Start the selected cells' servers together; a cell that does not start fails alone."""
     servers = {
-        cell: Server(cell.server, cell.app, runtime, log_path(logs, cell.server, cell.app)).spawn()
+        cell: Server(cell.server, cell.app, runtime, log_path(logs, cell.name, cell.app))
         for cell in _selected(request.session)
-    }
+    }  # every port is taken before granian lets its own go and binds it again
+    for server in servers.values():
+        server.spawn()
     try:
         for cell, server in servers.items():
             with suppress(AssertionError, TimeoutError):  # the cell's test reports it, with the log
