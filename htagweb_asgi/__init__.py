@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .appref import AppImportError
+    from .dispatch import Dispatcher
     from .host import HtagASGI
     from .middleware import SessionMiddleware
     from .options import AppOptions, Limits, TemplateSettings
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AppImportError",
     "AppOptions",
+    "Dispatcher",
     "HtagASGI",
     "Limits",
     "MemoryStore",
@@ -37,6 +39,7 @@ __version__ = "0.1.0"
 _HOMES = {
     "AppImportError": "appref",
     "HtagASGI": "host",
+    "Dispatcher": "dispatch",
     "AppOptions": "options",
     "Limits": "options",
     "TemplateSettings": "options",

@@ -50,6 +50,10 @@ class HtagASGI:
     App that cannot be referenced.
     """
 
+    # Django Channels' URLRouter prefix-matches ``path("ui/", host)`` only for apps that say
+    # they route the rest of the path themselves (as a nested URLRouter does).
+    _path_routing = True
+
     def __init__(
         self,
         app: object | None = None,

@@ -12,6 +12,18 @@ if [ ! -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi
 
+# nginx for the reverse-proxy test: Debian's binary unpacked into .cache (nothing installed,
+# no service started). Without it that one test is skipped, and says so.
+fetch_nginx() {
+    rm -rf .cache/nginx && mkdir -p .cache/nginx/deb
+    (cd .cache/nginx/deb && apt-get download -qq nginx 2>/dev/null) &&
+        dpkg-deb -x .cache/nginx/deb/nginx_*.deb .cache/nginx && rm -rf .cache/nginx/deb
+}
+if ! command -v nginx >/dev/null && [ ! -x .cache/nginx/usr/sbin/nginx ]; then
+    fetch_nginx || { apt-get update -qq 2>/dev/null && fetch_nginx; } ||
+        echo "nginx is not available: tests/e2e/test_proxy.py will be skipped"
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'

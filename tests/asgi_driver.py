@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,3 +109,33 @@ async def call_websocket(
     with anyio.fail_after(30):
         await app(scope, receive, send)
     return sent
+
+
+@asynccontextmanager
+async def lifespan_running(app: Any) -> AsyncIterator[list[dict[str, Any]]]:
+    """Run `app`'s lifespan around the block: startup on entry, shutdown on exit; yields the
+    app's answers (the startup one on entry, all of them after the block)."""
+    events = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    answers: list[dict[str, Any]] = []
+    answered = anyio.Event()
+    may_shut_down = anyio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if len(events) == 1:
+            await may_shut_down.wait()
+        if not events:
+            await anyio.sleep_forever()
+        return events.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        answers.append(message)
+        answered.set()
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(app, {"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+            await answered.wait()
+            try:
+                yield answers
+            finally:
+                may_shut_down.set()

@@ -31,6 +31,11 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("server-logs")
 
 
+def log_path(logs: Path, kind: str, app: str) -> Path:
+    """A new log file for a server of `kind` serving `app`."""
+    return logs / f"{kind}-{re.sub(r'[^A-Za-z0-9]+', '_', app)}-{len(list(logs.iterdir()))}.log"
+
+
 def start_server(
     kind: str,
     app: str,
@@ -40,8 +45,7 @@ def start_server(
     ready: str = "/hello.txt",
     env: dict[str, str] | None = None,
 ) -> Server:
-    log = logs / f"{kind}-{re.sub(r'[^A-Za-z0-9]+', '_', app)}-{len(list(logs.iterdir()))}.log"
-    return Server(kind, app, runtime, log, extra, env or {}).start(ready)
+    return Server(kind, app, runtime, log_path(logs, kind, app), extra, env or {}).start(ready)
 
 
 @pytest.fixture(scope="module", params=ALL_SERVERS)

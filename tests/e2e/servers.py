@@ -25,6 +25,16 @@ COMMANDS: dict[str, Sequence[str]] = {
     "hypercorn-trio": ["-m", "hypercorn", "-k", "trio", "{app}", "--bind", "fd://{fd}"],
     "uvicorn": ["-m", "uvicorn", "{app}", "--fd", "{fd}"],
     "uvicorn-uvloop": ["-m", "uvicorn", "--loop", "uvloop", "{app}", "--fd", "{fd}"],
+    "daphne": ["-m", "daphne", "--fd", "{fd}", "{app}"],
+    "gunicorn": [
+        *("-m", "gunicorn", "-k", "uvicorn_worker.UvicornWorker", "--workers", "2"),
+        *("--graceful-timeout", "5", "--bind", "fd://{fd}", "{app}"),
+    ],
+    # granian takes no file descriptor: it binds {port} itself (a short race, tests only)
+    "granian": [
+        *("-m", "granian", "--interface", "asgi", "--no-access-log"),
+        *("--host", "127.0.0.1", "--port", "{port}", "{app}"),
+    ],
     # a script that binds by itself, as a newcomer runs it: the port comes in $PORT
     "script": ["{app}"],
     # several workers: a user's requests land on any of them
@@ -35,6 +45,7 @@ COMMANDS: dict[str, Sequence[str]] = {
     "uvicorn-4": ["-m", "uvicorn", "{app}", "--fd", "{fd}", "--workers", "4"],
     "hypercorn-4": ["-m", "hypercorn", "{app}", "-w", "4", "--bind", "fd://{fd}"],
 }
+SELF_BINDING = {"granian", "script"}
 
 
 def listening_socket(port: int = 0) -> socket.socket:
@@ -69,17 +80,32 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, ready_path: str = "/hello.txt") -> Server:
-        """Start the server on our port. The test keeps no copy of the listening socket: the
-        server's own must be the only one, or a killed server would still seem to listen."""
+        self.spawn()
+        self.wait_ready(ready_path)
+        return self
+
+    def spawn(self) -> Server:
+        """Start the server process without waiting for it (see wait_ready).
+
+        The test keeps no copy of the listening socket: the server's own must be the only
+        one, or a killed server would still seem to listen.
+        """
         if self.sock.fileno() < 0:  # a restart: listen on the same port again
             self.sock = listening_socket(self.port)
         fd = self.sock.fileno()
-        args = [part.format(app=self.app, fd=fd) for part in COMMANDS[self.kind]]
-        env = dict(os.environ, HTAGWEB_TEST_RUNTIME=self.runtime, PYTHONPATH=str(ROOT), **self.env)
+        args = [part.format(app=self.app, fd=fd, port=self.port) for part in COMMANDS[self.kind]]
+        # XDG_RUNTIME_DIR: Apps built without runtime_dir (the examples) keep their files here
+        env = dict(
+            os.environ,
+            HTAGWEB_TEST_RUNTIME=self.runtime,
+            XDG_RUNTIME_DIR=self.runtime,
+            PYTHONPATH=str(ROOT),
+            **self.env,
+        )
         pass_fds: tuple[int, ...] = (fd,)
-        if self.kind == "script":
+        if self.kind in SELF_BINDING:
             env["PORT"] = str(self.port)
-            self.sock.close()  # the script binds the port itself (a short race, tests only)
+            self.sock.close()  # the server binds the port itself (a short race, tests only)
             pass_fds = ()
         log = open(self.log_path, "ab")  # noqa: SIM115 - the server writes to it until stop()
         self.process = subprocess.Popen(
@@ -92,11 +118,11 @@ class Server:
         )
         log.close()
         self.sock.close()
-        self._wait_ready(ready_path)
         return self
 
-    def _wait_ready(self, path: str) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
+    def wait_ready(self, path: str, timeout: float = READY_TIMEOUT) -> None:
+        """Return once `path` answers below 500; fail if the process ends or takes too long."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None and self.process.poll() is None, self.log()
             try:
@@ -105,7 +131,7 @@ class Server:
             except httpx.TransportError:
                 pass
             time.sleep(0.05)  # polling a condition, bounded by the deadline above
-        raise TimeoutError(f"{self.kind} did not answer within {READY_TIMEOUT} s:\n{self.log()}")
+        raise TimeoutError(f"{self.kind} did not answer within {timeout} s:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         """Stop the server by its PID; return its exit code."""

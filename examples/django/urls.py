@@ -1,0 +1,16 @@
+"""Django's URLs. The htag App's /ui/ is routed before Django sees the request (see asgi.py)."""
+
+from __future__ import annotations
+
+from django.urls import path
+from django.views.generic import RedirectView
+
+from examples.django import views
+
+urlpatterns = [
+    path("", views.home),
+    path("api/time", views.api_time),
+    # Under Channels, path("ui/", ...) does not match /ui: send it to /ui/ (relative, so it
+    # also works below a proxy prefix). With the plain Dispatcher, HtagASGI redirects itself.
+    path("ui", RedirectView.as_view(url="ui/")),
+]
