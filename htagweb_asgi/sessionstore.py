@@ -11,6 +11,7 @@ an event loop run writes in a thread. A Redis store would implement the same fiv
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -103,21 +104,39 @@ class SQLiteStore(SessionStore):
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()  # one connection per thread (sqlite3's rule)
-        self._created = False
+        self._ready_in: int | None = None  # the pid that checked the file (once per process)
+        self._ready_lock = threading.Lock()
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None or self._local.pid != os.getpid():  # never use a connection across fork
-            if not self._created:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                os.close(fd)
+            self._prepare_file()
             db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            self._created = True
             self._local.db, self._local.pid = db, os.getpid()
         return db
+
+    def _prepare_file(self) -> None:
+        """Create the file (0600), switch it to WAL and create the tables, once, under a file
+        lock: switching the journal mode fails ("database is locked") while another worker
+        uses the file, and WAL, once set, stays with the file."""
+        with self._ready_lock:
+            if self._ready_in == os.getpid():
+                return
+            fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+                db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+                try:
+                    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(_SCHEMA)
+                finally:
+                    db.close()
+            finally:
+                os.close(fd)  # releases the lock
+            self._ready_in = os.getpid()
 
     def load(self, session_id: str) -> Snapshot:
         db = self._db()
