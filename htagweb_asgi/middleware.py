@@ -37,7 +37,7 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         session_id = self.sessions.session_id(scope)
-        snapshot = self.sessions.load(session_id) if session_id else {}
+        snapshot = await self.sessions.load(session_id) if session_id else {}
         session = Session(session_id, snapshot)
         scope["session"] = session  # type: ignore[typeddict-unknown-key]
         if scope["type"] == "websocket":  # no response to carry a cookie: only store writes

@@ -141,9 +141,13 @@ class Sessions:
         return token is not None and hmac.compare_digest(token, self.csrf_token(session_id))
 
     # -- the store, without blocking the event loop on writes --------------------------------
-    def load(self, session_id: str) -> Snapshot:
-        """A read: a primary-key lookup in a local file, done inline."""
-        return self.store.load(session_id)
+    async def load(self, session_id: str) -> Snapshot:
+        """The stored session. Fast local stores (SQLite on a local file, memory) are read
+        inline; a store with ``blocking = True`` (a network or ORM round trip) in a thread."""
+        store = self.store
+        if getattr(store, "blocking", False):
+            return await anyio.to_thread.run_sync(store.load, session_id)
+        return store.load(session_id)
 
     async def save(self, session_id: str, changes: Mapping[str, str | None]) -> None:
         if changes:

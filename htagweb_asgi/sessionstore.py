@@ -23,7 +23,13 @@ Snapshot = Mapping[str, str]  # key → JSON text
 
 
 class SessionStore(ABC):
-    """The five operations the host needs."""
+    """The five operations the host needs.
+
+    Set ``blocking = True`` on a store whose reads wait on a network or an ORM: the host then
+    reads it in a thread (writes always go to a thread).
+    """
+
+    blocking = False
 
     @abstractmethod
     def load(self, session_id: str) -> Snapshot:

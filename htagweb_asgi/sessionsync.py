@@ -26,7 +26,7 @@ class SessionSync:
 
     async def send_if_changed(self, channel: Channel) -> None:
         """Send the stored session when it differs from what the process has."""
-        snapshot = self.sessions.load(self.session_id)
+        snapshot = await self.sessions.load(self.session_id)
         if snapshot != self._sent:
             await channel.send_json(Kind.SESSION, snapshot)
             self._sent = snapshot
