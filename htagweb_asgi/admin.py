@@ -39,36 +39,28 @@ def templates(base: str) -> Iterator[str]:
     yield from sorted(glob.glob(os.path.join(glob.escape(base), "*", CONTROL_SOCKET)))
 
 
-def listings(base: str) -> list[dict[str, Any]]:
-    found = []
+def _ask_every_template(base: str, kind: Kind, request: dict[str, Any]) -> list[Any]:
+    answers = []
     for path in templates(base):
         try:
-            found.append(_ask(path, Kind.LIST, {}))
+            answers.append(_ask(path, kind, request))
         except OSError:
             continue  # a template that just stopped
-    return found
+    return answers
+
+
+def listings(base: str) -> list[dict[str, Any]]:
+    return _ask_every_template(base, Kind.LIST, {})
 
 
 def kill(base: str, match: str) -> int:
     """End the processes whose session hash starts with `match` (or whose pid it is)."""
-    ended = 0
-    for path in templates(base):
-        try:
-            ended += bool(_ask(path, Kind.KILL, {"match": match})["killed"])
-        except OSError:
-            continue
-    return ended
+    return sum(int(a["killed"]) for a in _ask_every_template(base, Kind.KILL, {"match": match}))
 
 
 def end_session(base: str, tag: str) -> int:
     """End, in every template under `base`, the processes of the session named `tag`."""
-    ended = 0
-    for path in templates(base):
-        try:
-            ended += int(_ask(path, Kind.KILL, {"session": tag})["killed"])
-        except OSError:
-            continue
-    return ended
+    return sum(int(a["killed"]) for a in _ask_every_template(base, Kind.KILL, {"session": tag}))
 
 
 def _megabytes(value: int | None) -> str:
