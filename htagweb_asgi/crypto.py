@@ -1,0 +1,106 @@
+"""The primitives of ``parano``: X25519, HKDF-SHA256 and AES-256-GCM (libsodium via pynacl).
+
+The page does the same with WebCrypto, so only primitives both have natively are used.
+libsodium offers AES-256-GCM only where the CPU has AES instructions (AES-NI, ARMv8 Crypto
+Extensions): a software AES made of lookup tables leaks its key through cache timing. We do
+not work around that with another implementation: :func:`require_aes_gcm` refuses
+``parano=True`` on such a CPU, at configuration time, with a message saying so.
+
+pynacl is imported inside the functions: only hosts that use ``parano`` pay for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+KEY_BYTES = 32  # X25519 keys, AES-256 keys
+NONCE_BYTES = 12
+TAG_BYTES = 16
+_HASH_BYTES = hashlib.sha256().digest_size
+
+
+class ParanoUnavailable(RuntimeError):
+    """Raised by :func:`require_aes_gcm` (so by ``HtagASGI(parano=True)``) when this machine
+    cannot do AES-256-GCM in hardware, or pynacl is missing."""
+
+
+class DecryptionFailed(Exception):
+    """Raised by :func:`aes_gcm_open` for a forged, altered or wrongly keyed ciphertext, and by
+    :func:`x25519` for a public key that yields no secret (a low-order point)."""
+
+
+def aes_gcm_available() -> bool:
+    """Whether libsodium can do AES-256-GCM on this CPU (probed once per call, cheaply)."""
+    from nacl import bindings, exceptions
+
+    try:
+        bindings.crypto_aead_aes256gcm_encrypt(b"", None, bytes(NONCE_BYTES), bytes(KEY_BYTES))
+    except exceptions.UnavailableError:
+        return False
+    return True
+
+
+def require_aes_gcm() -> None:
+    """Raise ParanoUnavailable unless ``parano`` can work here."""
+    try:
+        available = aes_gcm_available()
+    except ImportError as exc:
+        raise ParanoUnavailable(f"parano=True needs pynacl ({exc})") from None
+    if not available:
+        raise ParanoUnavailable(
+            "parano=True needs AES-256-GCM in hardware (AES-NI, or the ARMv8 Crypto "
+            "Extensions), which this CPU lacks: libsodium refuses software AES because it "
+            "leaks keys through cache timing. Serve this App without parano (and rely on "
+            "TLS), or on a CPU with AES instructions."
+        )
+
+
+def x25519_keypair() -> tuple[bytes, bytes]:
+    """Return a fresh (private, public) X25519 key pair."""
+    from nacl import bindings
+
+    private = os.urandom(KEY_BYTES)
+    return private, bindings.crypto_scalarmult_base(private)
+
+
+def x25519(private: bytes, peer_public: bytes) -> bytes:
+    """The RFC 7748 shared secret; DecryptionFailed when it is all zeros (a low-order point)."""
+    from nacl import bindings, exceptions
+
+    try:
+        return bindings.crypto_scalarmult(private, peer_public)
+    except exceptions.CryptoError:
+        raise DecryptionFailed("the peer's public key is not acceptable") from None
+
+
+def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
+    """RFC 5869 HKDF with SHA-256: extract, then expand to `length` bytes."""
+    if not 0 < length <= 255 * _HASH_BYTES:
+        raise ValueError(f"HKDF-SHA256 cannot produce {length} bytes")
+    prk = hmac.digest(salt or bytes(_HASH_BYTES), ikm, "sha256")
+    output, block = b"", b""
+    for counter in range(1, -(-length // _HASH_BYTES) + 1):
+        block = hmac.digest(prk, block + info + bytes((counter,)), "sha256")
+        output += block
+    return output[:length]
+
+
+def aes_gcm_seal(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM: the ciphertext followed by its 16-byte tag."""
+    from nacl import bindings
+
+    return bindings.crypto_aead_aes256gcm_encrypt(plaintext, aad, nonce, key)
+
+
+def aes_gcm_open(key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """The plaintext of `sealed`; DecryptionFailed unless its tag is right."""
+    from nacl import bindings, exceptions
+
+    if len(sealed) < TAG_BYTES:
+        raise DecryptionFailed("ciphertext shorter than its tag")
+    try:
+        return bindings.crypto_aead_aes256gcm_decrypt(sealed, aad, nonce, key)
+    except exceptions.CryptoError:
+        raise DecryptionFailed("the message was altered or not sealed with our key") from None

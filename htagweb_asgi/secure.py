@@ -1,0 +1,147 @@
+"""One ``parano`` key agreement, and the sealing and opening of messages under it (sans-IO).
+
+Key schedule, the same in the page (static/client.js, WebCrypto) and here (pynacl)::
+
+    shared = X25519(own private key, peer public key)           all zeros: refused
+    okm    = HKDF-SHA256(ikm=shared, salt=page public | process public,
+                         info="htagweb-asgi parano v1" | session id, length=88)
+    page→process: key okm[0:32],  iv okm[64:76]
+    process→page: key okm[32:64], iv okm[76:88]
+
+Message n of a direction (n counts from 0) is sealed with AES-256-GCM under that direction's
+key, nonce = iv XOR (n as 12 bytes big-endian) as in TLS 1.3, and its 25-byte header as
+associated data: a nonce never repeats under a key, and moving a message to another session,
+direction or position breaks its tag. A receiver accepts only the next counter on a websocket
+(an ordered stream: anything else is a replay, a reorder or a deletion), and only increasing
+counters over HTTP (a lost request or reply leaves a gap, a replay still fails).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+from . import crypto, envelope
+
+INFO = b"htagweb-asgi parano v1"
+OKM_BYTES = 88
+MAX_COUNTER = 2**64 - 1
+
+
+class ChannelError(Exception):
+    """Raised by :meth:`SecureSession.open` and the handshakes for a message to refuse:
+    malformed, altered, replayed, reordered, or sealed for another session."""
+
+
+@dataclass
+class _Direction:
+    key: bytes
+    iv: bytes
+    counter: int = 0  # the next to send, or the lowest acceptable
+
+    def nonce(self, counter: int) -> bytes:
+        return (int.from_bytes(self.iv, "big") ^ counter).to_bytes(crypto.NONCE_BYTES, "big")
+
+
+class SecureSession:
+    """The keys and counters of one side (the page or the process) of one key agreement."""
+
+    def __init__(
+        self, session_id: bytes, sending: _Direction, receiving: _Direction, *, strict: bool
+    ) -> None:
+        self.session_id = session_id
+        self.strict = strict
+        self._sending = sending
+        self._receiving = receiving
+
+    @classmethod
+    def derive(
+        cls,
+        shared: bytes,
+        page_public: bytes,
+        process_public: bytes,
+        session_id: bytes,
+        *,
+        side: Literal["page", "process"],
+        strict: bool,
+    ) -> SecureSession:
+        okm = crypto.hkdf_sha256(shared, page_public + process_public, INFO + session_id, OKM_BYTES)
+        up = _Direction(okm[0:32], okm[64:76])
+        down = _Direction(okm[32:64], okm[76:88])
+        if side == "page":
+            return cls(session_id, up, down, strict=strict)
+        return cls(session_id, down, up, strict=strict)
+
+    def seal(self, plaintext: bytes) -> bytes:
+        """The SEALED message carrying `plaintext`, under the next counter."""
+        counter = self._sending.counter
+        if counter > MAX_COUNTER:
+            raise ChannelError("this session sealed all the messages it may")
+        self._sending.counter = counter + 1
+        header = envelope.sealed_header(self.session_id, counter)
+        nonce = self._sending.nonce(counter)
+        return header + crypto.aes_gcm_seal(self._sending.key, nonce, plaintext, header)
+
+    def open(self, message: bytes) -> bytes:
+        """The plaintext of a SEALED `message`; ChannelError (state unchanged) to refuse it."""
+        try:
+            session_id, counter, header, ciphertext = envelope.parse_sealed(message)
+        except envelope.EnvelopeError as exc:
+            raise ChannelError(str(exc)) from None
+        if session_id != self.session_id:
+            raise ChannelError("a message sealed for another session")
+        expected = self._receiving.counter
+        if counter < expected:
+            raise ChannelError("a replayed or reordered message")
+        if self.strict and counter != expected:
+            raise ChannelError("a message is missing or out of order")
+        try:
+            plaintext = crypto.aes_gcm_open(
+                self._receiving.key, self._receiving.nonce(counter), ciphertext, header
+            )
+        except crypto.DecryptionFailed as exc:
+            raise ChannelError(str(exc)) from None
+        self._receiving.counter = counter + 1
+        return plaintext
+
+
+def accept(hello: bytes, *, strict: bool) -> tuple[SecureSession, bytes]:
+    """The process's side: answer a page's HELLO with a fresh key pair and session id.
+
+    Returns the session and the WELCOME message to send back; ChannelError for a bad HELLO.
+    """
+    try:
+        page_public = envelope.parse_hello(hello)
+    except envelope.EnvelopeError as exc:
+        raise ChannelError(str(exc)) from None
+    private, public = crypto.x25519_keypair()
+    try:
+        shared = crypto.x25519(private, page_public)
+    except crypto.DecryptionFailed as exc:
+        raise ChannelError(str(exc)) from None
+    session_id = os.urandom(envelope.SESSION_ID_BYTES)
+    session = SecureSession.derive(
+        shared, page_public, public, session_id, side="process", strict=strict
+    )
+    return session, envelope.welcome(public, session_id)
+
+
+class PageHandshake:
+    """The page's side of a key agreement, in Python: for tests and the benchmark's client
+    (the page itself does this in static/client.js)."""
+
+    def __init__(self) -> None:
+        self._private, self.public = crypto.x25519_keypair()
+        self.hello = envelope.hello(self.public)
+
+    def complete(self, welcome: bytes, *, strict: bool) -> SecureSession:
+        """The session a process's WELCOME answers; ChannelError for a bad one."""
+        try:
+            process_public, session_id = envelope.parse_welcome(welcome)
+            shared = crypto.x25519(self._private, process_public)
+        except (envelope.EnvelopeError, crypto.DecryptionFailed) as exc:
+            raise ChannelError(str(exc)) from None
+        return SecureSession.derive(
+            shared, self.public, process_public, session_id, side="page", strict=strict
+        )
