@@ -134,7 +134,10 @@ async def serve_page(
         await _page_error(services, send, 503, title, reload_hint=True)
         return
     public_prefix = services.public_prefix if services.public_prefix is not None else prefix
-    config: dict[str, Any] = {"transport": "http" if app.options.http_only else "ws"}
+    config: dict[str, Any] = {
+        "transport": "http" if app.options.http_only else "ws",
+        "parano": app.options.parano,
+    }
     if app.options.http_only:
         config["csrf"] = sessions.csrf_token(session_id)
     html = inject_client(page, prefix=public_prefix, sub=sub, base=app.base, config=config)
@@ -182,7 +185,8 @@ async def serve_websocket(
     instance = _instance(scope)
     limits = services.limits
     timeout = app.options.timeout_interaction
-    relay = Relay(receive, send, timeout=timeout, max_frame=limits.max_frame_size)
+    parano = app.options.parano
+    relay = Relay(receive, send, timeout=timeout, max_frame=limits.max_frame_size, parano=parano)
     if session_id is None or instance is None:
         logger.info("websocket without a valid session or page instance: asking the page to reload")
         await relay.run(None, "")
@@ -225,7 +229,8 @@ async def serve_post(
         return
     pool = services.pools.pool(app, scope)
     target = UserTarget.of(pool, services.sessions, session_id, app.identity)
-    await relay_post(send, target, instance, body, app.options.timeout_interaction)
+    timeout = app.options.timeout_interaction
+    await relay_post(send, target, instance, body, timeout, app.options.parano)
 
 
 def _cross_site_refusal(services: Services, scope: Mapping[str, Any], session_id: str) -> str:

@@ -47,7 +47,8 @@ class HtagASGI:
     - template: see :class:`TemplateSettings`.
 
     Raises ValueError for a bad option, :class:`~htagweb_asgi.appref.AppImportError` for an
-    App that cannot be referenced.
+    App that cannot be referenced, :class:`~htagweb_asgi.crypto.ParanoUnavailable` for
+    ``parano=True`` on a machine without hardware AES (or without pynacl).
     """
 
     # Django Channels' URLRouter prefix-matches ``path("ui/", host)`` only for apps that say
@@ -80,7 +81,7 @@ class HtagASGI:
         self._defaults = AppOptions(
             debug, parano, http_only, timeout_interaction, timeout_inactivity
         )
-        _refuse_parano(self._defaults)
+        _check_parano(self._defaults)
         self._limits = Limits(max_body_size, max_frame_size, max_query_size, max_processes)
         self._router = Router()
         self._sessions = sessions or Sessions(
@@ -102,13 +103,14 @@ class HtagASGI:
     def add_app(self, path: str, app: object, **overrides: Any) -> None:
         """Serve `app` at `path` (e.g. ``"/admin"``), with per-App `overrides` of the options.
 
-        Raises ValueError for a bad or taken path, TypeError for an unknown option.
+        Raises ValueError for a bad or taken path, TypeError for an unknown option,
+        ParanoUnavailable for ``parano=True`` where it cannot work.
         """
         base = Router.normalize(path)
         if base in self._router.apps:
             raise ValueError(f"an App is already served at {path!r}")
         options = self._defaults.with_overrides(**overrides)
-        _refuse_parano(options)
+        _check_parano(options)
         self._router.apps[base] = MountedApp(base, appref.resolve(app), options)
 
     def add_route(self, path: str, endpoint: ASGI3Application | Any) -> None:
@@ -244,12 +246,12 @@ class HtagASGI:
         serve(self, host=host, port=port, debug=self._defaults.debug, **uvicorn_options)
 
 
-def _refuse_parano(options: AppOptions) -> None:
+def _check_parano(options: AppOptions) -> None:
+    """Refuse parano=True at once where it cannot work (ParanoUnavailable says why)."""
     if options.parano:
-        raise NotImplementedError(
-            "parano=True is not available yet: it lands with real end-to-end encryption "
-            "(X25519 + AES-GCM); refusing it beats sending plaintext you believe is encrypted"
-        )
+        from .crypto import require_aes_gcm
+
+        require_aes_gcm()
 
 
 async def _redirect_to_slash(scope: Mapping[str, Any], send: ASGISendCallable, prefix: str) -> None:

@@ -14,7 +14,8 @@ class AppOptions:
     """What can be set per App, with htagweb's names and meanings.
 
     - debug: Python tracebacks shown in the page; otherwise a short message.
-    - parano: payload encryption between the page and the user's process.
+    - parano: end-to-end encryption of interactions and pushes between the page and the
+      user's process (X25519, HKDF-SHA256, AES-256-GCM; the host relays ciphertext).
     - http_only: interactions over HTTP POST, no websocket (so no ``tag.update()`` push).
     - timeout_interaction: seconds an interaction (or the App's creation) may take before its
       process is killed and the user is told.

@@ -8,6 +8,8 @@ bound for it. The host opens one connection per page load, websocket or HTTP int
 - ATTACH binds a connection to the renderer instance its page was rendered from (a page rendered
   by an earlier process gets GONE and reloads); a subscribed connection receives pushes;
 - INTERACT runs one interaction; interactions run one at a time, whatever their connection.
+  With ``parano`` (an ATTACH says so) interactions, replies and pushes are encrypted envelopes
+  only this process and the page can open (see paranoproc).
 
 This module runs asyncio on purpose: htag apps use asyncio directly (``asyncio.sleep``,
 ``create_task``), whatever loop the web server itself runs.
@@ -29,6 +31,7 @@ from typing import Any
 from . import interaction
 from .activity import ActivityBoard
 from .framing import HEADER_SIZE, FrameError, Kind, encode, encode_json, parse_header
+from .paranoproc import HttpSessions, ParanoLink
 from .session import ProcessSession, SessionValueError
 
 logger = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ class Connection:
         self.reader = reader
         self.writer = writer
         self.attached = False
+        self.parano: ParanoLink | None = None  # an App with parano: this connection's keys
 
     async def read(self, max_frame: int) -> tuple[Kind, bytes]:
         kind, size = parse_header(await self.reader.readexactly(HEADER_SIZE), max_frame)
@@ -82,6 +86,7 @@ class UserApp:
         self.instance = ""
         self.session = ProcessSession()
         self.subscribers: set[Connection] = set()
+        self.parano_sessions = HttpSessions()  # the keys of http_only parano pages
         self.connections: set[Connection] = set()
         self.busy = asyncio.Lock()
         self.exit_requested = False
@@ -189,12 +194,20 @@ class UserApp:
             await conn.send(encode_json(Kind.GONE, {"reason": reason}))
             return
         conn.attached = True
+        if request.get("parano"):
+            websocket = bool(request.get("subscribe"))
+            conn.parano = ParanoLink(self.parano_sessions, websocket=websocket)
         if request.get("subscribe"):
             self.subscribers.add(conn)
         await conn.send(encode_json(Kind.OK, {"pid": os.getpid()}))
 
     async def interact(self, conn: Connection, payload: bytes) -> None:
         try:
+            if conn.parano is not None:
+                if conn.parano.is_handshake(payload):
+                    await conn.send(encode(Kind.REPLY, conn.parano.handshake(payload)))
+                    return
+                payload = conn.parano.open(payload)
             call = interaction.parse(payload)
         except interaction.Rejected as exc:
             await conn.send(encode_json(Kind.REJECT, {"code": exc.code, "reason": exc.reason}))
@@ -210,7 +223,10 @@ class UserApp:
             actions["err"] = GENERIC_ERROR
         if problem:  # it names a key, not a secret: shown whatever `debug` says
             actions["err"] = problem
-        await conn.send(encode(Kind.REPLY, json.dumps(actions).encode()))
+        reply = json.dumps(actions).encode()
+        if conn.parano is not None:
+            reply = conn.parano.seal(reply)  # sealed and written with no await between: in order
+        await conn.send(encode(Kind.REPLY, reply))
         if self.exit_requested:
             await self.end(EXITED, "the application exited")
 
@@ -230,8 +246,14 @@ class UserApp:
         """``hr.sendactions``: send ``tag.update()`` actions to every subscribed page."""
         if not self.subscribers:
             return False
-        frame = encode(Kind.PUSH, json.dumps(actions).encode())
+        data = json.dumps(actions).encode()
         for conn in list(self.subscribers):
+            if conn.parano is None:
+                frame = encode(Kind.PUSH, data)
+            elif conn.parano.can_push:  # each page its own keys; sealed and written at once
+                frame = encode(Kind.PUSH, conn.parano.seal(data))
+            else:
+                continue  # no key agreement yet: nothing goes out in clear
             try:
                 await conn.send(frame)
             except ConnectionError:

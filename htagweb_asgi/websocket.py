@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 
-from . import interaction
+from . import envelope, interaction
 from .channel import ChannelClosed
 from .framing import Kind, load_json
 from .pool import UserChannel
@@ -64,11 +64,13 @@ class Relay:
         *,
         timeout: float,
         max_frame: int,
+        parano: bool = False,
     ) -> None:
         self._receive = receive
         self._send = send
         self._timeout = timeout
         self._max_frame = max_frame
+        self._parano = parano  # relay only encrypted envelopes, both ways (never parse them)
         self._send_lock = anyio.Lock()
         self._reply = anyio.Event()
         self._closing = False
@@ -97,7 +99,8 @@ class Relay:
         if channel is not None:
             try:
                 with anyio.fail_after(ATTACH_TIMEOUT):
-                    await channel.send_json(Kind.ATTACH, {"instance": instance, "subscribe": True})
+                    attach = {"instance": instance, "subscribe": True, "parano": self._parano}
+                    await channel.send_json(Kind.ATTACH, attach)
                     kind, _ = await channel.receive()
                 if kind is Kind.OK:
                     await self._send_text(_READY)
@@ -122,17 +125,24 @@ class Relay:
                 continue
             if target is None or channel is None:
                 continue
-            text = event.get("text")
-            if text is None:
-                tasks.start_soon(
-                    self._finish, interaction.UNSUPPORTED_DATA, "binary frames are not supported"
-                )
+            payload, refusal = self._payload(event)
+            if payload is None:
+                tasks.start_soon(self._finish, interaction.UNSUPPORTED_DATA, refusal)
                 continue
-            payload = text.encode()
             if len(payload) > self._max_frame:
                 tasks.start_soon(self._finish, interaction.MESSAGE_TOO_BIG, "message too big")
                 continue
             await self._interact(target, channel, payload, tasks)
+
+    def _payload(self, event: Mapping[str, Any]) -> tuple[bytes | None, str]:
+        """The message to relay, or None and why it is refused: a parano App takes binary
+        envelopes only (plaintext never reaches its process), the others JSON text only."""
+        if self._parano:
+            data = event.get("bytes")
+            accepted = data if data is not None and envelope.is_envelope(data) else None
+            return accepted, envelope.PLAINTEXT_REFUSED
+        text = event.get("text")
+        return (text.encode() if text is not None else None), "binary frames are not supported"
 
     async def _interact(
         self,
@@ -167,7 +177,10 @@ class Relay:
                 if kind is Kind.CHANGES:  # before the reply: the store has them first
                     await self._sync.save(payload)
                 elif kind is Kind.REPLY or kind is Kind.PUSH:
-                    await self._send_text(payload.decode())
+                    if self._parano:
+                        await self._send_message(None, payload)
+                    else:
+                        await self._send_text(payload.decode())
                     if kind is Kind.REPLY:
                         self._reply.set()
                 elif kind is Kind.REJECT or kind is Kind.END:
@@ -205,10 +218,13 @@ class Relay:
                     self._browser_gone.set()
 
     async def _send_text(self, text: str) -> None:
+        await self._send_message(text, None)
+
+    async def _send_message(self, text: str | None, data: bytes | None) -> None:
         async with self._send_lock:
             if self._browser_gone.is_set():
                 return
             try:
-                await self._send({"type": "websocket.send", "text": text, "bytes": None})
+                await self._send({"type": "websocket.send", "text": text, "bytes": data})
             except OSError:
                 self._browser_gone.set()  # the server lost the client; its disconnect follows

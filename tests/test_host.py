@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from htagweb_asgi import AppImportError, HtagASGI
+from htagweb_asgi import AppImportError, HtagASGI, crypto
+from htagweb_asgi.crypto import ParanoUnavailable
 from tests.asgi_driver import call_http, call_lifespan, call_websocket, http_scope
 from tests.pageparse import ParsedPage
 
@@ -86,8 +87,20 @@ def test_options_are_checked() -> None:
         host.add_app("/", "m:App")
     with pytest.raises(ValueError):
         host.add_route("/_/x", object())
-    with pytest.raises(NotImplementedError, match="parano"):
+
+
+def test_parano_is_refused_at_configuration_without_hardware_aes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fallback: a CPU without AES instructions cannot serve parano; said at once."""
+    assert crypto.aes_gcm_available()  # this machine's CPU has AES-NI (or ARMv8 crypto)
+    HtagASGI("m:App", parano=True)
+    monkeypatch.setattr(crypto, "aes_gcm_available", lambda: False)
+    with pytest.raises(ParanoUnavailable, match="AES-256-GCM in hardware"):
         HtagASGI("m:App", parano=True)
+    plain = HtagASGI("m:App")  # without parano nothing changes
+    with pytest.raises(ParanoUnavailable):
+        plain.add_app("/secret", "m:App", parano=True)
 
 
 def test_apps_defined_in_a_function_are_refused() -> None:

@@ -7,6 +7,9 @@
  *   instance  the renderer this page was rendered from
  *   transport "ws" (websocket: interactions and pushes) or "http" (POST, no pushes)
  *   csrf      (http) the token the host expects in the x-htagweb-csrf header
+ *   parano    true: interactions, replies and pushes are encrypted end to end with the user's
+ *             process (X25519, HKDF-SHA256, AES-256-GCM; see the README's "parano"); where
+ *             this browser cannot, the page says so and sends nothing
  *
  * URLs are derived from location.pathname, never hard-coded: the page keeps working when the
  * host is mounted under a prefix or behind a proxy that strips one.
@@ -17,6 +20,7 @@
  *   4002 interaction timed out            → message; the next reload gets a fresh process
  *   4003 ended after inactivity           → the next interaction reloads
  *   4004 the process ended unexpectedly   → message with a reload link
+ *   4005 the encrypted channel failed     → message with a reload link (parano)
  *   1003/1007/1008/1009 bad message       → message (a bug, not a network problem)
  */
 (function () {
@@ -92,7 +96,7 @@
     if (code === 4000) { finished = true; window.location.reload(); return true; }
     if (code === 4001) { finished = true; reloadSoon(); return true; }
     if (code === 4003) { expired = true; return true; }
-    if (code === 4002 || code === 4004) {
+    if (code === 4002 || code === 4004 || code === 4005) {
       finished = true;
       showError(reason || "The application stopped.", true);
       return true;
@@ -109,11 +113,162 @@
     showError(text === null ? "Communication error with the server." : text, false);
   };
 
+  // -- parano: end-to-end encryption between this page and the user's process ----------------
+  // Mirrors htagweb_asgi/envelope.py and secure.py. The host relays these bytes unread.
+  //   HELLO   01 | page public key (32)                  WELCOME 02 | process public key | id (16)
+  //   SEALED  03 | session id (16) | counter (8) | AES-256-GCM ciphertext and tag (16)
+  var HELLO = 1;
+  var WELCOME = 2;
+  var SEALED = 3;
+  var HEADER_BYTES = 25;
+  var TAG_BYTES = 16;
+  var WELCOME_BYTES = 49;
+  var SEALED_TYPE = "application/octet-stream";
+  var INFO = new TextEncoder().encode("htagweb-asgi parano v1");
+
+  class ChannelError extends Error {}
+
+  async function paranoUnavailable() {
+    var why = "This application encrypts its messages end to end, and this browser cannot " +
+      "do it here, so nothing was sent: ";
+    if (!window.isSecureContext || !window.crypto || !window.crypto.subtle) {
+      return why + "the page is not in a secure context (browsers allow WebCrypto only over " +
+        "https, or http on localhost). Open it over https.";
+    }
+    try {
+      await newAgreement();
+    } catch (e) {
+      return why + "its WebCrypto lacks X25519. Use an up-to-date browser.";
+    }
+    return null;
+  }
+
+  function concat(a, b) {
+    var out = new Uint8Array(a.length + b.length);
+    out.set(a);
+    out.set(b, a.length);
+    return out;
+  }
+
+  function sameBytes(a, b) {
+    return a.length === b.length && a.every(function (byte, i) { return byte === b[i]; });
+  }
+
+  async function newAgreement() {  // a fresh ephemeral key pair per connection (or http page)
+    var pair = await crypto.subtle.generateKey({name: "X25519"}, false, ["deriveBits"]);
+    var publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+    return {privateKey: pair.privateKey, publicKey: publicKey};
+  }
+
+  function helloOf(agreement) {
+    return concat(Uint8Array.of(HELLO), agreement.publicKey);
+  }
+
+  function aesKey(bytes, usage) {
+    return crypto.subtle.importKey("raw", bytes, "AES-GCM", false, [usage]);
+  }
+
+  async function completeAgreement(agreement, data, strict) {
+    var welcome = new Uint8Array(data);
+    if (welcome.length !== WELCOME_BYTES || welcome[0] !== WELCOME) {
+      throw new ChannelError("not a key agreement answer");
+    }
+    var peerPublic = welcome.slice(1, 33);
+    var sessionId = welcome.slice(33);
+    var shared;
+    try {
+      var peer = await crypto.subtle.importKey("raw", peerPublic, {name: "X25519"}, false, []);
+      shared = await crypto.subtle.deriveBits({name: "X25519", public: peer},
+        agreement.privateKey, 256);
+    } catch (e) {  // e.g. a low-order point: no shared secret
+      throw new ChannelError("the process's public key is not acceptable");
+    }
+    var ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveBits"]);
+    var okm = new Uint8Array(await crypto.subtle.deriveBits({
+      name: "HKDF",
+      hash: "SHA-256",
+      salt: concat(agreement.publicKey, peerPublic),
+      info: concat(INFO, sessionId),
+    }, ikm, 88 * 8));
+    return {
+      sessionId: sessionId,
+      strict: strict,  // websocket: only the next counter; http: any higher one (lost replies)
+      up: {key: await aesKey(okm.slice(0, 32), "encrypt"), iv: okm.slice(64, 76), counter: BigInt(0)},
+      down: {key: await aesKey(okm.slice(32, 64), "decrypt"), iv: okm.slice(76, 88), counter: BigInt(0)},
+    };
+  }
+
+  function sealedHeader(sessionId, counter) {
+    var header = new Uint8Array(HEADER_BYTES);
+    header[0] = SEALED;
+    header.set(sessionId, 1);
+    new DataView(header.buffer).setBigUint64(17, counter);
+    return header;
+  }
+
+  function nonceOf(iv, counter) {  // iv XOR the counter as 12 big-endian bytes (as TLS 1.3)
+    var nonce = iv.slice();
+    var view = new DataView(nonce.buffer);
+    view.setBigUint64(4, view.getBigUint64(4) ^ counter);
+    return nonce;
+  }
+
+  async function seal(session, text) {
+    var counter = session.up.counter;
+    session.up.counter = counter + BigInt(1);  // taken before any await: never used twice
+    var header = sealedHeader(session.sessionId, counter);
+    var sealed = await crypto.subtle.encrypt(
+      {name: "AES-GCM", iv: nonceOf(session.up.iv, counter), additionalData: header},
+      session.up.key, new TextEncoder().encode(text));
+    return concat(header, new Uint8Array(sealed));
+  }
+
+  async function openSealed(session, data) {
+    var message = new Uint8Array(data);
+    if (message.length < HEADER_BYTES + TAG_BYTES || message[0] !== SEALED) {
+      throw new ChannelError("not a sealed message");
+    }
+    var header = message.slice(0, HEADER_BYTES);
+    if (!sameBytes(header.slice(1, 17), session.sessionId)) {
+      throw new ChannelError("a message sealed for another session");
+    }
+    var counter = new DataView(header.buffer).getBigUint64(17);
+    if (counter < session.down.counter) throw new ChannelError("a replayed or reordered message");
+    if (session.strict && counter !== session.down.counter) {
+      throw new ChannelError("a message is missing or out of order");
+    }
+    var plain;
+    try {
+      plain = await crypto.subtle.decrypt(
+        {name: "AES-GCM", iv: nonceOf(session.down.iv, counter), additionalData: header},
+        session.down.key, message.slice(HEADER_BYTES));
+    } catch (e) {
+      throw new ChannelError("a message was altered or not sealed with our key");
+    }
+    session.down.counter = counter + BigInt(1);
+    return new TextDecoder().decode(plain);
+  }
+
+  function channelFailed(error, socket) {
+    if (!(error instanceof ChannelError)) {
+      console.error(error);  // not the channel's fault (e.g. an update of a vanished element)
+      return;
+    }
+    if (finished) return;
+    finished = true;
+    showError("The encrypted channel to the application failed: " + error.message + ".", true);
+    if (socket && socket.readyState <= WebSocket.OPEN) socket.close(4005, "encrypted channel failed");
+  }
+
   // -- websocket transport --------------------------------------------------------------------
   var ws = null;
   var ready = false;
   var queue = [];
   var attempt = 0;
+  var agreement = null;  // parano: this connection's key agreement, until its WELCOME
+  var secure = null;  // parano: this connection's session
+  var inbox = Promise.resolve();  // parano: messages handled one at a time, in order
+  var outbox = Promise.resolve();  // parano: messages sealed and sent one at a time, in order
 
   function wsUrl() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
@@ -121,11 +276,22 @@
   }
 
   function connect() {
-    ws = new WebSocket(wsUrl());
-    ws.onmessage = function (event) { receive(event.data); };
-    ws.onclose = function (event) {
+    var socket = new WebSocket(wsUrl());
+    ws = socket;
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = function (event) {
+      if (!cfg.parano) {
+        receive(event.data);
+        return;
+      }
+      inbox = inbox.then(function () { return receiveParano(socket, event.data); })
+        .catch(function (error) { channelFailed(error, socket); });
+    };
+    socket.onclose = function (event) {
       ws = null;
       ready = false;
+      agreement = null;
+      secure = null;
       setOnline(false);
       if (!finished && !ended(event.code, event.reason)) reconnectLater();
     };
@@ -152,51 +318,144 @@
     }
   }
 
+  async function receiveParano(socket, data) {
+    if (socket !== ws || finished) return;  // a connection that has closed (or failed) since
+    if (typeof data === "string") {  // only the host's control messages travel in clear
+      var message = null;
+      try { message = JSON.parse(data); } catch (e) { /* refused below */ }
+      if (!(message && message.htagweb)) throw new ChannelError("a message in clear");
+      if (message.htagweb.ready) {
+        var pending = await newAgreement();  // a new key agreement for every connection
+        if (socket !== ws) return;
+        agreement = pending;
+        socket.send(helloOf(pending));
+      } else {
+        control(message.htagweb);
+      }
+      return;
+    }
+    if (secure === null) {
+      if (agreement === null) throw new ChannelError("an unexpected key agreement answer");
+      var session = await completeAgreement(agreement, data, true);
+      if (socket !== ws) return;
+      secure = session;
+      agreement = null;
+      becomeReady();
+      return;
+    }
+    var text = await openSealed(secure, data);
+    window.action(JSON.parse(text));
+  }
+
+  function becomeReady() {
+    ready = true;
+    attempt = 0;
+    window.sessionStorage.removeItem(RELOADS);
+    setOnline(true);
+    while (queue.length && ws) transmit(queue.shift());
+    firstStart();
+  }
+
   function control(message) {
     if (message.ready) {
-      ready = true;
-      attempt = 0;
-      window.sessionStorage.removeItem(RELOADS);
-      setOnline(true);
-      while (queue.length && ws) ws.send(queue.shift());
-      firstStart();
+      becomeReady();
     } else if (message.close && ws) {
       // The host asks us to close: a client-initiated close is the clean end on every server.
       ws.close(message.close, message.reason || "");
     }
   }
 
+  function transmit(text) {
+    if (!cfg.parano) {
+      ws.send(text);
+      return;
+    }
+    var socket = ws;
+    var session = secure;
+    outbox = outbox.then(async function () {
+      var sealed = await seal(session, text);
+      if (socket.readyState === WebSocket.OPEN) socket.send(sealed);
+    }).catch(function (error) { channelFailed(error, socket); });
+  }
+
   function sendOverWebsocket(text) {
     if (ready && ws && ws.readyState === WebSocket.OPEN) {
-      ws.send(text);
+      transmit(text);
     } else if (queue.length < MAX_QUEUED) {
       queue.push(text);
     }
   }
 
   // -- http transport -------------------------------------------------------------------------
-  async function sendOverHttp(text) {
+  var httpSession = null;  // parano: the session of this page's POSTs
+  var exchanges = Promise.resolve();  // parano: one exchange at a time (increasing counters)
+
+  async function post(body, contentType) {
     var response;
     try {
       response = await window.fetch(endpoint + "post" + query, {
         method: "POST",
-        headers: {"content-type": "application/json", "x-htagweb-csrf": cfg.csrf || ""},
-        body: text,
+        headers: {"content-type": contentType, "x-htagweb-csrf": cfg.csrf || ""},
+        body: body,
         credentials: "same-origin",
       });
     } catch (e) {
       setOnline(false);
       showError("The server cannot be reached; try again.", false);
-      return;
+      return null;
     }
     setOnline(true);
+    return response;
+  }
+
+  function explainRefusal(status, reply) {
+    if (!(reply && ended(reply.code, reply.reason))) {
+      showError("The server answered " + status + ".", true);
+    }
+  }
+
+  function sendOverHttp(text) {
+    if (!cfg.parano) return plainExchange(text);
+    exchanges = exchanges.then(function () { return sealedExchange(text); })
+      .catch(function (error) { channelFailed(error, null); });
+    return exchanges;
+  }
+
+  async function plainExchange(text) {
+    var response = await post(text, "application/json");
+    if (!response) return;
     var reply = await response.json().catch(function () { return null; });
     if (response.ok && reply) {
       window.sessionStorage.removeItem(RELOADS);
       window.action(reply);
-    } else if (!(reply && ended(reply.code, reply.reason))) {
-      showError("The server answered " + response.status + ".", true);
+    } else {
+      explainRefusal(response.status, reply);
     }
+  }
+
+  async function readSealed(response) {  // the reply's bytes, or null once explained
+    if (response.ok && response.headers.get("content-type") === SEALED_TYPE) {
+      return response.arrayBuffer();
+    }
+    explainRefusal(response.status, await response.json().catch(function () { return null; }));
+    return null;
+  }
+
+  async function sealedExchange(text) {
+    if (finished) return;
+    if (httpSession === null) {  // the page's first exchange: agree on keys first
+      var pending = await newAgreement();
+      var answer = await post(helloOf(pending), SEALED_TYPE);
+      var welcome = answer && await readSealed(answer);
+      if (!welcome) return;
+      httpSession = await completeAgreement(pending, welcome, false);
+    }
+    var response = await post(await seal(httpSession, text), SEALED_TYPE);
+    var data = response && await readSealed(response);
+    if (!data) return;
+    var reply = await openSealed(httpSession, data);
+    window.sessionStorage.removeItem(RELOADS);
+    window.action(JSON.parse(reply));
   }
 
   // -- what htag calls --------------------------------------------------------------------------
@@ -210,7 +469,15 @@
 
   window.htagweb = {interact: interact};
 
-  document.addEventListener("DOMContentLoaded", function () {
+  document.addEventListener("DOMContentLoaded", async function () {
+    if (cfg.parano) {
+      var problem = await paranoUnavailable();
+      if (problem) {
+        finished = true;  // interact() sends nothing, in clear or otherwise
+        showError(problem, false);
+        return;
+      }
+    }
     if (cfg.transport === "http") {
       setOnline(true);
       firstStart();
