@@ -27,7 +27,7 @@ class ParanoUnavailable(RuntimeError):
 
 
 class DecryptionFailed(Exception):
-    """Raised by :func:`aes_gcm_open` for a forged, altered or wrongly keyed ciphertext, and by
+    """Raised by :meth:`AesGcm.open` for a forged, altered or wrongly keyed ciphertext, and by
     :func:`x25519` for a public key that yields no secret (a low-order point)."""
 
 
@@ -87,20 +87,27 @@ def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
     return output[:length]
 
 
-def aes_gcm_seal(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """AES-256-GCM: the ciphertext followed by its 16-byte tag."""
-    from nacl import bindings
+class AesGcm:
+    """AES-256-GCM under one key. The libsodium functions are looked up once per key, not
+    once per message: a click's round trip seals and opens twice."""
 
-    return bindings.crypto_aead_aes256gcm_encrypt(plaintext, aad, nonce, key)
+    def __init__(self, key: bytes) -> None:
+        from nacl import bindings, exceptions
 
+        self._key = key
+        self._encrypt = bindings.crypto_aead_aes256gcm_encrypt
+        self._decrypt = bindings.crypto_aead_aes256gcm_decrypt
+        self._error = exceptions.CryptoError
 
-def aes_gcm_open(key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
-    """The plaintext of `sealed`; DecryptionFailed unless its tag is right."""
-    from nacl import bindings, exceptions
+    def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        """The ciphertext followed by its 16-byte tag."""
+        return self._encrypt(plaintext, aad, nonce, self._key)
 
-    if len(sealed) < TAG_BYTES:
-        raise DecryptionFailed("ciphertext shorter than its tag")
-    try:
-        return bindings.crypto_aead_aes256gcm_decrypt(sealed, aad, nonce, key)
-    except exceptions.CryptoError:
-        raise DecryptionFailed("the message was altered or not sealed with our key") from None
+    def open(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        """The plaintext of `sealed`; DecryptionFailed unless its tag is right."""
+        if len(sealed) < TAG_BYTES:
+            raise DecryptionFailed("ciphertext shorter than its tag")
+        try:
+            return self._decrypt(sealed, aad, nonce, self._key)
+        except self._error:
+            raise DecryptionFailed("the message was altered or not sealed with our key") from None

@@ -19,7 +19,6 @@ counters over HTTP (a lost request or reply leaves a gap, a replay still fails).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Literal
 
 from . import crypto, envelope
@@ -34,14 +33,16 @@ class ChannelError(Exception):
     malformed, altered, replayed, reordered, or sealed for another session."""
 
 
-@dataclass
 class _Direction:
-    key: bytes
-    iv: bytes
-    counter: int = 0  # the next to send, or the lowest acceptable
+    """One direction's key, IV and counter (the next to send, or the lowest acceptable)."""
+
+    def __init__(self, key: bytes, iv: bytes) -> None:
+        self.cipher = crypto.AesGcm(key)
+        self._iv = int.from_bytes(iv, "big")
+        self.counter = 0
 
     def nonce(self, counter: int) -> bytes:
-        return (int.from_bytes(self.iv, "big") ^ counter).to_bytes(crypto.NONCE_BYTES, "big")
+        return (self._iv ^ counter).to_bytes(crypto.NONCE_BYTES, "big")
 
 
 class SecureSession:
@@ -81,7 +82,7 @@ class SecureSession:
         self._sending.counter = counter + 1
         header = envelope.sealed_header(self.session_id, counter)
         nonce = self._sending.nonce(counter)
-        return header + crypto.aes_gcm_seal(self._sending.key, nonce, plaintext, header)
+        return header + self._sending.cipher.seal(nonce, plaintext, header)
 
     def open(self, message: bytes) -> bytes:
         """The plaintext of a SEALED `message`; ChannelError (state unchanged) to refuse it."""
@@ -97,8 +98,8 @@ class SecureSession:
         if self.strict and counter != expected:
             raise ChannelError("a message is missing or out of order")
         try:
-            plaintext = crypto.aes_gcm_open(
-                self._receiving.key, self._receiving.nonce(counter), ciphertext, header
+            plaintext = self._receiving.cipher.open(
+                self._receiving.nonce(counter), ciphertext, header
             )
         except crypto.DecryptionFailed as exc:
             raise ChannelError(str(exc)) from None

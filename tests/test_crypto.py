@@ -103,8 +103,9 @@ GCM_SEALED = h(
 
 
 def test_aes_256_gcm_known_answer() -> None:
-    assert crypto.aes_gcm_seal(GCM_KEY, GCM_IV, GCM_PLAIN, GCM_AAD) == GCM_SEALED
-    assert crypto.aes_gcm_open(GCM_KEY, GCM_IV, GCM_SEALED, GCM_AAD) == GCM_PLAIN
+    cipher = crypto.AesGcm(GCM_KEY)
+    assert cipher.seal(GCM_IV, GCM_PLAIN, GCM_AAD) == GCM_SEALED
+    assert cipher.open(GCM_IV, GCM_SEALED, GCM_AAD) == GCM_PLAIN
 
 
 def test_aes_256_gcm_refuses_any_change() -> None:
@@ -120,4 +121,4 @@ def test_aes_256_gcm_refuses_any_change() -> None:
     ]
     for key, nonce, sealed, aad in cases:
         with pytest.raises(DecryptionFailed):
-            crypto.aes_gcm_open(key, nonce, sealed, aad)
+            crypto.AesGcm(key).open(nonce, sealed, aad)

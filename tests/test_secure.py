@@ -40,7 +40,7 @@ def test_the_key_schedule_and_nonce_layout() -> None:
         header = bytes([3]) + session_id + counter.to_bytes(8, "big")
         iv = okm[64:76]
         nonce = bytes(a ^ b for a, b in zip(iv, counter.to_bytes(12, "big"), strict=True))
-        assert message == header + crypto.aes_gcm_seal(okm[0:32], nonce, b"hello", header)
+        assert message == header + crypto.AesGcm(okm[0:32]).seal(nonce, b"hello", header)
     process = SecureSession.derive(
         crypto.x25519(process_private, page_public),
         page_public,
@@ -51,7 +51,7 @@ def test_the_key_schedule_and_nonce_layout() -> None:
     )
     reply = process.seal(b"actions")
     header = bytes([3]) + session_id + bytes(8)
-    assert reply == header + crypto.aes_gcm_seal(okm[32:64], okm[76:88], b"actions", header)
+    assert reply == header + crypto.AesGcm(okm[32:64]).seal(okm[76:88], b"actions", header)
 
 
 def test_nonces_never_repeat() -> None:
