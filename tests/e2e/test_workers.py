@@ -206,8 +206,8 @@ async def click_surviving_restarts(server: Server, user: Visitor, pid: int) -> i
             assert again.pid == pid
             async with fresh.websocket(again) as ws:
                 return int(updated_text(await click(ws, again, "inc"))[0])
-        except (websockets.ConnectionClosed, httpx.TransportError):
-            continue  # that worker was retiring
+        except (websockets.ConnectionClosed, websockets.InvalidHandshake, httpx.TransportError):
+            continue  # that worker was retiring (also mid-handshake: no valid HTTP response)
         finally:
             await fresh.aclose()
     raise AssertionError("no worker answered five times in a row")
