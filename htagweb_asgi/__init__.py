@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .appref import AppImportError
+    from .crypto import ParanoUnavailable
     from .dispatch import Dispatcher
     from .host import HtagASGI
     from .middleware import SessionMiddleware
@@ -26,6 +27,7 @@ __all__ = [
     "HtagASGI",
     "Limits",
     "MemoryStore",
+    "ParanoUnavailable",
     "SQLiteStore",
     "Session",
     "SessionMiddleware",
@@ -50,6 +52,7 @@ _HOMES = {
     "MemoryStore": "sessionstore",
     "SQLiteStore": "sessionstore",
     "SessionStore": "sessionstore",
+    "ParanoUnavailable": "crypto",
 }
 
 

@@ -26,6 +26,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-w", "--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks in pages")
     parser.add_argument("--http-only", action="store_true", help="HTTP interactions, no websocket")
+    parser.add_argument("--parano", action="store_true", help="encrypt interactions end to end")
     parser.add_argument("--timeout-interaction", type=float, default=60.0, metavar="SECONDS")
     parser.add_argument("--timeout-inactivity", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--root-path", default="", help="the prefix a proxy strips (uvicorn's)")
@@ -40,6 +41,7 @@ def app_from_environment() -> HtagASGI:
         config["app"],
         debug=config["debug"],
         http_only=config["http_only"],
+        parano=config.get("parano", False),
         timeout_interaction=config["timeout_interaction"],
         timeout_inactivity=config["timeout_inactivity"],
     )
@@ -75,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "app": args.app,
             "debug": args.debug,
             "http_only": args.http_only,
+            "parano": args.parano,
             "timeout_interaction": args.timeout_interaction,
             "timeout_inactivity": args.timeout_inactivity,
         }
@@ -88,4 +91,5 @@ def main(argv: Sequence[str] | None = None) -> None:
         workers=args.workers,
         root_path=args.root_path,
         debug=args.debug,
+        ws_per_message_deflate=not args.parano,  # ciphertext does not compress: don't try
     )

@@ -240,9 +240,13 @@ class HtagASGI:
         """Serve with uvicorn in this process (``pip install 'htagweb-asgi[server]'``).
 
         For several workers use the command line: ``python -m htagweb_asgi module:App -w 4``.
+        With a ``parano`` App, websocket compression is off unless asked for: ciphertext
+        does not compress, trying costs time on every message.
         """
         from .server import serve
 
+        if any(app.options.parano for app in self._router.apps.values()):
+            uvicorn_options.setdefault("ws_per_message_deflate", False)
         serve(self, host=host, port=port, debug=self._defaults.debug, **uvicorn_options)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -59,3 +60,22 @@ async def test_ps_lists_and_kill_ends_a_users_process(
             await anyio.sleep(0.02)
     assert psutil.pid_exists(pids["2" * 12])
     assert (await command("kill", "abcdef", "--runtime-dir", runtime_dir)).returncode == 1
+
+
+def test_the_command_line_passes_parano_to_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--parano reaches HtagASGI in each worker (through the environment)."""
+    from htagweb_asgi import cli
+
+    args = cli.parse_args(["tests.apps.counter:App", "--parano", "--http-only"])
+    assert args.parano and args.http_only
+    config = {
+        "app": args.app,
+        "debug": False,
+        "http_only": True,
+        "parano": True,
+        "timeout_interaction": 60.0,
+        "timeout_inactivity": 0.0,
+    }
+    monkeypatch.setenv(cli._CONFIG_ENV, json.dumps(config))
+    host = cli.app_from_environment()
+    assert host._defaults.parano and host._defaults.http_only

@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from htagweb_asgi import AppImportError, HtagASGI, crypto
-from htagweb_asgi.crypto import ParanoUnavailable
+from htagweb_asgi import AppImportError, HtagASGI, ParanoUnavailable, crypto
 from tests.asgi_driver import call_http, call_lifespan, call_websocket, http_scope
 from tests.pageparse import ParsedPage
 
