@@ -19,7 +19,8 @@ counters over HTTP (a lost request or reply leaves a gap, a replay still fails).
 from __future__ import annotations
 
 import os
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, Protocol
 
 from . import crypto, envelope
 
@@ -33,11 +34,24 @@ class ChannelError(Exception):
     malformed, altered, replayed, reordered, or sealed for another session."""
 
 
+class Cipher(Protocol):
+    """AES-256-GCM under one key: :class:`~htagweb_asgi.crypto.AesGcm` (libsodium), or
+    another implementation for a Python page (the benchmark's client may use OpenSSL).
+    ``open`` raises :class:`~htagweb_asgi.crypto.DecryptionFailed` for a bad tag."""
+
+    def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes: ...
+
+    def open(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes: ...
+
+
+CipherFactory = Callable[[bytes], Cipher]
+
+
 class _Direction:
     """One direction's key, IV and counter (the next to send, or the lowest acceptable)."""
 
-    def __init__(self, key: bytes, iv: bytes) -> None:
-        self.cipher = crypto.AesGcm(key)
+    def __init__(self, key: bytes, iv: bytes, cipher: CipherFactory) -> None:
+        self.cipher = cipher(key)
         self._iv = int.from_bytes(iv, "big")
         self.counter = 0
 
@@ -66,10 +80,11 @@ class SecureSession:
         *,
         side: Literal["page", "process"],
         strict: bool,
+        cipher: CipherFactory = crypto.AesGcm,
     ) -> SecureSession:
         okm = crypto.hkdf_sha256(shared, page_public + process_public, INFO + session_id, OKM_BYTES)
-        up = _Direction(okm[0:32], okm[64:76])
-        down = _Direction(okm[32:64], okm[76:88])
+        up = _Direction(okm[0:32], okm[64:76], cipher)
+        down = _Direction(okm[32:64], okm[76:88], cipher)
         if side == "page":
             return cls(session_id, up, down, strict=strict)
         return cls(session_id, down, up, strict=strict)
@@ -136,7 +151,9 @@ class PageHandshake:
         self._private, self.public = crypto.x25519_keypair()
         self.hello = envelope.hello(self.public)
 
-    def complete(self, welcome: bytes, *, strict: bool) -> SecureSession:
+    def complete(
+        self, welcome: bytes, *, strict: bool, cipher: CipherFactory = crypto.AesGcm
+    ) -> SecureSession:
         """The session a process's WELCOME answers; ChannelError for a bad one."""
         try:
             process_public, session_id = envelope.parse_welcome(welcome)
@@ -144,5 +161,11 @@ class PageHandshake:
         except (envelope.EnvelopeError, crypto.DecryptionFailed) as exc:
             raise ChannelError(str(exc)) from None
         return SecureSession.derive(
-            shared, self.public, process_public, session_id, side="page", strict=strict
+            shared,
+            self.public,
+            process_public,
+            session_id,
+            side="page",
+            strict=strict,
+            cipher=cipher,
         )

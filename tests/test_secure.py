@@ -137,3 +137,39 @@ def test_each_agreement_has_its_own_keys() -> None:
     forged = envelope.sealed_header(new_process.session_id, 0) + message[25:]
     with pytest.raises(ChannelError):
         new_process.open(forged)
+
+
+class OpenSSLAesGcm:
+    """AES-256-GCM from OpenSSL (through `cryptography`): an implementation independent of
+    libsodium, as the browser's WebCrypto is."""
+
+    def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._aead = AESGCM(key)
+
+    def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        return self._aead.encrypt(nonce, plaintext, aad)
+
+    def open(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            return self._aead.decrypt(nonce, sealed, aad)
+        except InvalidTag:
+            raise crypto.DecryptionFailed("bad tag") from None
+
+
+def test_a_page_with_another_aes_gcm_talks_to_the_process() -> None:
+    """The page's side sealing with OpenSSL and the process with libsodium agree, both ways,
+    over many counters (the nonce layout is the same on both sides)."""
+    handshake = PageHandshake()
+    process, welcome = accept(handshake.hello, strict=True)
+    page = handshake.complete(welcome, strict=True, cipher=OpenSSLAesGcm)
+    for n in range(300):
+        assert process.open(page.seal(b"click %d" % n)) == b"click %d" % n
+        assert page.open(process.seal(b"reply %d" % n)) == b"reply %d" % n
+    forged = bytearray(process.seal(b"x"))
+    forged[-1] ^= 1
+    with pytest.raises(ChannelError):
+        page.open(bytes(forged))
