@@ -2,7 +2,9 @@
 
 One websocket is one duplex channel to the process: the browser's messages become INTERACT
 frames (one at a time, each under ``timeout_interaction``), the process's replies and pushes
-are sent to the browser in the order the process wrote them.
+are sent to the browser in the order the process wrote them. For a ``parano`` App both are
+binary envelopes only the page and the process can open: the relay checks their shape (see
+envelope.py), never their content, and refuses anything else.
 
 To end a connection we ask the page to close it (a control message) and close it ourselves
 only if the page does not within CLOSE_WAIT: a client-initiated close is clean on every server
@@ -127,6 +129,7 @@ class Relay:
                 continue
             payload, refusal = self._payload(event)
             if payload is None:
+                logger.info("refused a message from a page: %s", refusal)
                 tasks.start_soon(self._finish, interaction.UNSUPPORTED_DATA, refusal)
                 continue
             if len(payload) > self._max_frame:

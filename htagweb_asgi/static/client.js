@@ -190,11 +190,13 @@
       salt: concat(agreement.publicKey, peerPublic),
       info: concat(INFO, sessionId),
     }, ikm, 88 * 8));
+    var upKey = await aesKey(okm.slice(0, 32), "encrypt");  // page → process
+    var downKey = await aesKey(okm.slice(32, 64), "decrypt");  // process → page
     return {
       sessionId: sessionId,
       strict: strict,  // websocket: only the next counter; http: any higher one (lost replies)
-      up: {key: await aesKey(okm.slice(0, 32), "encrypt"), iv: okm.slice(64, 76), counter: BigInt(0)},
-      down: {key: await aesKey(okm.slice(32, 64), "decrypt"), iv: okm.slice(76, 88), counter: BigInt(0)},
+      up: {key: upKey, iv: okm.slice(64, 76), counter: BigInt(0)},
+      down: {key: downKey, iv: okm.slice(76, 88), counter: BigInt(0)},
     };
   }
 
@@ -257,7 +259,9 @@
     if (finished) return;
     finished = true;
     showError("The encrypted channel to the application failed: " + error.message + ".", true);
-    if (socket && socket.readyState <= WebSocket.OPEN) socket.close(4005, "encrypted channel failed");
+    if (socket && socket.readyState <= WebSocket.OPEN) {
+      socket.close(4005, "encrypted channel failed");
+    }
   }
 
   // -- websocket transport --------------------------------------------------------------------
