@@ -6,7 +6,14 @@ parano: the X25519 key agreement and AES-256-GCM, with pynacl where the page use
 and times every click from the send to its reply, both ends' crypto included. A plain and
 a parano user click in turn, so the drift of a shared machine touches both alike.
 
-    .venv/bin/python bench/parano_cost.py [--clicks 6000] [--warmup 300]
+Both with permessage-deflate (what browsers offer and servers accept by default:
+ciphertext does not compress, so parano pays for trying) and without it.
+
+The page's AES-256-GCM is libsodium through pynacl (``--client pynacl``, the server's own
+code) or OpenSSL through ``cryptography`` (``--client openssl``: native code behind a thin
+binding, as WebCrypto is in a browser). The server always uses pynacl.
+
+    .venv/bin/python bench/parano_cost.py [--clicks 6000] [--warmup 300] [--client openssl]
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ import websockets
 from htag import Tag
 
 from htagweb_asgi import HtagASGI
-from htagweb_asgi.secure import PageHandshake, SecureSession
+from htagweb_asgi.crypto import AesGcm, DecryptionFailed
+from htagweb_asgi.secure import CipherFactory, PageHandshake, SecureSession
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_ENV = "HTAGWEB_PARANO_BENCH_RUNTIME"
@@ -73,6 +81,29 @@ def build() -> HtagASGI:
     return host
 
 
+class OpenSSLAesGcm:
+    """The page's AES-256-GCM through OpenSSL (``cryptography``)."""
+
+    def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._aead = AESGCM(key)
+
+    def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        return self._aead.encrypt(nonce, plaintext, aad)
+
+    def open(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            return self._aead.decrypt(nonce, sealed, aad)
+        except InvalidTag:
+            raise DecryptionFailed("bad tag") from None
+
+
+CLIENTS: dict[str, CipherFactory] = {"pynacl": AesGcm, "openssl": OpenSSLAesGcm}
+
+
 class _Button(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -87,9 +118,13 @@ class _Button(html.parser.HTMLParser):
 class Page:
     """One user: a cookie, a page, a websocket; sealed when the App is parano."""
 
-    def __init__(self, base_url: str, path: str) -> None:
+    def __init__(
+        self, base_url: str, path: str, cipher: CipherFactory = AesGcm, deflate: bool = True
+    ) -> None:
         self.base_url = base_url
         self.path = path
+        self.cipher = cipher
+        self.deflate = deflate
         self.session: SecureSession | None = None
         self.count = 0
 
@@ -113,12 +148,14 @@ class Page:
             f"{url}/_/ws?i={config['instance']}",
             additional_headers={"cookie": cookie},
             origin=self.base_url,  # type: ignore[arg-type]
+            compression="deflate" if self.deflate else None,
         )
         assert json.loads(await self.ws.recv()) == {"htagweb": {"ready": True}}
         if config.get("parano"):
             handshake = PageHandshake()
             await self.ws.send(handshake.hello)
-            self.session = handshake.complete(await self._bytes(), strict=True)
+            welcome = await self._bytes()
+            self.session = handshake.complete(welcome, strict=True, cipher=self.cipher)
 
     async def _bytes(self) -> bytes:
         message = await self.ws.recv()
@@ -140,8 +177,9 @@ class Page:
         return elapsed
 
 
-def start_server(runtime: str) -> tuple[subprocess.Popen[bytes], str]:
-    """uvicorn, one worker, on an ephemeral loopback port it inherits already listening."""
+def start_server(runtime: str, deflate: bool = True) -> tuple[subprocess.Popen[bytes], str]:
+    """uvicorn, one worker, on an ephemeral loopback port it inherits already listening;
+    `deflate`: whether it accepts permessage-deflate when a client offers it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
@@ -149,6 +187,7 @@ def start_server(runtime: str) -> tuple[subprocess.Popen[bytes], str]:
     port = sock.getsockname()[1]
     command = [sys.executable, "-m", "uvicorn", "--factory", "bench.parano_cost:build"]
     command += ["--fd", str(sock.fileno()), "--log-level", "warning"]
+    command += ["--ws-per-message-deflate", str(deflate).lower()]
     env = dict(os.environ, PYTHONPATH=str(ROOT), **{RUNTIME_ENV: runtime})
     server = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=(sock.fileno(),))
     sock.close()
@@ -180,10 +219,15 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def measure(base_url: str, clicks: int, warmup: int) -> dict[str, list[float]]:
+async def measure(
+    base_url: str, clicks: int, warmup: int, cipher: CipherFactory, deflate: bool
+) -> dict[str, list[float]]:
     """Two users, one per mode, clicking in turn: one click each, again and again, so that
     whatever else the machine does falls on both alike."""
-    pages = {"plain": Page(base_url, "/plain"), "parano": Page(base_url, "/")}
+    pages = {
+        "plain": Page(base_url, "/plain", deflate=deflate),
+        "parano": Page(base_url, "/", cipher, deflate),
+    }
     times: dict[str, list[float]] = {name: [] for name in pages}
     for page in pages.values():
         await page.open()
@@ -197,42 +241,54 @@ async def measure(base_url: str, clicks: int, warmup: int) -> dict[str, list[flo
     return times
 
 
-def crypto_cost(message: bytes, repeat: int = 2000) -> float:
-    """Microseconds to seal and open one click with pynacl (one side's share of the cost)."""
+def crypto_cost(message: bytes, cipher: CipherFactory, repeat: int = 2000) -> float:
+    """Microseconds for the page to seal a click and the process (pynacl) to open it."""
     handshake = PageHandshake()
     from htagweb_asgi.secure import accept
 
     process, welcome = accept(handshake.hello, strict=True)
-    page = handshake.complete(welcome, strict=True)
+    page = handshake.complete(welcome, strict=True, cipher=cipher)
     start = time.perf_counter()
     for _ in range(repeat):
         process.open(page.seal(message))
     return (time.perf_counter() - start) / repeat * 1e6
 
 
+def report(times: dict[str, list[float]], title: str) -> None:
+    print(f"\nclick round trip, {len(times['plain'])} clicks per mode, {title}")
+    print(f"{'':8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    for name, samples in times.items():
+        p50, p99 = percentile(samples, 0.5) * 1e3, percentile(samples, 0.99) * 1e3
+        print(f"{name:8} {p50:8.3f} {p99:8.3f} {statistics.fmean(samples) * 1e3:8.3f}")
+    for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+        ratio = percentile(times["parano"], fraction) / percentile(times["plain"], fraction)
+        print(f"parano/plain {label}: {ratio:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=6000, help="measured clicks per mode")
     parser.add_argument("--warmup", type=int, default=300, help="clicks per mode not measured")
+    parser.add_argument("--client", choices=sorted(CLIENTS), default="pynacl", help="page's AES")
     args = parser.parse_args()
+    cipher = CLIENTS[args.client]
     runtime = tempfile.mkdtemp(prefix="hwpb-")
     server, base_url = start_server(runtime)
+    results = {}
     try:
-        times = asyncio.run(measure(base_url, args.clicks, args.warmup))
+        for deflate in (True, False):
+            measured = measure(base_url, args.clicks, args.warmup, cipher, deflate)
+            results[deflate] = asyncio.run(measured)
     finally:
         server.terminate()
         server.wait(15)
         wait_for_cleanup(runtime)
-    print(f"click round trip, {len(times['plain'])} clicks per mode, uvicorn, 1 worker")
-    print(f"{'':8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
-    for name, samples in times.items():
-        p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
-        print(f"{name:8} {p50 * 1e3:8.3f} {p99 * 1e3:8.3f} {statistics.fmean(samples) * 1e3:8.3f}")
-    for label, fraction in (("p50", 0.5), ("p99", 0.99)):
-        ratio = percentile(times["parano"], fraction) / percentile(times["plain"], fraction)
-        print(f"parano/plain {label}: {ratio:.3f}")
+    for deflate, times in results.items():
+        compression = "permessage-deflate" if deflate else "no compression"
+        report(times, f"uvicorn (1 worker), {compression}, {args.client} page")
     click = json.dumps({"id": 1, "method": "__on__", "args": ["onclick"], "event": CLICK_EVENT})
-    print(f"seal + open of one click (pynacl, one side): {crypto_cost(click.encode()):.1f} µs")
+    cost = crypto_cost(click.encode(), cipher)
+    print(f"a click sealed by the page ({args.client}) and opened by the process: {cost:.1f} µs")
 
 
 if __name__ == "__main__":
