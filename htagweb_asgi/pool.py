@@ -100,6 +100,20 @@ class ProcessPool:
         `session` tags a new process with its session (Sessions.tag), so that a logout can
         end it.
         """
+        reply = await self._spawn_request(key, replace_pid, session)
+        channel = await self.connect(key)
+        if channel is None and reply.get("existed"):
+            # It was still in the template's table, but no longer listens: a process that
+            # crashed a moment ago and is not reaped yet. Replace it.
+            await self._spawn_request(key, int(reply["pid"]), session)
+            channel = await self.connect(key)
+        if channel is None:
+            raise PoolError("the new user process is not listening")
+        return channel
+
+    async def _spawn_request(
+        self, key: str, replace_pid: int | None, session: str
+    ) -> dict[str, Any]:
         request = {"key": key, "replace_pid": replace_pid, "session": session}
         kind, reply = await self._control(Kind.SPAWN, request)
         if kind is Kind.FAIL:
@@ -109,10 +123,7 @@ class ProcessPool:
             if reply.get("load_error"):  # a renewed template whose new code does not import
                 raise AppLoadError(message.partition("\n")[0], message)
             raise PoolError(message)
-        channel = await self.connect(key)
-        if channel is None:
-            raise PoolError("the new user process is not listening")
-        return channel
+        return dict(reply)
 
     async def kill(self, key: str, pid: int | None) -> None:
         """Kill the process of `key` if it is still `pid` (any when None); best effort: when
