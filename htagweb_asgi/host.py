@@ -90,6 +90,8 @@ class HtagASGI:
             secure=secure_cookies,
             runtime_dir=runtime_dir,
         )
+        if self._sessions.runtime_dir is None:  # logout must find our processes where they are
+            self._sessions.runtime_dir = runtime_dir
         self._allowed_origins = frozenset(allowed_origins)
         self._frame_ancestors = frame_ancestors
         self._public_prefix = public_prefix.rstrip("/") if public_prefix is not None else None
