@@ -1,0 +1,69 @@
+"""6. Scale sweep: grow the live users (10, 100, 1,000; mostly idle, their websockets open)
+and, at each size, let `sweep_active` of them click: per-click CPU and p99 as users grow."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bench import procs
+from bench.clients import User
+from bench.scenarios import Context, measured, warm_up
+from bench.timeouts import deadline
+
+
+async def _grow(ctx: Context, users: list[User], size: int) -> bool:
+    """Add users until `size` are live; False if that took longer than the bound."""
+    missing = size - len(users)
+    try:
+        async with deadline(ctx.sizes.sweep_bound):
+            for start in range(0, missing, 100):  # in slices, so a timeout keeps what arrived
+                batch = min(100, missing - start)
+                arrived = await ctx.arrive_many(batch, ctx.sizes.concurrency)
+                users += [user for user, _ in arrived]
+    except TimeoutError:
+        return False
+    return len(users) >= size
+
+
+def _spread(users: list[User], count: int) -> list[User]:
+    """`count` users taken evenly from the oldest to the newest."""
+    if count >= len(users):
+        return list(users)
+    step = len(users) / count
+    return [users[int(i * step)] for i in range(count)]
+
+
+async def sweep(ctx: Context) -> dict[str, Any]:
+    first = await warm_up(ctx)
+    users = [first] if first is not None else []
+    steps: list[dict[str, Any]] = []
+    for size in ctx.sizes.sweep_sizes:
+        before = len(users)
+        started = time.perf_counter()
+        grown = await _grow(ctx, users, size)
+        grow_s = time.perf_counter() - started
+        step: dict[str, Any] = {
+            "size": size,
+            "reached": grown,
+            "live_users": len(users),
+            "grow_s": grow_s,
+            "grow_ms_per_user": grow_s * 1000 / max(len(users) - before, 1),
+        }
+        if not grown:
+            step["note"] = f"stopped: {size} users not reached in {ctx.sizes.sweep_bound:g} s"
+            steps.append(step)
+            break
+        active = _spread(users, ctx.sizes.sweep_active)
+
+        async def active_click(active: list[User] = active) -> list[int]:
+            runs = await asyncio.gather(*(ctx.clicks(u, ctx.sizes.sweep_clicks) for u in active))
+            return [latency for run in runs for latency in run]
+
+        step.update(await measured(ctx, active_click))
+        step["active_users"] = len(active)
+        step["server_memory"] = procs.tree_memory(ctx.server.marker)
+        steps.append(step)
+    ctx.verify_counter()
+    return {"steps": steps}
