@@ -76,6 +76,10 @@ def _new_user(sizes: Sizes) -> list[Metric]:
                at("sequential", "usable", "p99_ms")),
         Metric("new_seq_page_p50", group, "page HTML alone p50, one at a time", "ms", new,
                at("sequential", "page", "p50_ms")),
+        Metric("new_seq_cpu", group, "server CPU per new user, one at a time", "ms", new,
+               at("sequential", "server_cpu_per_user_ms")),
+        Metric("new_seq_cpu_users", group, "... of which in user processes", "ms", new,
+               at("sequential", "server_cpu_split_per_user_ms", "users")),
         Metric("new_conc_usable_p50", group, f"usable page p50, {batch}", "ms", new,
                at("concurrent", "usable", "p50_ms")),
         Metric("new_conc_usable_p99", group, f"usable page p99, {batch}", "ms", new,
@@ -94,37 +98,25 @@ def _clicks(sizes: Sizes) -> list[Metric]:
         Metric(f"arrival_click_{p}", arriving, p, "ms", during, at("click", f"{p}_ms"))
         for p in ("p50", "p99", "max")
     ]
+    figures = [  # key suffix, label, unit, path below the part, higher is better
+        ("p50", "p50", "ms", ("click", "p50_ms"), False),
+        ("p90", "p90", "ms", ("click", "p90_ms"), False),
+        ("p99", "p99", "ms", ("click", "p99_ms"), False),
+        ("rate", "interactions/s", "/s", ("interactions_per_s",), True),
+        ("cpu", "server CPU per click", "ms", ("server_cpu_per_click_ms",), False),
+        (
+            "cpu_users",
+            "... of which in user processes",
+            "ms",
+            ("server_cpu_split_per_click_ms", "users"),
+            False,
+        ),
+        ("client_cpu", "load generator CPU per click", "ms", ("client_cpu_per_click_ms",), False),
+    ]
     for prefix, group, part in (("click1", one, "single"), ("click50", crowd, "multi")):
         found += [
-            Metric(f"{prefix}_{p}", group, p, "ms", clicks, at(part, "click", f"{p}_ms"))
-            for p in ("p50", "p90", "p99")
-        ]
-        found += [
-            Metric(
-                f"{prefix}_rate",
-                group,
-                "interactions/s",
-                "/s",
-                clicks,
-                at(part, "interactions_per_s"),
-                True,
-            ),
-            Metric(
-                f"{prefix}_cpu",
-                group,
-                "server CPU per click",
-                "ms",
-                clicks,
-                at(part, "server_cpu_per_click_ms"),
-            ),
-            Metric(
-                f"{prefix}_client_cpu",
-                group,
-                "load generator CPU per click",
-                "ms",
-                clicks,
-                at(part, "client_cpu_per_click_ms"),
-            ),
+            Metric(f"{prefix}_{key}", group, label, unit, clicks, at(part, *path), higher)
+            for key, label, unit, path, higher in figures
         ]
     return found  # fmt: skip
 
@@ -175,6 +167,8 @@ def _sweep_step(size: int) -> list[Metric]:
     return [
         Metric(f"sweep{size}_cpu", group, "server CPU per click", "ms", "sweep",
                step(size, "server_cpu_per_click_ms")),
+        Metric(f"sweep{size}_cpu_users", group, "... of which in user processes", "ms",
+               "sweep", step(size, "server_cpu_split_per_click_ms", "users")),
         Metric(f"sweep{size}_p99", group, "click p99", "ms", "sweep",
                step(size, "click", "p99_ms")),
         Metric(f"sweep{size}_grow", group, "growing to it, per new user", "ms", "sweep",

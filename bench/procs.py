@@ -48,27 +48,44 @@ def cpu_seconds(pid: int) -> float:
 
 
 class CpuMeter:
-    """Server CPU (all threads of all marked processes) between start() and stop()."""
+    """Server CPU (all threads of all marked processes) between start() and stop(), in all
+    and split between the host's own processes and the user processes.
+
+    A user process is a fork that did not exec: a marked process whose parent is marked and
+    has the same command line (our template's children, htagweb's multiprocessing children).
+    """
 
     def __init__(self, marker: str) -> None:
         self.marker = marker
         self._before: dict[tuple[int, float], float] = {}
+        self.split: dict[str, float] = {}
 
-    def _sample(self) -> dict[tuple[int, float], float]:
-        sample = {}
-        for proc in marked(self.marker):
+    def _sample(self) -> tuple[dict[tuple[int, float], float], dict[tuple[int, float], str]]:
+        cpu, role = {}, {}
+        found = marked(self.marker)
+        commands = {}
+        for proc in found:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                commands[proc.pid] = proc.cmdline()
+        for proc in found:
             with contextlib.suppress(psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
-                sample[(proc.pid, proc.create_time())] = cpu_seconds(proc.pid)
-        return sample
+                key = (proc.pid, proc.create_time())
+                cpu[key] = cpu_seconds(proc.pid)
+                parent = commands.get(proc.ppid())
+                role[key] = "users" if parent and parent == commands.get(proc.pid) else "host"
+        return cpu, role
 
     def start(self) -> None:
-        self._before = self._sample()
+        self._before, _ = self._sample()
 
     def stop(self) -> float:
         """CPU seconds used since start() (a process born since counts from zero; one that
         ended meanwhile is missed: none should, in the phases measured)."""
-        after = self._sample()
-        return sum(cpu - self._before.get(key, 0.0) for key, cpu in after.items())
+        after, roles = self._sample()
+        self.split = {"host": 0.0, "users": 0.0}
+        for key, cpu in after.items():
+            self.split[roles[key]] += cpu - self._before.get(key, 0.0)
+        return sum(self.split.values())
 
 
 @dataclass(frozen=True)

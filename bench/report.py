@@ -96,6 +96,20 @@ def goals_table(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def load_line(runs: list[dict[str, Any]], cores: int) -> str:
+    """How busy the machine was while we measured (everything on it, the bench included)."""
+    loads = [run["loadavg_before"][0] for run in runs if "loadavg_before" in run]
+    others = [run["others_busy_cores"] for run in runs if run.get("others_busy_cores")]
+    if not loads or not others:
+        return "- load during the run: not recorded"
+    return (
+        f"- during the run: 1-minute load average {min(loads):.1f} to {max(loads):.1f}; "
+        f"processes other than the bench and the server under test kept "
+        f"{sum(others) / len(others):.2f} of the {cores} cores busy on average "
+        f"(from {min(others):.2f} to {max(others):.2f} over the scenario runs)"
+    )
+
+
 def machine_lines(machine: dict[str, Any]) -> list[str]:
     software = machine.get("software", {})
     lines = [
@@ -162,7 +176,7 @@ def render(data: dict[str, Any], all_metrics: list[Metric]) -> str:
         "",
         f"Measured with `{data['command']}` (see [bench/README.md](bench/README.md)) on "
         f"{data['started'][:10]}, commit {data['machine'].get('commit')}: "
-        f"{data['reps']} repetitions interleaved between targets, each scenario on a freshly "
+        f"{data['reps']} repetition(s) interleaved between targets, each scenario on a freshly "
         f"started server; each figure is the **median of the repetitions**. {status} "
         f"({data['clicks_checked']:,} click replies checked). Whole run: "
         f"{data['duration_s'] / 60:.0f} min. Raw figures: `{data['json']}`.",
@@ -170,6 +184,7 @@ def render(data: dict[str, Any], all_metrics: list[Metric]) -> str:
         "## Machine",
         "",
         *machine_lines(data["machine"]),
+        load_line(data["runs"], data["machine"]["logical_cores"]),
         "",
         "## Results",
         "",

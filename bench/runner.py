@@ -19,6 +19,7 @@ from typing import Any
 import psutil
 
 from bench import scenarios, sweep
+from bench.procs import CpuMeter
 from bench.servers import Pythons, Server, Target
 from bench.sizes import Sizes
 
@@ -67,10 +68,15 @@ def run_one(plan: Plan, rep: int, name: str, target: Target) -> dict[str, Any]:
     record["loadavg_before"] = os.getloadavg()
     started = time.perf_counter()
     server = Server(target, plan.pythons, log)
+    own_cpu = time.process_time()
+    ours_busy = 0.0  # CPU seconds of the server under test and of this load generator
     try:
         server.start()
+        meter = CpuMeter(server.marker)
+        meter.start()
         context = scenarios.Context(target.kind, server, plan.sizes)
         record["result"] = _run_async(_scenario(SCENARIOS[name], context))
+        ours_busy = meter.stop() + time.process_time() - own_cpu
         record["errors"] = context.errors.count
         record["error_messages"] = context.errors.messages
         record["clicks_checked"] = context.clicks_checked
@@ -82,7 +88,10 @@ def run_one(plan: Plan, rep: int, name: str, target: Target) -> dict[str, Any]:
     wall = time.perf_counter() - started
     record["leftover_processes"] = server.leftovers
     record["duration_s"] = wall
-    record["machine_busy_cores"] = (_busy_seconds() - busy_before) / wall
+    busy = _busy_seconds() - busy_before
+    record["machine_busy_cores"] = busy / wall
+    # what the rest of the machine (other people's work) took meanwhile: the noise
+    record["others_busy_cores"] = max(busy - ours_busy, 0.0) / wall if ours_busy else None
     record["log"] = str(log)
     return record
 

@@ -114,12 +114,20 @@ def arrivals_summary(arrivals: list[tuple[User, Arrival]]) -> dict[str, Any]:
 # -- 1. new users ----------------------------------------------------------------------------
 async def new_users(ctx: Context) -> dict[str, Any]:
     await warm_up(ctx)
+    meter = procs.CpuMeter(ctx.server.marker)
+    meter.start()
     sequential = await ctx.arrive_many(ctx.sizes.seq_users, 1)
+    cpu = meter.stop() * 1000 / max(len(sequential), 1)
+    split = {k: v * 1000 / max(len(sequential), 1) for k, v in meter.split.items()}
     started = time.perf_counter()
     concurrent = await ctx.arrive_many(ctx.sizes.conc_users, ctx.sizes.concurrency)
     wall = time.perf_counter() - started
     return {
-        "sequential": arrivals_summary(sequential),
+        "sequential": {
+            **arrivals_summary(sequential),
+            "server_cpu_per_user_ms": cpu,
+            "server_cpu_split_per_user_ms": split,
+        },
         "concurrent": {**arrivals_summary(concurrent), "wall_s": wall},
         "concurrency": ctx.sizes.concurrency,
     }
@@ -171,6 +179,7 @@ async def measured(ctx: Context, clicks: Callable[[], Awaitable[list[int]]]) -> 
         "click": latency_summary(latencies),
         "interactions_per_s": len(latencies) / wall,
         "server_cpu_per_click_ms": server_cpu * 1000 / count,
+        "server_cpu_split_per_click_ms": {k: v * 1000 / count for k, v in meter.split.items()},
         "client_cpu_per_click_ms": client_cpu * 1000 / count,
         "wall_s": wall,
     }

@@ -170,9 +170,11 @@ class Server:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
                 return True
             return False
-        # every uvicorn worker logs this once its lifespan startup is done
+        # uvicorn logs "running on" once it listens (before spawning workers, or after the
+        # lifespan of its only one), and each worker "startup complete" after its lifespan
         started = self.log()[self._log_start :]
-        return started.count("Application startup complete") >= self.target.workers
+        workers_ready = started.count("Application startup complete") >= self.target.workers
+        return workers_ready and "Uvicorn running on" in started
 
     def stop(self) -> None:
         """SIGTERM the server (by pid), wait, SIGKILL if it must; then reap what it left."""
