@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or ROOT / "bench" / "results" / stamp
     (out / "logs").mkdir(parents=True, exist_ok=True)
     data: dict[str, Any] = {
-        "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "command": _command(sys.argv[1:] if argv is None else list(argv)),
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "quick": args.quick,
         "reps": reps,
@@ -154,6 +154,18 @@ def finish(
     print(f"wrote {out / 'results.json'}: {data['errors']} errors, {data['duration_s']:.0f} s")
 
 
+def _command(argv: list[str]) -> str:
+    """How this run was started (run.sh says so in the environment), without --note's text."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--note"):
+            skip = arg == "--note"
+            continue
+        shown.append(arg)
+    entry = os.environ.get("HTAGWEB_BENCH_ENTRY", "python -m bench")
+    return " ".join([entry, shlex.join(shown)]).strip()
+
+
 def _save(out: Path, data: dict[str, Any]) -> None:
     """JSON without NaN (not JSON): missing figures become null."""
     path = out / "results.json"
@@ -189,6 +201,7 @@ def _headline(result: dict[str, Any]) -> str:
     shown = [f"{name}={metrics.dig(result, *path):.2f}" for name, path in pick]
     shown = [s for s in shown if not s.endswith("nan")]
     for step in result.get("steps", []):
-        cpu = step.get("server_cpu_per_click_ms", math.nan)
-        shown.append(f"{step['size']}u cpu={cpu:.2f}ms")
+        few = metrics.dig(step, "few", "server_cpu_per_click_ms")
+        many = metrics.dig(step, "many", "server_cpu_per_click_ms")
+        shown.append(f"{step['size']}u cpu={few:.2f}/{many:.2f}ms")
     return " ".join(shown)

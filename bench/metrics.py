@@ -63,7 +63,11 @@ def metrics(sizes: Sizes) -> list[Metric]:
         *_clicks(sizes),
         *_pushes(),
         *_memory(sizes),
-        *(m for size in sizes.sweep_sizes for m in _sweep_step(size)),
+        *(
+            metric
+            for size in sizes.sweep_sizes
+            for metric in _sweep_step(size, sizes.sweep_few, sizes.sweep_active)
+        ),
     ]
 
 
@@ -162,15 +166,39 @@ def _memory(sizes: Sizes) -> list[Metric]:
     ]  # fmt: skip
 
 
-def _sweep_step(size: int) -> list[Metric]:
+def _sweep_step(size: int, few: int, many: int) -> list[Metric]:
     group = f"Sweep: {size:,} live users"
+    clicking = {"few": f"{few} clicking", "many": f"{many} clicking"}
+    found = []
+    for phase in ("few", "many"):
+        found += [
+            Metric(
+                f"sweep{size}_{phase}_cpu",
+                group,
+                f"server CPU per click, {clicking[phase]}",
+                "ms",
+                "sweep",
+                step(size, phase, "server_cpu_per_click_ms"),
+            ),
+            Metric(
+                f"sweep{size}_{phase}_cpu_users",
+                group,
+                "... of which in user processes",
+                "ms",
+                "sweep",
+                step(size, phase, "server_cpu_split_per_click_ms", "users"),
+            ),
+            Metric(
+                f"sweep{size}_{phase}_p99",
+                group,
+                f"click p99, {clicking[phase]}",
+                "ms",
+                "sweep",
+                step(size, phase, "click", "p99_ms"),
+            ),
+        ]
     return [
-        Metric(f"sweep{size}_cpu", group, "server CPU per click", "ms", "sweep",
-               step(size, "server_cpu_per_click_ms")),
-        Metric(f"sweep{size}_cpu_users", group, "... of which in user processes", "ms",
-               "sweep", step(size, "server_cpu_split_per_click_ms", "users")),
-        Metric(f"sweep{size}_p99", group, "click p99", "ms", "sweep",
-               step(size, "click", "p99_ms")),
+        *found,
         Metric(f"sweep{size}_grow", group, "growing to it, per new user", "ms", "sweep",
                step(size, "grow_ms_per_user")),
         Metric(f"sweep{size}_pss", group, "whole server PSS", "MiB", "sweep",

@@ -33,8 +33,9 @@ TIMED = """\
 - **Memory**: USS (private clean + dirty), PSS and RSS from `/proc/PID/smaps_rollup` of the
   user's own process (the pid its page shows), after its page and after its 500 clicks; the
   whole server = the sum over all its processes.
-- **Sweep**: live users hold an open websocket and do nothing; at each size, 50 of them (all,
-  when fewer) click 40 times each, at once."""
+- **Sweep**: live users hold an open websocket and do nothing; at each size, 10 of them click
+  40 times each, at once (the same load at every size: what "flat" compares), then 50 of
+  them (all, when fewer) do the same."""
 
 
 def fmt(value: Any, unit: str = "") -> str:

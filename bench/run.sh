@@ -11,4 +11,4 @@ if [ ! -x bench/.venv/bin/python ]; then
 fi
 bench/.venv/bin/python -m pip install --quiet --upgrade pip
 bench/.venv/bin/python -m pip install --quiet -e . -r bench/requirements.txt
-exec bench/.venv/bin/python -m bench "$@"
+HTAGWEB_BENCH_ENTRY="bash bench/run.sh" exec bench/.venv/bin/python -m bench "$@"

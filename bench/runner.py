@@ -64,19 +64,15 @@ def run_one(plan: Plan, rep: int, name: str, target: Target) -> dict[str, Any]:
     """Start `target`, run scenario `name` against it, stop it; never raises."""
     log = plan.logs / f"rep{rep}-{name}-{target.name}.log"
     record: dict[str, Any] = {"rep": rep, "scenario": name, "target": target.name}
-    busy_before = _busy_seconds()
     record["loadavg_before"] = os.getloadavg()
     started = time.perf_counter()
     server = Server(target, plan.pythons, log)
-    own_cpu = time.process_time()
-    ours_busy = 0.0  # CPU seconds of the server under test and of this load generator
     try:
         server.start()
-        meter = CpuMeter(server.marker)
-        meter.start()
         context = scenarios.Context(target.kind, server, plan.sizes)
-        record["result"] = _run_async(_scenario(SCENARIOS[name], context))
-        ours_busy = meter.stop() + time.process_time() - own_cpu
+        with Noise(server.marker) as noise:
+            record["result"] = _run_async(_scenario(SCENARIOS[name], context))
+        record["others_busy_cores"] = noise.others_busy_cores
         record["errors"] = context.errors.count
         record["error_messages"] = context.errors.messages
         record["clicks_checked"] = context.clicks_checked
@@ -85,15 +81,32 @@ def run_one(plan: Plan, rep: int, name: str, target: Target) -> dict[str, Any]:
         record["error_messages"] = [f"{type(exc).__name__}: {exc}", traceback.format_exc()]
     finally:
         server.stop()
-    wall = time.perf_counter() - started
     record["leftover_processes"] = server.leftovers
-    record["duration_s"] = wall
-    busy = _busy_seconds() - busy_before
-    record["machine_busy_cores"] = busy / wall
-    # what the rest of the machine (other people's work) took meanwhile: the noise
-    record["others_busy_cores"] = max(busy - ours_busy, 0.0) / wall if ours_busy else None
+    record["duration_s"] = time.perf_counter() - started
     record["log"] = str(log)
     return record
+
+
+class Noise:
+    """How many cores the rest of the machine (other people's work) kept busy while a
+    scenario ran: all CPU time spent, less the server's and this load generator's."""
+
+    def __init__(self, marker: str) -> None:
+        self.meter = CpuMeter(marker)
+        self.others_busy_cores: float | None = None
+
+    def __enter__(self) -> Noise:
+        self.meter.start()
+        self._own = time.process_time()
+        self._busy = _busy_seconds()
+        self._wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        busy = _busy_seconds() - self._busy
+        ours = self.meter.stop() + time.process_time() - self._own
+        wall = time.perf_counter() - self._wall
+        self.others_busy_cores = max(busy - ours, 0.0) / wall
 
 
 async def _scenario(scenario: Scenario, context: scenarios.Context) -> dict[str, Any]:

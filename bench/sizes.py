@@ -20,7 +20,8 @@ class Sizes:
     unsupported_push_rounds: int = 3  # 4. rounds tried where update() is known not to push
     push_wait: float = 1.0  # 4. seconds to wait for each push
     sweep_sizes: tuple[int, ...] = (10, 100, 1000)  # 6. live users
-    sweep_active: int = 50  # 6. of which clicking (all of them when fewer)
+    sweep_few: int = 10  # 6. clicking users, the same at every size (flatness)...
+    sweep_active: int = 50  # 6. ...then this many (all of them when fewer)
     sweep_clicks: int = 40  # 6. clicks per active user at each size
     sweep_bound: float = 90.0  # 6. seconds allowed to grow to the next size; else stop there
 
@@ -38,6 +39,7 @@ QUICK = Sizes(
     push_rounds=2,
     unsupported_push_rounds=1,
     sweep_sizes=(2, 4),
+    sweep_few=1,
     sweep_active=2,
     sweep_clicks=5,
     sweep_bound=30.0,

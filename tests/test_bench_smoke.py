@@ -20,8 +20,8 @@ FIGURES = [
     "push_p50",
     "uss_after_clicks",
     "pss_after_clicks",
-    "sweep2_cpu",
-    "sweep4_p99",
+    "sweep2_few_cpu",
+    "sweep4_many_p99",
 ]
 
 
