@@ -35,6 +35,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--htagweb-venv", type=Path, default=ROOT / "bench" / ".venv-htagweb")
     parser.add_argument("--sweep-bound", type=float, help="seconds to grow to a sweep size")
     parser.add_argument("--note", default="", help="a sentence for the report (e.g. noise)")
+    parser.add_argument(
+        "--from-json", type=Path, help="only redo medians and markdown from a results.json"
+    )
     return parser.parse_args(argv)
 
 
@@ -82,6 +85,8 @@ def choose(args: argparse.Namespace) -> tuple[Sizes, list[str], list[str], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json is not None:
+        return rerender(args.from_json, args.markdown)
     sizes, target_names, scenario_names, reps = choose(args)
     started = time.time()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -94,7 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reps": reps,
         "sizes": asdict(sizes),
         "note": args.note,
-        "json": os.path.relpath(out / "results.json", ROOT),
     }
     htagweb_python = None
     if "htagweb" in target_names:
@@ -115,25 +119,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     def progress(run: dict[str, Any]) -> None:
         runs.append(run)
         print(_progress_line(run), flush=True)
-        _save(out, {**data, "runs": runs})
+        _save(out / "results.json", {**data, "runs": runs})
 
     run_plan(plan, progress)
-    finish(data, runs, sizes, started, out, args)
+    data["runs"] = runs
+    data["duration_s"] = time.time() - started
+    data["json"] = os.path.relpath(out / "results.json", ROOT)
+    markdown = args.markdown or (None if args.quick else ROOT / "BENCHMARKS.md")
+    finish(data, sizes, out, markdown)
     return 0 if data["errors"] == 0 else 1
 
 
-def finish(
-    data: dict[str, Any],
-    runs: list[dict[str, Any]],
-    sizes: Sizes,
-    started: float,
-    out: Path,
-    args: argparse.Namespace,
-) -> None:
-    """Medians, ratios, targets and notes; write results.json and the markdown."""
+def finish(data: dict[str, Any], sizes: Sizes, out: Path, markdown: Path | None) -> None:
+    """Medians, ratios, targets and notes; write results.json and the markdown (with a copy
+    of the JSON beside it: BENCHMARKS.md links BENCHMARKS.json)."""
     all_metrics = metrics.metrics(sizes)
-    data["runs"] = runs
-    data["duration_s"] = time.time() - started
+    runs = data["runs"]
     data["errors"] = sum(run.get("errors", 0) for run in runs)
     data["clicks_checked"] = sum(run.get("clicks_checked", 0) for run in runs)
     data["ok"] = data["errors"] == 0
@@ -146,12 +147,22 @@ def finish(
         if name in data["medians"]
     }
     data["notes"] = report.collect_notes(runs)
-    _save(out, data)
-    markdown = args.markdown or (None if args.quick else ROOT / "BENCHMARKS.md")
+    _save(out / "results.json", data)
     if markdown is not None:
+        beside = markdown.with_suffix(".json")
+        data["json"] = os.path.relpath(beside, markdown.parent)
+        _save(beside, data)
         markdown.write_text(report.render(data, all_metrics))
-        print(f"wrote {markdown}")
+        print(f"wrote {markdown} and {beside}")
     print(f"wrote {out / 'results.json'}: {data['errors']} errors, {data['duration_s']:.0f} s")
+
+
+def rerender(path: Path, markdown: Path | None) -> int:
+    """Medians, targets and markdown again from a results.json (the figures are its own)."""
+    data = json.loads(path.read_text())
+    sizes = Sizes(**{**data["sizes"], "sweep_sizes": tuple(data["sizes"]["sweep_sizes"])})
+    finish(data, sizes, path.parent, markdown or ROOT / "BENCHMARKS.md")
+    return 0 if data["errors"] == 0 else 1
 
 
 def _command(argv: list[str]) -> str:
@@ -166,9 +177,8 @@ def _command(argv: list[str]) -> str:
     return " ".join([entry, shlex.join(shown)]).strip()
 
 
-def _save(out: Path, data: dict[str, Any]) -> None:
+def _save(path: Path, data: dict[str, Any]) -> None:
     """JSON without NaN (not JSON): missing figures become null."""
-    path = out / "results.json"
     path.write_text(json.dumps(_no_nan(data), indent=1, default=str))
 
 

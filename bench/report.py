@@ -8,6 +8,9 @@ from typing import Any
 from bench.metrics import Metric
 from bench.servers import LEFTOVER_TIMEOUT as LEFTOVER_WAIT
 from bench.servers import TARGETS
+from bench.sizes import FULL
+
+PUSH_WAIT = FULL.push_wait
 
 OURS, THEIRS, FLOOR = "ours-1w", "htagweb", "floor"
 RATIOS = ((OURS, THEIRS), (OURS, FLOOR))
@@ -126,34 +129,63 @@ def machine_lines(machine: dict[str, Any]) -> list[str]:
 
 
 def collect_notes(runs: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """Facts of this run worth a sentence: missing pushes, stopped sweeps, leftovers."""
-    found: dict[str, list[str]] = {}
+    """Facts of this run worth a sentence (missing pushes, stopped sweeps, leftovers,
+    errors), the same sentence of several repetitions said once."""
+    said: dict[str, dict[str, list[int]]] = {}
     for run in runs:
-        said = found.setdefault(run["target"], [])
-        result = run.get("result", {})
-        if run["scenario"] == "pushes" and result and not result.get("supported"):
-            said.append(
-                f"repetition {run['rep'] + 1}: {result['pushes_delivered']} of "
-                f"{result['pushes_expected']} pushes delivered ({result['rounds']} rounds, "
-                "each push awaited 1 s)"
-            )
-        for step in result.get("steps", []) if run["scenario"] == "sweep" else []:
-            if not step.get("reached"):
-                said.append(
-                    f"repetition {run['rep'] + 1}: sweep {step['note']} (reached "
-                    f"{step['live_users']} live users, {step['grow_ms_per_user']:.0f} ms per "
-                    "new user)"
-                )
-        if run.get("leftover_processes"):
-            said.append(
-                f"repetition {run['rep'] + 1}, {run['scenario']}: "
-                f"{run['leftover_processes']} processes still alive {LEFTOVER_WAIT} s after the "
-                "server stopped (killed by the harness)"
-            )
-        if run.get("errors"):
-            said.append(f"repetition {run['rep'] + 1}, {run['scenario']}: errors: "
-                        f"{'; '.join(run.get('error_messages', [])[:3])}")  # fmt: skip
-    return {name: said for name, said in found.items() if said}
+        for text in _run_facts(run):
+            said.setdefault(run["target"], {}).setdefault(text, []).append(run["rep"] + 1)
+    return {
+        target: [f"{_repetitions(reps)}: {text}" for text, reps in texts.items()]
+        for target, texts in said.items()
+    }
+
+
+def _repetitions(reps: list[int]) -> str:
+    return ("repetition " if len(reps) == 1 else "repetitions ") + ", ".join(map(str, reps))
+
+
+def _run_facts(run: dict[str, Any]) -> list[str]:
+    result, facts = run.get("result") or {}, []
+    if run["scenario"] == "pushes" and result and not result.get("supported"):
+        facts.append(
+            f"{result['pushes_delivered']} of {result['pushes_expected']} pushes delivered "
+            f"({result['rounds']} rounds of the push button, each push awaited "
+            f"{PUSH_WAIT:g} s)"
+        )
+    for step in result.get("steps", []) if run["scenario"] == "sweep" else []:
+        if not step.get("reached"):
+            live = step["live_users"]
+            count = f"{live}" if step.get("counted_each_user") else f"at least {live}"
+            facts.append(f"sweep {step['note']} ({count} users live when stopped)")
+    if run.get("leftover_processes"):
+        facts.append(
+            f"{run['scenario']}: {run['leftover_processes']} processes still alive "
+            f"{LEFTOVER_WAIT:g} s after the server stopped (then killed by the harness)"
+        )
+    if run.get("errors"):
+        facts.append(f"{run['scenario']}: errors: {'; '.join(run.get('error_messages', [])[:3])}")
+    return facts
+
+
+KNOWN = {
+    "htagweb": [
+        "its `update()` pushes never reach the page: in the user process `sendactions` only "
+        "logs them, and the websocket's `HrClient.updater()` is a placeholder coroutine the "
+        "`async for` of `HRSocket.on_connect` fails on (its log: \"'async for' requires an "
+        'object with __aiter__ method, got coroutine")',
+        "each new user blocks its whole server ~200 ms (`multiprocessing.Process(...).start()` "
+        "then `join(timeout=0.2)` inside the event loop, `htagweb/hrclient.py`), hence its "
+        "new-user and click-while-arriving figures",
+        "it logs every interaction at INFO (its own `logging.basicConfig`); the bench sends "
+        "every server's output to a log file",
+    ],
+    "floor": [
+        "a single App instance serves everybody: a new user gets the live instance "
+        "(nothing is created per user), the counter is shared, and there is no per-user "
+        "process to measure",
+    ],
+}
 
 
 def notes(data: dict[str, Any]) -> list[str]:
@@ -162,6 +194,9 @@ def notes(data: dict[str, Any]) -> list[str]:
     isolation = data.get("htagweb_isolation")
     if isolation:
         found.append(f"- htagweb 1.0.0 isolation: {isolation['summary']}")
+    for name, texts in KNOWN.items():
+        if name in data["medians"]:
+            found += [f"- {TARGETS[name].label}: {text}" for text in texts]
     for name, per_target in data.get("notes", {}).items():
         found += [f"- {TARGETS[name].label}: {text}" for text in per_target]
     if data.get("note"):
@@ -171,7 +206,7 @@ def notes(data: dict[str, Any]) -> list[str]:
 
 def render(data: dict[str, Any], all_metrics: list[Metric]) -> str:
     """BENCHMARKS.md."""
-    status = "no errors" if data["errors"] == 0 else f"**{data['errors']} ERRORS**"
+    status = "No errors" if data["errors"] == 0 else f"**{data['errors']} ERRORS**"
     lines = [
         "# Benchmarks",
         "",

@@ -60,9 +60,12 @@ class Context:
             self.errors.add("new user", exc)
             return None
 
-    async def arrive_many(self, count: int, concurrency: int) -> list[tuple[User, Arrival]]:
-        """`count` new users, at most `concurrency` arriving at a time."""
-        done: list[tuple[User, Arrival]] = []
+    async def arrive_many(
+        self, count: int, concurrency: int, done: list[tuple[User, Arrival]] | None = None
+    ) -> list[tuple[User, Arrival]]:
+        """`count` new users, at most `concurrency` arriving at a time; each one is added to
+        `done` as soon as its page is usable (so a caller that cancels keeps them)."""
+        done = [] if done is None else done
         remaining = iter(range(count))
 
         async def lane() -> None:
