@@ -28,7 +28,7 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
-.venv/bin/ruff check htagweb_asgi tests examples
-.venv/bin/ruff format --check htagweb_asgi tests examples
+.venv/bin/ruff check htagweb_asgi tests examples bench
+.venv/bin/ruff format --check htagweb_asgi tests examples bench
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

@@ -1,0 +1,217 @@
+"""``python -m bench``: set up htagweb's venv, prove its sandbox, run, write JSON and markdown."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench import goals, machine, metrics, report, sandbox
+from bench.runner import SCENARIOS, Plan, run_plan
+from bench.servers import ROOT, TARGETS, Pythons
+from bench.sizes import FULL, QUICK, Sizes
+
+HTAGWEB_REQUIREMENT = "htagweb==1.0.0"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, our host only, 1 rep")
+    parser.add_argument("--reps", type=int, help="repetitions (default 3; --quick: 1)")
+    parser.add_argument("--targets", help=f"comma-separated, of: {', '.join(TARGETS)}")
+    parser.add_argument("--scenarios", help=f"comma-separated, of: {', '.join(SCENARIOS)}")
+    parser.add_argument("--out", type=Path, help="results directory (default bench/results/…)")
+    parser.add_argument("--markdown", type=Path, help="default: BENCHMARKS.md unless --quick")
+    parser.add_argument("--htagweb-venv", type=Path, default=ROOT / "bench" / ".venv-htagweb")
+    parser.add_argument("--sweep-bound", type=float, help="seconds to grow to a sweep size")
+    parser.add_argument("--note", default="", help="a sentence for the report (e.g. noise)")
+    parser.add_argument(
+        "--from-json", type=Path, help="only redo medians and markdown from a results.json"
+    )
+    return parser.parse_args(argv)
+
+
+def ensure_htagweb_venv(venv: Path) -> str:
+    """htagweb 1.0.0 in a venv of its own (its pins differ from ours); return its python."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"creating {venv} with {HTAGWEB_REQUIREMENT}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, HTAGWEB_REQUIREMENT], check=True)
+    return str(python)
+
+
+def isolation(python: str) -> dict[str, Any]:
+    """Prove the sandbox before htagweb ever starts (see bench/sandbox.py)."""
+    try:
+        probe = sandbox.verify(python)
+    except sandbox.IsolationError as exc:
+        return {"ok": False, "summary": f"NOT RUN: {exc}"}
+    summary = (
+        "run only inside `unshare --mount --pid --fork --kill-child --mount-proc` with an "
+        "empty directory bind-mounted over /tmp and a fresh tmpfs over /dev/shm. Checked "
+        "before the run: inside, /tmp and /dev/shm were empty, htagweb's own "
+        "`HrClient.clean()` killed a canary whose PID file was in the private /tmp, and "
+        "spared a canary of ours whose PID file was in the real /tmp."
+    )
+    return {"ok": True, "summary": summary, "probe": probe}
+
+
+def choose(args: argparse.Namespace) -> tuple[Sizes, list[str], list[str], int]:
+    sizes = QUICK if args.quick else FULL
+    if args.sweep_bound is not None:
+        sizes = Sizes(**{**asdict(sizes), "sweep_bound": args.sweep_bound})
+    default_targets = "ours-1w" if args.quick else ",".join(TARGETS)
+    targets = (args.targets or default_targets).split(",")
+    names = (args.scenarios or ",".join(SCENARIOS)).split(",")
+    unknown = [t for t in targets if t not in TARGETS] + [s for s in names if s not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown target or scenario: {', '.join(unknown)}")
+    reps = args.reps or (1 if args.quick else 3)
+    return sizes, targets, names, reps
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.from_json is not None:
+        return rerender(args.from_json, args.markdown)
+    sizes, target_names, scenario_names, reps = choose(args)
+    started = time.time()
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or ROOT / "bench" / "results" / stamp
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {
+        "command": _command(sys.argv[1:] if argv is None else list(argv)),
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "reps": reps,
+        "sizes": asdict(sizes),
+        "note": args.note,
+    }
+    htagweb_python = None
+    if "htagweb" in target_names:
+        htagweb_python = ensure_htagweb_venv(args.htagweb_venv)
+        data["htagweb_isolation"] = isolation(htagweb_python)
+        if not data["htagweb_isolation"]["ok"]:
+            target_names.remove("htagweb")
+            htagweb_python = None
+    pythons = Pythons(ours=sys.executable, htagweb=htagweb_python)
+    data["targets"] = target_names
+    data["machine"] = machine.describe(
+        ROOT, {"ours": pythons.ours, "htagweb": pythons.htagweb}, sys.executable
+    )
+    targets = [TARGETS[name] for name in target_names]
+    plan = Plan(targets, scenario_names, reps, sizes, pythons, out / "logs")
+    runs: list[dict[str, Any]] = []
+
+    def progress(run: dict[str, Any]) -> None:
+        runs.append(run)
+        print(_progress_line(run), flush=True)
+        _save(out / "results.json", {**data, "runs": runs})
+
+    run_plan(plan, progress)
+    data["runs"] = runs
+    data["duration_s"] = time.time() - started
+    data["json"] = os.path.relpath(out / "results.json", ROOT)
+    markdown = args.markdown or (None if args.quick else ROOT / "BENCHMARKS.md")
+    finish(data, sizes, out, markdown)
+    return 0 if data["errors"] == 0 else 1
+
+
+def finish(data: dict[str, Any], sizes: Sizes, out: Path, markdown: Path | None) -> None:
+    """Medians, ratios, targets and notes; write results.json and the markdown (with a copy
+    of the JSON beside it: BENCHMARKS.md links BENCHMARKS.json)."""
+    all_metrics = metrics.metrics(sizes)
+    runs = data["runs"]
+    data["errors"] = sum(run.get("errors", 0) for run in runs)
+    data["clicks_checked"] = sum(run.get("clicks_checked", 0) for run in runs)
+    data["ok"] = data["errors"] == 0
+    data["medians"] = metrics.medians(runs, all_metrics)
+    data["ratios"] = report.ratios(data["medians"], all_metrics)
+    floor = data["medians"].get("floor", {})
+    data["goals"] = {
+        name: goals.check(data["medians"][name], floor)
+        for name in ("ours-1w", "ours-4w")
+        if name in data["medians"]
+    }
+    data["notes"] = report.collect_notes(runs)
+    _save(out / "results.json", data)
+    if markdown is not None:
+        beside = markdown.with_suffix(".json")
+        data["json"] = os.path.relpath(beside, markdown.parent)
+        _save(beside, data)
+        markdown.write_text(report.render(data, all_metrics))
+        print(f"wrote {markdown} and {beside}")
+    print(f"wrote {out / 'results.json'}: {data['errors']} errors, {data['duration_s']:.0f} s")
+
+
+def rerender(path: Path, markdown: Path | None) -> int:
+    """Medians, targets and markdown again from a results.json (the figures are its own)."""
+    data = json.loads(path.read_text())
+    sizes = Sizes(**{**data["sizes"], "sweep_sizes": tuple(data["sizes"]["sweep_sizes"])})
+    finish(data, sizes, path.parent, markdown or ROOT / "BENCHMARKS.md")
+    return 0 if data["errors"] == 0 else 1
+
+
+def _command(argv: list[str]) -> str:
+    """How this run was started (run.sh says so in the environment), without --note's text."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--note"):
+            skip = arg == "--note"
+            continue
+        shown.append(arg)
+    entry = os.environ.get("HTAGWEB_BENCH_ENTRY", "python -m bench")
+    return " ".join([entry, shlex.join(shown)]).strip()
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    """JSON without NaN (not JSON): missing figures become null."""
+    path.write_text(json.dumps(_no_nan(data), indent=1, default=str))
+
+
+def _no_nan(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_nan(v) for v in value]
+    return value
+
+
+def _progress_line(run: dict[str, Any]) -> str:
+    result = run.get("result") or {}
+    errors = run.get("errors", 0)
+    head = f"rep {run['rep'] + 1} {run['scenario']:<22} {run['target']:<8}"
+    return f"{head} {run['duration_s']:6.1f} s  errors={errors}  {_headline(result)}"
+
+
+def _headline(result: dict[str, Any]) -> str:
+    pick = [
+        ("seq p50", ("sequential", "usable", "p50_ms")),
+        ("conc p50", ("concurrent", "usable", "p50_ms")),
+        ("click p99", ("click", "p99_ms")),
+        ("1u p50", ("single", "click", "p50_ms")),
+        ("50u /s", ("multi", "interactions_per_s")),
+        ("push p50", ("push", "p50_ms")),
+    ]
+    shown = [f"{name}={metrics.dig(result, *path):.2f}" for name, path in pick]
+    shown = [s for s in shown if not s.endswith("nan")]
+    for step in result.get("steps", []):
+        few = metrics.dig(step, "few", "server_cpu_per_click_ms")
+        many = metrics.dig(step, "many", "server_cpu_per_click_ms")
+        shown.append(f"{step['size']}u cpu={few:.2f}/{many:.2f}ms")
+    return " ".join(shown)

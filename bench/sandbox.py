@@ -1,0 +1,128 @@
+"""A private /tmp (and /dev/shm, and PID namespace) for htagweb 1.0.0, and the proof that it holds.
+
+htagweb 1.0.0 SIGKILLs every pid written in any ``/tmp/*/*/PID`` file when a server starts
+and when it stops (``HrClient.clean()``): on a shared machine that can kill anybody's
+processes. We run it under ``unshare`` (we are root):
+
+- a mount namespace where an empty directory of ours is bind-mounted over /tmp, so htagweb
+  only ever sees its own PID files, and a fresh tmpfs over /dev/shm, where its sessions
+  (``SharedMemoryDict``) would otherwise be left behind;
+- a PID namespace: even a stale pid in its own files can only name one of its own processes,
+  and when its server (pid 1 there) exits, the kernel ends every process it left.
+
+verify() runs htagweb's own clean() inside such a sandbox against two canaries (one outside,
+one inside) before htagweb is ever started; if it fails, htagweb is not run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Sequence
+
+# $0: the private directory; "$@": the command (exec'd: it becomes pid 1 of the namespace)
+_ENTER = (
+    'mount --make-rprivate / && mount --bind "$0" /tmp && '
+    'mount -t tmpfs -o size=2g,mode=1777 htagweb-bench-shm /dev/shm && exec "$@"'
+)
+_PROBE = """
+import asyncio, glob, json, os, subprocess
+report = {"tmp_empty": os.listdir("/tmp") == [], "shm_empty": os.listdir("/dev/shm") == [],
+          "pid": os.getpid(), "visible_outside_canary": os.path.exists(CANARY_FILE)}
+inner = subprocess.Popen(["sleep", "60"])
+os.makedirs("/tmp/inner/app")
+with open("/tmp/inner/app/PID", "w") as f:
+    f.write(str(inner.pid))
+from htagweb.hrclient import HrClient
+asyncio.run(HrClient.clean())
+report["inner_canary_killed"] = inner.wait(10) == -9
+report["pid_files_seen"] = glob.glob("/tmp/*/*/PID")
+print(json.dumps(report))
+"""
+
+
+class IsolationError(Exception):
+    """The sandbox could not be built or did not isolate htagweb: it must not run."""
+
+
+def sandboxed(command: Sequence[str], private_tmp: str) -> list[str]:
+    """`command` run with `private_tmp` as /tmp, a private /dev/shm, in a new PID namespace."""
+    return [
+        "unshare",
+        "--mount",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "sh",
+        "-c",
+        _ENTER,
+        private_tmp,
+        *command,
+    ]
+
+
+def verify(python: str) -> dict[str, object]:
+    """Run htagweb's PID-file killer in a sandbox; prove it kills inside and not outside.
+
+    Raises IsolationError when anything is not as it must be.
+    """
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        raise IsolationError("needs root and unshare(1) to give htagweb a private /tmp")
+    workdir = tempfile.mkdtemp(prefix="hwb-verify-")
+    # the outside canary: a process of ours whose pid sits where htagweb looks, in the real /tmp
+    outside = subprocess.Popen(["sleep", "60"])
+    canary_dir = os.path.join(tempfile.gettempdir(), f"hwb-canary-{uuid.uuid4().hex}")
+    canary_file = os.path.join(canary_dir, "bench.apps.counter.App", "PID")
+    try:
+        os.makedirs(os.path.dirname(canary_file))
+        with open(canary_file, "w") as pid_file:
+            pid_file.write(str(outside.pid))
+        probe = _PROBE.replace("CANARY_FILE", repr(canary_file))
+        report = _run_probe(python, probe, workdir)
+        report["outside_canary_alive"] = outside.poll() is None
+    finally:
+        outside.kill()
+        outside.wait()
+        shutil.rmtree(canary_dir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+    wanted = {
+        "tmp_empty": True,
+        "shm_empty": True,
+        "visible_outside_canary": False,
+        "inner_canary_killed": True,
+        "outside_canary_alive": True,
+        "pid": 1,
+    }
+    wrong = {k: report.get(k) for k, v in wanted.items() if report.get(k) != v}
+    if wrong:
+        raise IsolationError(f"the sandbox does not isolate htagweb: {wrong}")
+    return report
+
+
+def _run_probe(python: str, probe: str, workdir: str) -> dict[str, object]:
+    private_tmp = os.path.join(workdir, "tmp")
+    os.mkdir(private_tmp)
+    try:
+        done = subprocess.run(
+            sandboxed([python, "-c", probe], private_tmp),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise IsolationError("the isolation probe did not finish in 60 s") from exc
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise IsolationError(
+            f"the isolation probe failed ({done.returncode}): {done.stderr[-2000:]}"
+        )
+    try:
+        report: dict[str, object] = json.loads(lines[-1])
+    except ValueError as exc:
+        raise IsolationError(f"the isolation probe said: {done.stdout[-2000:]}") from exc
+    return report
