@@ -146,6 +146,7 @@ class User:
         self.ws = await websockets.connect(
             self.base_url.replace("http://", "ws://", 1) + self.path_of_ws,
             additional_headers=self._cookie_header(),
+            origin=self.base_url,  # type: ignore[arg-type]  # a browser sends its page's origin
             open_timeout=TIMEOUT,
             ping_interval=None,  # browsers do not ping; the servers do
             max_size=None,
