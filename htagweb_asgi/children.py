@@ -4,6 +4,12 @@ Only the template process uses this, from its single thread. Every process stays
 ``by_pid`` until reaped (so a pid is never reused under us), and in ``current`` while it is
 the process of its key; replacing, killing or expiring a process takes it out of ``current``
 at once (and unlinks its socket) so the next request gets a fresh one without waiting.
+
+A user process starts as a *spare*: forked (or spawned) with one end of a socket pair, it
+sets up its event loop, then waits for its assignment (its key's listening socket, passed
+over the pair, and its activity slot). The template keeps ``spare_processes`` spares ready
+between requests, so a new user only waits for the assignment and the page, not for the
+start of a process (the copy-on-write faults of a fresh fork cost more than the page).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ logger = logging.getLogger(__name__)
 EXPIRE = signal.SIGUSR1  # tell a user process why it ends (see userrun.REASONS)
 EVICT = signal.SIGUSR2
 SESSION_ENDED = signal.SIGHUP
-SPAWNED_FDS = (3, 4, 5)  # listener, liveness pipe, activity board in a spawned process
+SPAWNED_FDS = (3, 4, 5)  # control pair, liveness pipe, activity board in a spawned process
 
 
 @dataclass
@@ -47,6 +53,14 @@ class Child:
     session: str = ""  # the session's tag (see Sessions.tag): logout ends its processes
     ending: bool = False  # asked to end (expired, evicted): SIGKILL if it lingers
     killed: bool = False  # we sent SIGKILL ourselves
+
+
+@dataclass
+class Spare:
+    """A started process waiting for its assignment on `control`."""
+
+    pid: int
+    control: socket.socket
 
 
 class UserProcesses:
@@ -68,28 +82,20 @@ class UserProcesses:
         self.current: dict[str, Child] = {}
         self.by_pid: dict[int, Child] = {}
         self.checks: list[tuple[float, int]] = []  # heap of (deadline, pid)
+        self.spares: list[Spare] = []  # started, waiting for a key
         self.template_pid = os.getpid()
 
     # -- starting ------------------------------------------------------------------------------
     def start(self, key: str, session: str) -> Child | None:
-        """Start the process of `key` (evicting an idle one at the cap); None when full."""
+        """Give the process of `key` its socket (evicting an idle one at the cap), using a
+        ready spare when there is one; None when full."""
         if len(self.current) >= self.config.max_processes and not self._evict_one():
             return None
         slot = self.board.allocate()
         if slot is None:  # every spare slot still belongs to an ending process
             return None
         path = os.path.join(self.config.directory, f"{key}.sock")
-        runtime.unlink_quietly(path)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(64)
-        try:
-            if self.config.start_method == "spawn":
-                pid = self._spawn(listener, slot)
-            else:
-                pid = self._fork(listener, slot)
-        finally:
-            listener.close()
+        pid = self._assign(path, slot)
         child = Child(key, pid, slot, time.monotonic(), path, session)
         self.current[key] = child
         self.by_pid[pid] = child
@@ -97,25 +103,69 @@ class UserProcesses:
             heapq.heappush(self.checks, (child.started + self.config.timeout_inactivity, pid))
         return child
 
-    def _fork(self, listener: socket.socket, slot: int) -> int:
+    def _assign(self, path: str, slot: int) -> int:
+        """Bind `path` and hand the listening socket and `slot` to a spare (a new one when
+        none is ready); return the spare's pid. The spare is chosen before the socket exists,
+        so that a fork for it does not inherit the socket."""
+        message = json.dumps({"slot": slot}).encode()
+        while True:
+            spare = self.spares.pop() if self.spares else self._new_spare()
+            runtime.unlink_quietly(path)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                listener.bind(path)
+                listener.listen(64)
+                socket.send_fds(spare.control, [message], [listener.fileno()])
+                return spare.pid
+            except OSError as exc:  # the spare died meanwhile (reaped later): take another
+                logger.info("spare process %d is gone (%s): taking another", spare.pid, exc)
+            finally:
+                listener.close()
+                spare.control.close()
+
+    def spares_due(self) -> bool:
+        return len(self.spares) < self.config.spare_processes
+
+    def replenish(self) -> None:
+        """Start one spare if fewer than ``spare_processes`` are ready (one per loop turn: a
+        fork takes a few milliseconds, and requests come first)."""
+        if self.spares_due():
+            self.spares.append(self._new_spare())
+
+    def _new_spare(self) -> Spare:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            if self.config.start_method == "spawn":
+                pid = self._spawn(theirs)
+            else:
+                pid = self._fork(theirs, ours)
+        finally:
+            theirs.close()
+        self.by_pid[pid] = Child("", pid, -1, time.monotonic(), "")
+        return Spare(pid, ours)
+
+    def _fork(self, control: socket.socket, template_end: socket.socket) -> int:
         pid = os.fork()
         if pid == 0:
-            self._become_user_process(listener, slot)
+            template_end.close()
+            self._become_user_process(control)
         return pid
 
-    def _become_user_process(self, listener: socket.socket, slot: int) -> NoReturn:
+    def _become_user_process(self, control: socket.socket) -> NoReturn:
         try:
             self.close_in_child()
+            for spare in self.spares:  # the template's ends of the other spares
+                spare.control.close()
             osutil.die_with_parent()
             if os.getppid() != self.template_pid:
                 os._exit(0)  # the template died between fork and now
             config = self.config
             settings = userproc.ProcessSettings(config.debug, config.max_frame, config.max_session)
-            userrun.run(self.app_class, listener, settings, self.board, slot, self.liveness_r)
+            userrun.run(self.app_class, control, settings, self.board, self.liveness_r)
         finally:
             os._exit(1)
 
-    def _spawn(self, listener: socket.socket, slot: int) -> int:
+    def _spawn(self, control: socket.socket) -> int:
         """A fresh interpreter (where fork is unavailable or unsafe): no shared memory."""
         spec = {
             "app": asdict(self.config.app),
@@ -123,7 +173,6 @@ class UserProcesses:
             "debug": self.config.debug,
             "max_frame": self.config.max_frame,
             "max_session": self.config.max_session,
-            "slot": slot,
             "slots": self.board.slots,
             "template_pid": self.template_pid,
             "log_level": self.config.log_level,
@@ -132,7 +181,7 @@ class UserProcesses:
         argv = [sys.executable, "-c", command, json.dumps(spec)]
         # Copy the sources above the targets first: dup2 into 3, 4, 5 in turn would overwrite
         # a source that happens to be 3, 4 or 5.
-        wanted = (listener.fileno(), self.liveness_r, self.board.fd)
+        wanted = (control.fileno(), self.liveness_r, self.board.fd)
         sources = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in wanted]
         try:
             pairs = zip(sources, SPAWNED_FDS, strict=True)
@@ -200,11 +249,20 @@ class UserProcesses:
             child = self.by_pid.pop(pid, None)
             if child is None:
                 continue
+            if not child.key:  # a spare that never got its assignment
+                self._forget_spare(pid)
+                _log_exit(child, os.waitstatus_to_exitcode(status))
+                continue
             self.board.release(child.slot)
             if self.current.get(child.key) is child:
                 del self.current[child.key]
                 runtime.unlink_quietly(child.socket_path)
             _log_exit(child, os.waitstatus_to_exitcode(status))
+
+    def _forget_spare(self, pid: int) -> None:
+        for spare in [s for s in self.spares if s.pid == pid]:
+            self.spares.remove(spare)
+            spare.control.close()
 
     def check_deadlines(self) -> None:
         """Expire idle processes; SIGKILL those that did not end when asked."""
@@ -260,7 +318,7 @@ class UserProcesses:
             self.current[key] = self.by_pid[pid]
         self.checks = [(float(deadline), int(pid)) for deadline, pid in state["checks"]]
         heapq.heapify(self.checks)
-        self.board.reserve({child.slot for child in self.by_pid.values()})
+        self.board.reserve({child.slot for child in self.by_pid.values() if child.slot >= 0})
 
 
 def _log_exit(child: Child, code: int) -> None:

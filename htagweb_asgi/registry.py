@@ -84,6 +84,7 @@ class PoolRegistry:
             stop_grace=self._settings.stop_grace,
             evict_after=self._settings.evict_after,
             start_method=self._settings.start_method,
+            spare_processes=self._settings.spare_processes,
             log_level=logging.getLogger("htagweb_asgi").getEffectiveLevel(),
         )
 

@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 KEY_RE = re.compile(r"[0-9a-f]{32}")
 CONTROL_SOCKET = "template.sock"
+SPARE_DELAY = 0.02  # seconds of quiet before starting a spare process
 RESUME = "from htagweb_asgi.template import resume; resume()"
 
 
@@ -84,12 +85,17 @@ class Supervisor:
         self.selector.register(self.wakeup_r, selectors.EVENT_READ, self._drain_wakeup)
         logger.info("template of %s ready (pid %d)", self.config.app, os.getpid())
         while not self.stopping:
-            for key, _ in self.selector.select(self._next_timeout()):
+            events = self.selector.select(self._next_timeout())
+            for key, _ in events:
                 callback: Callable[[Any], None] = key.data
                 callback(key.fileobj)
             self.processes.reap()
             self.processes.check_deadlines()
             self._check_leases()
+            if not events and self.app_class is not None:
+                # Only once nothing happened for SPARE_DELAY: a fork now would compete for
+                # the CPU with the page the last new user is waiting for.
+                self.processes.replenish()
         self._shutdown()
 
     def _install_signals(self) -> None:
@@ -115,7 +121,10 @@ class Supervisor:
         if self.lease_lost_at is not None:
             deadlines.append(self.lease_lost_at + self.config.lease_grace)
         known = [deadline for deadline in deadlines if deadline is not None]
-        return max(0.0, min(known) - time.monotonic()) if known else None
+        timeout = max(0.0, min(known) - time.monotonic()) if known else None
+        if self.app_class is not None and self.processes.spares_due():
+            timeout = SPARE_DELAY if timeout is None else min(timeout, SPARE_DELAY)
+        return timeout
 
     def _close_in_child(self) -> None:
         """What a forked user process must not inherit from us."""
@@ -222,6 +231,7 @@ class Supervisor:
             "pid": os.getpid(),
             "workers": len(self.leases),
             "start_method": self.config.start_method,
+            "spares": [spare.pid for spare in self.processes.spares],
             "processes": self.processes.listing(),
         }
 

@@ -49,6 +49,7 @@ class TemplateConfig:
     stop_grace: float
     evict_after: float
     start_method: str  # "fork" or "spawn"
+    spare_processes: int  # started processes kept ready for the next new users
     log_level: int
 
     def to_json(self) -> str:

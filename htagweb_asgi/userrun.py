@@ -1,4 +1,5 @@
-"""How a user process starts and stops: forked by its template, or spawned fresh.
+"""How a user process starts and stops: forked by its template, or spawned fresh, then
+waiting as a spare for its assignment (the listening socket of its key; see children.py).
 
 Signals: SIGTERM stops quietly (the server is stopping); SIGUSR1 (inactivity), SIGUSR2
 (eviction at the process cap) and SIGHUP (the session ended: logout, rotation) first tell
@@ -11,10 +12,11 @@ import asyncio
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import appref, logsetup, osutil
 from .activity import ActivityBoard
@@ -29,12 +31,17 @@ REASONS = {  # signal → (close code for the pages, why)
 }
 
 
-async def _serve(app: UserApp, listener: socket.socket, parent_fd: int) -> None:
+async def _serve(app: UserApp, control: socket.socket, parent_fd: int) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, app.stopped.set)
     for sig, (code, reason) in REASONS.items():
         loop.add_signal_handler(sig, app.end_soon, code, reason)
     loop.add_reader(parent_fd, app.stopped.set)  # EOF: the template (and the server) is gone
+    if not select.select([control], [], [], 0)[0]:  # no user waiting for us already
+        await warm_up()
+    listener = await _assignment(app, control)
+    if listener is None:
+        return  # the template let this spare go (it was renewed, or is stopping)
     server = await asyncio.start_unix_server(app.serve_connection, sock=listener)
     async with server:
         await app.stopped.wait()
@@ -42,11 +49,66 @@ async def _serve(app: UserApp, listener: socket.socket, parent_fd: int) -> None:
             conn.writer.close()
 
 
+async def warm_up() -> None:
+    """Run htag's page and interaction code once on a throwaway App while we wait as a spare.
+
+    The first run of that code in a forked process pays its copy-on-write faults and the
+    interpreter's specialization; paid here, they are not in the first user's wait.
+    """
+    from htag import Tag
+    from htag.render import HRenderer
+
+    class WarmUp(Tag.body):  # type: ignore[misc]
+        def init(self) -> None:
+            self.value = Tag.span("0")
+            self.add(Tag.button("+", _onclick=self.click))
+            self.add(self.value)
+
+        def click(self, _event: object) -> None:
+            self.value.clear("1")
+
+    renderer = HRenderer(WarmUp, "")
+    str(renderer)
+    button = renderer.tag.childs[0]
+    await renderer.interact(id(button), "__on__", [f"onclick-{id(button)}"], {}, {})
+
+
+async def _assignment(app: UserApp, control: socket.socket) -> socket.socket | None:
+    """Wait (as a spare, loop already running) for our key's listening socket and slot."""
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[tuple[bytes, list[int]]] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(control, 4096, 1)
+        except BlockingIOError:
+            return
+        loop.remove_reader(control.fileno())
+        if not received.done():
+            received.set_result((message, fds))
+
+    control.setblocking(False)
+    loop.add_reader(control.fileno(), readable)
+    stopped: asyncio.Future[Any] = asyncio.ensure_future(app.stopped.wait())
+    waiting: set[asyncio.Future[Any]] = {received, stopped}
+    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    control.close()
+    if received not in done:
+        return None
+    message, fds = received.result()
+    if not message or not fds:
+        return None
+    app.slot = int(json.loads(message)["slot"])
+    app.board.touch(app.slot)
+    return socket.socket(fileno=fds[0])
+
+
 def main_spawned() -> None:
     """Entry of a user process started as a fresh interpreter (start_method="spawn").
 
-    The template passes the listening socket, the liveness pipe and the activity board as
-    fds 3, 4 and 5, and the rest as JSON in argv.
+    The template passes the control pair, the liveness pipe and the activity board as fds 3,
+    4 and 5, and the rest as JSON in argv.
     """
     spec = json.loads(sys.argv[1])
     sys.path[:] = spec["sys_path"]
@@ -55,27 +117,27 @@ def main_spawned() -> None:
     if os.getppid() != spec["template_pid"]:
         os._exit(0)
     app_class = appref.load(appref.AppRef(**spec["app"]))
-    listener = socket.socket(fileno=3)
+    control = socket.socket(fileno=3)
     board = ActivityBoard(spec["slots"], fd=5)
     settings = ProcessSettings(spec["debug"], spec["max_frame"], spec["max_session"])
-    run(app_class, listener, settings, board, spec["slot"], 4)
+    run(app_class, control, settings, board, 4)
 
 
 def run(
     app_class: type,
-    listener: socket.socket,
+    control: socket.socket,
     settings: ProcessSettings,
     board: ActivityBoard,
-    slot: int,
     parent_fd: int,
 ) -> NoReturn:
-    """Serve one user until the host or the template ends us. Never returns.
+    """Wait for an assignment, then serve one user until the host or the template ends us.
+    Never returns.
 
     ``os._exit`` skips the atexit handlers and finalizers inherited from the template.
     """
     code = 0
     try:
-        asyncio.run(_serve(UserApp(app_class, settings, board, slot), listener, parent_fd))
+        asyncio.run(_serve(UserApp(app_class, settings, board, -1), control, parent_fd))
     except BaseException:
         logger.exception("user process %d failed", os.getpid())
         code = 1

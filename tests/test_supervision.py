@@ -87,10 +87,33 @@ async def test_fork_shares_memory_and_spawn_is_the_fallback(
     assert (await page_of(pool, 1))[1] == pid
 
 
+async def test_new_users_take_a_ready_spare_which_is_replaced(
+    pools: list[PoolRegistry], runtime_dir: str
+) -> None:
+    """Spares are started ahead, in quiet moments; a new user gets one at once."""
+    pool = registry(pools, runtime_dir, spare_processes=2).pool(COUNTER, SCOPE)
+    await page_of(pool, 1)
+
+    async def spares() -> list[int]:
+        return list((await pool.listing())["spares"])
+
+    with anyio.fail_after(10):
+        while len(await spares()) < 2:
+            await anyio.sleep(0.02)
+    ready = await spares()
+    _, pid = await page_of(pool, 2)
+    assert pid in ready
+    with anyio.fail_after(10):
+        while len(now := await spares()) < 2 or pid in now:
+            await anyio.sleep(0.02)
+    assert all(alive(spare) for spare in now)
+
+
 async def test_at_the_cap_the_least_recently_active_idle_process_is_evicted(
     pools: list[PoolRegistry], runtime_dir: str
 ) -> None:
-    pool = registry(pools, runtime_dir, max_processes=2, evict_after=0.3).pool(COUNTER, SCOPE)
+    made = registry(pools, runtime_dir, max_processes=2, evict_after=0.3, spare_processes=0)
+    pool = made.pool(COUNTER, SCOPE)
     _, first = await page_of(pool, 1)
     _, second = await page_of(pool, 2)
     await anyio.sleep(0.4)  # both idle long enough to be evictable
