@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .appref import AppImportError
     from .dispatch import Dispatcher
+    from .djangosession import DjangoSessions
     from .host import HtagASGI
     from .middleware import SessionMiddleware
     from .options import AppOptions, Limits, TemplateSettings
@@ -23,6 +24,7 @@ __all__ = [
     "AppImportError",
     "AppOptions",
     "Dispatcher",
+    "DjangoSessions",
     "HtagASGI",
     "Limits",
     "MemoryStore",
@@ -40,6 +42,7 @@ _HOMES = {
     "AppImportError": "appref",
     "HtagASGI": "host",
     "Dispatcher": "dispatch",
+    "DjangoSessions": "djangosession",
     "AppOptions": "options",
     "Limits": "options",
     "TemplateSettings": "options",
