@@ -114,6 +114,7 @@
   var ready = false;
   var queue = [];
   var attempt = 0;
+  var asked = null;  // the close the host asked for: daphne answers it with 1000, not our code
 
   function wsUrl() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
@@ -127,7 +128,10 @@
       ws = null;
       ready = false;
       setOnline(false);
-      if (!finished && !ended(event.code, event.reason)) reconnectLater();
+      var code = asked ? asked.code : event.code;
+      var reason = asked ? asked.reason : event.reason;
+      asked = null;
+      if (!finished && !ended(code, reason)) reconnectLater();
     };
   }
 
@@ -162,7 +166,8 @@
       firstStart();
     } else if (message.close && ws) {
       // The host asks us to close: a client-initiated close is the clean end on every server.
-      ws.close(message.close, message.reason || "");
+      asked = {code: message.close, reason: message.reason || ""};
+      ws.close(asked.code, asked.reason);
     }
   }
 
