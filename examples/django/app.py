@@ -1,5 +1,6 @@
-"""The htag App of the Django example: examples/hello.py's counter and clock, and the user
-Django logged in, read from ``self.session`` (the Django session of this browser)."""
+"""The htag App of the Django example: examples/hello.py's counter and clock, the user Django
+logged in, read from ``self.session`` (the Django session of this browser), and the clicks,
+written there for Django's pages to show."""
 
 from __future__ import annotations
 
@@ -29,3 +30,9 @@ class App(Hello):
         self.add(Tag.p(["Signed in as: ", Tag.b(signed_in_as(self.session), _class="user")]))
         self.add(Tag.p(["Process ", Tag.span(str(os.getpid()), _class="pid")]))
         self.add(Tag.p(Tag.a("Django home: log in or out", _href="../")))
+
+    def increment(self, event: object) -> None:
+        super().increment(event)
+        # Saved into the Django session before the page sees the new count: Django's home
+        # page shows it (for a logged-in user; an anonymous visitor's session is our own).
+        self.session["clicks"] = self.count

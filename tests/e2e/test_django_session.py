@@ -1,7 +1,7 @@
 """The Django session in the htag App, in Chromium (examples/django, plain and Channels): a
-user logs in through Django's login view and the App at /ui/ greets them; they log out from
-a Django page in another tab, and the App's process of that session ends while its open
-page reloads by itself, anonymous again."""
+user logs in through Django's login view and the App at /ui/ greets them; what the App
+writes in the session, a Django page shows; they log out from that page in another tab, and
+the App's process of that session ends while its open page reloads by itself, anonymous."""
 
 from __future__ import annotations
 
@@ -107,9 +107,13 @@ def test_the_app_shows_the_django_user_until_logout(
         assert alice != anonymous
         wait_until(lambda: ended(anonymous), 5, message="the anonymous process outlived login")
 
+        app.click(".increment")  # the App writes the count into the Django session
+        expect(app.locator(".count")).to_have_text("1")
+
         home = context.new_page()  # the App's page stays open meanwhile
         home.goto(server.url + "/")
         expect(home.locator(".user")).to_have_text("alice")
+        expect(home.locator(".clicks")).to_have_text("1")
         home.click("button.logout")
         expect(home.locator("a.login")).to_be_visible()
         wait_until(lambda: ended(alice), 5, message="the logged-in process outlived logout")
