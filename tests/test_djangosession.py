@@ -283,6 +283,22 @@ def test_logout_ends_the_processes_of_the_session_it_flushes(
     assert django_data(key) == {}  # and Django flushed it
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # Django's async API is asyncio's
+async def test_async_logout_ends_the_processes_too(
+    receivers: DjangoSessions, ended: list[tuple[str, str]]
+) -> None:
+    from django.contrib import auth
+
+    alogout = getattr(auth, "alogout", None)
+    if alogout is None:
+        pytest.skip("Django < 5.0 has no alogout()")
+    key = await in_thread(lambda: django_session(_auth_user_id="1"))
+    request = await in_thread(request_with, {"sessionid": key}, key)
+    await alogout(request)  # sync receivers run in a thread: they may block
+    assert ended == [("/nonexistent-htag-runtime", receivers.tag("django:" + key))]
+
+
 def test_a_forged_cookie_ends_nothing(
     receivers: DjangoSessions, ended: list[tuple[str, str]]
 ) -> None:
