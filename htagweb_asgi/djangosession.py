@@ -103,6 +103,7 @@ class DjangoSessions(Sessions):
         user_logged_out.connect(self._logged_out, weak=False, dispatch_uid=self._uid("out"))
 
     def disconnect_auth_signals(self) -> None:
+        """Undo :meth:`connect_auth_signals` (tests)."""
         from django.contrib.auth.signals import user_logged_in, user_logged_out
 
         user_logged_in.disconnect(dispatch_uid=self._uid("in"))
