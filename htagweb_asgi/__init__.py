@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .appref import AppImportError
     from .crypto import ParanoUnavailable
     from .dispatch import Dispatcher
+    from .djangosession import DjangoSessions
     from .host import HtagASGI
     from .middleware import SessionMiddleware
     from .options import AppOptions, Limits, TemplateSettings
@@ -24,6 +25,7 @@ __all__ = [
     "AppImportError",
     "AppOptions",
     "Dispatcher",
+    "DjangoSessions",
     "HtagASGI",
     "Limits",
     "MemoryStore",
@@ -42,6 +44,7 @@ _HOMES = {
     "AppImportError": "appref",
     "HtagASGI": "host",
     "Dispatcher": "dispatch",
+    "DjangoSessions": "djangosession",
     "AppOptions": "options",
     "Limits": "options",
     "TemplateSettings": "options",

@@ -1,15 +1,15 @@
-"""The Django side of the example: a home page and a JSON route beside the htag App."""
+"""The Django side of the example: a home page (log in, log out) and a JSON route."""
 
 from __future__ import annotations
 
 import time
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    links = "<a href='ui/'>Open the htag App</a> · <a href='api/time'>JSON</a>"
-    return HttpResponse(f"<h1>Django home</h1><p>{links}</p>")
+    return render(request, "home.html")
 
 
 def api_time(request: HttpRequest) -> JsonResponse:

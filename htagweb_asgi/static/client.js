@@ -273,6 +273,7 @@
   var secure = null;  // parano: this connection's session
   var inbox = Promise.resolve();  // parano: messages handled one at a time, in order
   var outbox = Promise.resolve();  // parano: messages sealed and sent one at a time, in order
+  var asked = null;  // the close the host asked for: daphne answers it with 1000, not our code
 
   function wsUrl() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
@@ -297,7 +298,10 @@
       agreement = null;
       secure = null;
       setOnline(false);
-      if (!finished && !ended(event.code, event.reason)) reconnectLater();
+      var code = asked ? asked.code : event.code;
+      var reason = asked ? asked.reason : event.reason;
+      asked = null;
+      if (!finished && !ended(code, reason)) reconnectLater();
     };
   }
 
@@ -365,7 +369,8 @@
       becomeReady();
     } else if (message.close && ws) {
       // The host asks us to close: a client-initiated close is the clean end on every server.
-      ws.close(message.close, message.reason || "");
+      asked = {code: message.close, reason: message.reason || ""};
+      ws.close(asked.code, asked.reason);
     }
   }
 
