@@ -87,10 +87,11 @@ class ProcessPool:
         """
         await self._ensure_template()
         try:
-            stream = await anyio.connect_unix(self.socket_path(key))
+            channel = await UserChannel.connect(self.socket_path(key))
         except OSError:  # no socket file, or nobody listening any more
             return None
-        return UserChannel(stream)
+        assert isinstance(channel, UserChannel)
+        return channel
 
     async def spawn(
         self, key: str, replace_pid: int | None = None, session: str = ""
