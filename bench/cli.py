@@ -34,6 +34,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", type=Path, help="default: BENCHMARKS.md unless --quick")
     parser.add_argument("--htagweb-venv", type=Path, default=ROOT / "bench" / ".venv-htagweb")
     parser.add_argument("--sweep-bound", type=float, help="seconds to grow to a sweep size")
+    parser.add_argument(
+        "--sweep-sizes", help="comma-separated live-user sizes of the sweep (default 10,100,1000)"
+    )
     parser.add_argument("--note", default="", help="a sentence for the report (e.g. noise)")
     parser.add_argument(
         "--from-json", type=Path, help="only redo medians and markdown from a results.json"
@@ -73,6 +76,9 @@ def choose(args: argparse.Namespace) -> tuple[Sizes, list[str], list[str], int]:
     sizes = QUICK if args.quick else FULL
     if args.sweep_bound is not None:
         sizes = Sizes(**{**asdict(sizes), "sweep_bound": args.sweep_bound})
+    if args.sweep_sizes:
+        steps = tuple(int(size) for size in args.sweep_sizes.split(","))
+        sizes = Sizes(**{**asdict(sizes), "sweep_sizes": steps})
     default_targets = "ours-1w" if args.quick else ",".join(TARGETS)
     targets = (args.targets or default_targets).split(",")
     names = (args.scenarios or ",".join(SCENARIOS)).split(",")
