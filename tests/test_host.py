@@ -72,6 +72,24 @@ async def test_a_refusal_uses_the_denial_response_when_offered(host: HtagASGI) -
     assert sent[0]["type"] == "websocket.http.response.start" and sent[0]["status"] == 404
 
 
+async def test_at_the_process_cap_a_new_user_gets_503_with_retry_after(runtime_dir: str) -> None:
+    """max_processes reached and nobody idle long enough to be evicted: a clear 503."""
+    from htagweb_asgi import TemplateSettings
+
+    settings = TemplateSettings(evict_after=3600, spare_processes=0)
+    app = HtagASGI(
+        "tests.apps.counter:App", runtime_dir=runtime_dir, max_processes=1, template=settings
+    )
+    try:
+        assert (await call_http(app, http_scope("/"))).status == 200
+        refused = await call_http(app, http_scope("/"))  # another browser: no cookie
+        assert refused.status == 503
+        assert refused.headers[b"retry-after"] == b"10"
+        assert b"busy" in refused.body
+    finally:
+        await app.shutdown()
+
+
 def test_options_are_checked() -> None:
     with pytest.raises(ValueError):
         HtagASGI("m:App", timeout_interaction=0)
