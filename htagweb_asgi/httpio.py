@@ -93,6 +93,6 @@ def error_page(title: str, detail: str = "", *, reload_hint: bool = False) -> by
     if detail:
         parts.append(f"<pre>{html.escape(detail)}</pre>")
     if reload_hint:
-        parts.append("<p><a href='javascript:location.reload()'>Reload the page</a></p>")
+        parts.append("<p><a href=''>Reload the page</a></p>")  # '' is this very URL
     parts.append("</body></html>")
     return "".join(parts).encode()
