@@ -5,30 +5,24 @@ Only the template process uses this, from its single thread. Every process stays
 the process of its key; replacing, killing or expiring a process takes it out of ``current``
 at once (and unlinks its socket) so the next request gets a fresh one without waiting.
 
-A user process starts as a *spare*: forked (or spawned) with one end of a socket pair, it
-sets up its event loop, then waits for its assignment (its key's listening socket, passed
-over the pair, and its activity slot). The template keeps ``spare_processes`` spares ready
-between requests, so a new user only waits for the assignment and the page, not for the
-start of a process (the copy-on-write faults of a fresh fork cost more than the page).
+Every process starts as a spare (see spares.py) and gets its key at ``start``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import heapq
-import json
 import logging
 import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from . import memory, osutil, runtime, userproc, userrun
+from . import memory, runtime
 from .activity import ActivityBoard
+from .spares import Spares
 
 if TYPE_CHECKING:
     from .template import TemplateConfig
@@ -38,7 +32,6 @@ logger = logging.getLogger(__name__)
 EXPIRE = signal.SIGUSR1  # tell a user process why it ends (see userrun.REASONS)
 EVICT = signal.SIGUSR2
 SESSION_ENDED = signal.SIGHUP
-SPAWNED_FDS = (3, 4, 5)  # control pair, liveness pipe, activity board in a spawned process
 
 
 @dataclass
@@ -55,14 +48,6 @@ class Child:
     killed: bool = False  # we sent SIGKILL ourselves
 
 
-@dataclass
-class Spare:
-    """A started process waiting for its assignment on `control`."""
-
-    pid: int
-    control: socket.socket
-
-
 class UserProcesses:
     """The table of user processes and everything that changes it."""
 
@@ -75,15 +60,11 @@ class UserProcesses:
         close_in_child: Callable[[], None],
     ) -> None:
         self.config = config
-        self.app_class = app_class
         self.board = board
-        self.liveness_r = liveness_r
-        self.close_in_child = close_in_child  # what a forked child must not keep open
         self.current: dict[str, Child] = {}
         self.by_pid: dict[int, Child] = {}
         self.checks: list[tuple[float, int]] = []  # heap of (deadline, pid)
-        self.spares: list[Spare] = []  # started, waiting for a key
-        self.template_pid = os.getpid()
+        self.spares = Spares(config, app_class, board, liveness_r, close_in_child, self._started)
 
     # -- starting ------------------------------------------------------------------------------
     def start(self, key: str, session: str) -> Child | None:
@@ -105,91 +86,26 @@ class UserProcesses:
 
     def _assign(self, path: str, slot: int) -> int:
         """Bind `path` and hand the listening socket and `slot` to a spare (a new one when
-        none is ready); return the spare's pid. The spare is chosen before the socket exists,
-        so that a fork for it does not inherit the socket."""
-        message = json.dumps({"slot": slot}).encode()
+        none is ready); return its pid. The spare is chosen before the socket exists, so that
+        a fork for it does not inherit the socket."""
         while True:
-            spare = self.spares.pop() if self.spares else self._new_spare()
+            spare = self.spares.take()
             runtime.unlink_quietly(path)
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 listener.bind(path)
                 listener.listen(64)
-                socket.send_fds(spare.control, [message], [listener.fileno()])
+                self.spares.assign(spare, listener, slot)
                 return spare.pid
             except OSError as exc:  # the spare died meanwhile (reaped later): take another
                 logger.info("spare process %d is gone (%s): taking another", spare.pid, exc)
+                spare.control.close()
             finally:
                 listener.close()
-                spare.control.close()
 
-    def spares_due(self) -> bool:
-        return len(self.spares) < self.config.spare_processes
-
-    def replenish(self) -> None:
-        """Start one spare if fewer than ``spare_processes`` are ready (one per loop turn: a
-        fork takes a few milliseconds, and requests come first)."""
-        if self.spares_due():
-            self.spares.append(self._new_spare())
-
-    def _new_spare(self) -> Spare:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            if self.config.start_method == "spawn":
-                pid = self._spawn(theirs)
-            else:
-                pid = self._fork(theirs, ours)
-        finally:
-            theirs.close()
+    def _started(self, pid: int) -> None:
+        """A new spare: kept in by_pid (unassigned: no key, no slot) until reaped."""
         self.by_pid[pid] = Child("", pid, -1, time.monotonic(), "")
-        return Spare(pid, ours)
-
-    def _fork(self, control: socket.socket, template_end: socket.socket) -> int:
-        pid = os.fork()
-        if pid == 0:
-            template_end.close()
-            self._become_user_process(control)
-        return pid
-
-    def _become_user_process(self, control: socket.socket) -> NoReturn:
-        try:
-            self.close_in_child()
-            for spare in self.spares:  # the template's ends of the other spares
-                spare.control.close()
-            osutil.die_with_parent()
-            if os.getppid() != self.template_pid:
-                os._exit(0)  # the template died between fork and now
-            config = self.config
-            settings = userproc.ProcessSettings(config.debug, config.max_frame, config.max_session)
-            userrun.run(self.app_class, control, settings, self.board, self.liveness_r)
-        finally:
-            os._exit(1)
-
-    def _spawn(self, control: socket.socket) -> int:
-        """A fresh interpreter (where fork is unavailable or unsafe): no shared memory."""
-        spec = {
-            "app": asdict(self.config.app),
-            "sys_path": self.config.sys_path,
-            "debug": self.config.debug,
-            "max_frame": self.config.max_frame,
-            "max_session": self.config.max_session,
-            "slots": self.board.slots,
-            "template_pid": self.template_pid,
-            "log_level": self.config.log_level,
-        }
-        command = "from htagweb_asgi.userrun import main_spawned; main_spawned()"
-        argv = [sys.executable, "-c", command, json.dumps(spec)]
-        # Copy the sources above the targets first: dup2 into 3, 4, 5 in turn would overwrite
-        # a source that happens to be 3, 4 or 5.
-        wanted = (control.fileno(), self.liveness_r, self.board.fd)
-        sources = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in wanted]
-        try:
-            pairs = zip(sources, SPAWNED_FDS, strict=True)
-            actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in pairs]
-            return os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions)
-        finally:
-            for fd in sources:
-                os.close(fd)
 
     # -- ending ----------------------------------------------------------------------------------
     def kill(self, key: str, pid: int | None) -> bool:
@@ -250,7 +166,7 @@ class UserProcesses:
             if child is None:
                 continue
             if not child.key:  # a spare that never got its assignment
-                self._forget_spare(pid)
+                self.spares.forget(pid)
                 _log_exit(child, os.waitstatus_to_exitcode(status))
                 continue
             self.board.release(child.slot)
@@ -258,11 +174,6 @@ class UserProcesses:
                 del self.current[child.key]
                 runtime.unlink_quietly(child.socket_path)
             _log_exit(child, os.waitstatus_to_exitcode(status))
-
-    def _forget_spare(self, pid: int) -> None:
-        for spare in [s for s in self.spares if s.pid == pid]:
-            self.spares.remove(spare)
-            spare.control.close()
 
     def check_deadlines(self) -> None:
         """Expire idle processes; SIGKILL those that did not end when asked."""

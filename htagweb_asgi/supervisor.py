@@ -95,7 +95,7 @@ class Supervisor:
             if not events and self.app_class is not None:
                 # Only once nothing happened for SPARE_DELAY: a fork now would compete for
                 # the CPU with the page the last new user is waiting for.
-                self.processes.replenish()
+                self.processes.spares.replenish()
         self._shutdown()
 
     def _install_signals(self) -> None:
@@ -122,7 +122,7 @@ class Supervisor:
             deadlines.append(self.lease_lost_at + self.config.lease_grace)
         known = [deadline for deadline in deadlines if deadline is not None]
         timeout = max(0.0, min(known) - time.monotonic()) if known else None
-        if self.app_class is not None and self.processes.spares_due():
+        if self.app_class is not None and self.processes.spares.due():
             timeout = SPARE_DELAY if timeout is None else min(timeout, SPARE_DELAY)
         return timeout
 
@@ -231,7 +231,7 @@ class Supervisor:
             "pid": os.getpid(),
             "workers": len(self.leases),
             "start_method": self.config.start_method,
-            "spares": [spare.pid for spare in self.processes.spares],
+            "spares": self.processes.spares.pids(),
             "processes": self.processes.listing(),
         }
 
