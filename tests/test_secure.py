@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.parano_cost import OpenSSLAesGcm  # one OpenSSL page cipher, shared with the bench
 from htagweb_asgi import crypto, envelope
 from htagweb_asgi.secure import ChannelError, PageHandshake, SecureSession, accept
 
@@ -137,27 +138,6 @@ def test_each_agreement_has_its_own_keys() -> None:
     forged = envelope.sealed_header(new_process.session_id, 0) + message[25:]
     with pytest.raises(ChannelError):
         new_process.open(forged)
-
-
-class OpenSSLAesGcm:
-    """AES-256-GCM from OpenSSL (through `cryptography`): an implementation independent of
-    libsodium, as the browser's WebCrypto is."""
-
-    def __init__(self, key: bytes) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        self._aead = AESGCM(key)
-
-    def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        return self._aead.encrypt(nonce, plaintext, aad)
-
-    def open(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
-        from cryptography.exceptions import InvalidTag
-
-        try:
-            return self._aead.decrypt(nonce, sealed, aad)
-        except InvalidTag:
-            raise crypto.DecryptionFailed("bad tag") from None
 
 
 def test_a_page_with_another_aes_gcm_talks_to_the_process() -> None:
