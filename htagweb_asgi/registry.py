@@ -12,6 +12,7 @@ from . import runtime
 from .appref import AppRef
 from .options import AppOptions, Limits, TemplateSettings
 from .pool import ProcessPool
+from .session import DEFAULT_MAX_SIZE
 from .template import TemplateConfig
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class PoolRegistry:
         base_dir: str | None,
         limits: Limits,
         settings: TemplateSettings,
-        max_session: int = 64 * 1024,
+        max_session: int = DEFAULT_MAX_SIZE,
     ) -> None:
         self._base_dir = base_dir
         self._limits = limits

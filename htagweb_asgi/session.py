@@ -14,6 +14,8 @@ from typing import Any
 
 from .sessionstore import Snapshot
 
+DEFAULT_MAX_SIZE = 64 * 1024  # bytes of JSON a session may hold
+
 
 class SessionValueError(TypeError):
     """Raised when a session value cannot be stored (not JSON-serializable, or too big)."""

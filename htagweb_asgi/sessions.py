@@ -22,6 +22,7 @@ import anyio
 
 from . import admin, runtime, secret, statedir
 from .cookies import build_set_cookie, parse_cookies
+from .session import DEFAULT_MAX_SIZE
 from .sessionstore import SessionStore, Snapshot, SQLiteStore
 from .signing import Signer
 
@@ -58,7 +59,7 @@ class Sessions:
         secure: bool | None = None,
         same_site: str = "Lax",
         path: str | None = None,
-        max_size: int = 64 * 1024,
+        max_size: int = DEFAULT_MAX_SIZE,
         runtime_dir: str | None = None,
     ) -> None:
         self._secret_key = secret_key

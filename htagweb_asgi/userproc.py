@@ -32,7 +32,7 @@ from . import interaction
 from .activity import ActivityBoard
 from .framing import HEADER_SIZE, FrameError, Kind, encode, encode_json, parse_header
 from .paranoproc import HttpSessions, ParanoLink
-from .session import ProcessSession, SessionValueError
+from .session import DEFAULT_MAX_SIZE, ProcessSession, SessionValueError
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ProcessSettings:
 
     debug: bool
     max_frame: int
-    max_session: int = 64 * 1024
+    max_session: int = DEFAULT_MAX_SIZE
 
 
 class Connection:
