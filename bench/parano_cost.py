@@ -39,8 +39,8 @@ import websockets
 from htag import Tag
 
 from htagweb_asgi import HtagASGI
-from htagweb_asgi.crypto import AesGcm, DecryptionFailed
-from htagweb_asgi.secure import CipherFactory, PageHandshake, SecureSession
+from htagweb_asgi.parano.agreement import CipherFactory, PageHandshake, SecureSession
+from htagweb_asgi.parano.primitives import AesGcm, DecryptionFailed
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_ENV = "HTAGWEB_PARANO_BENCH_RUNTIME"
@@ -244,7 +244,7 @@ async def measure(
 def crypto_cost(message: bytes, cipher: CipherFactory, repeat: int = 2000) -> float:
     """Microseconds for the page to seal a click and the process (pynacl) to open it."""
     handshake = PageHandshake()
-    from htagweb_asgi.secure import accept
+    from htagweb_asgi.parano.agreement import accept
 
     process, welcome = accept(handshake.hello, strict=True)
     page = handshake.complete(welcome, strict=True, cipher=cipher)

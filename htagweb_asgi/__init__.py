@@ -1,8 +1,12 @@
-"""htagweb-asgi: a production web host for htag v1 Apps, one OS process per user, pure ASGI3.
+"""htagweb-asgi: a production web host for htag Apps, one OS process per user, pure ASGI3.
+
+The package has two halves that never import each other: ``web/`` runs in the server's
+workers (ASGI, anyio, the relays), ``proc/`` in the App's template and user processes (htag).
+``protocol/`` is what they agree on, ``sessions/`` and ``parano/`` what they share.
 
 The names below are imported on first use: the App's template and user processes import
-this package's process modules only, and stay smaller (faster to fork, less memory per user)
-without the host's web stack.
+the process modules only, and stay smaller (faster to fork, less memory per user) without
+the host's web stack.
 """
 
 from __future__ import annotations
@@ -10,16 +14,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .appref import AppImportError
-    from .crypto import ParanoUnavailable
-    from .dispatch import Dispatcher
-    from .djangosession import DjangoSessions
-    from .host import HtagASGI
-    from .middleware import SessionMiddleware
-    from .options import AppOptions, Limits, TemplateSettings
-    from .session import Session, SessionValueError
-    from .sessions import Sessions
-    from .sessionstore import MemoryStore, SessionStore, SQLiteStore
+    from htagweb_asgi.appref import AppImportError
+    from htagweb_asgi.integrations.django.sessions import DjangoSessions
+    from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
+    from htagweb_asgi.parano.primitives import ParanoUnavailable
+    from htagweb_asgi.sessions.core import Sessions
+    from htagweb_asgi.sessions.middleware import SessionMiddleware
+    from htagweb_asgi.sessions.store import MemoryStore, SessionStore, SQLiteStore
+    from htagweb_asgi.sessions.values import Session, SessionValueError
+    from htagweb_asgi.web.dispatch import Dispatcher
+    from htagweb_asgi.web.host import HtagASGI
 
 __all__ = [
     "AppImportError",
@@ -42,20 +46,20 @@ __version__ = "0.1.0"
 
 _HOMES = {
     "AppImportError": "appref",
-    "HtagASGI": "host",
-    "Dispatcher": "dispatch",
-    "DjangoSessions": "djangosession",
+    "HtagASGI": "web.host",
+    "Dispatcher": "web.dispatch",
+    "DjangoSessions": "integrations.django.sessions",
     "AppOptions": "options",
     "Limits": "options",
     "TemplateSettings": "options",
-    "SessionMiddleware": "middleware",
-    "Session": "session",
-    "SessionValueError": "session",
-    "Sessions": "sessions",
-    "MemoryStore": "sessionstore",
-    "SQLiteStore": "sessionstore",
-    "SessionStore": "sessionstore",
-    "ParanoUnavailable": "crypto",
+    "SessionMiddleware": "sessions.middleware",
+    "Session": "sessions.values",
+    "SessionValueError": "sessions.values",
+    "Sessions": "sessions.core",
+    "MemoryStore": "sessions.store",
+    "SQLiteStore": "sessions.store",
+    "SessionStore": "sessions.store",
+    "ParanoUnavailable": "parano.primitives",
 }
 
 

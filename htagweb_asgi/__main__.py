@@ -1,3 +1,6 @@
+"""``python -m htagweb_asgi``: see cli.py."""
+
 from htagweb_asgi.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -8,10 +8,12 @@ import sys
 from dataclasses import dataclass
 from types import ModuleType
 
+from htagweb_asgi.errors import HtagwebError
+
 MAIN_ALIAS = "__mp_main__"  # the name multiprocessing also gives a re-imported main script
 
 
-class AppImportError(Exception):
+class AppImportError(HtagwebError):
     """Raised when an App reference cannot be resolved or imported."""
 
 

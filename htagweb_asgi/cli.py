@@ -1,4 +1,5 @@
-"""``python -m htagweb_asgi module:App``: serve an App standalone, with several workers."""
+"""``python -m htagweb_asgi module:App``: serve an App standalone, with several workers;
+``python -m htagweb_asgi ps`` and ``kill``: see and end the user processes."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from . import admin, runtime
-from .host import HtagASGI
-from .server import serve
+from htagweb_asgi import paths
+from htagweb_asgi.protocol import control
+from htagweb_asgi.web.host import HtagASGI
+from htagweb_asgi.web.server import serve
 
 _CONFIG_ENV = "HTAGWEB_ASGI_CLI_CONFIG"
 
@@ -54,13 +57,13 @@ def operate(argv: Sequence[str]) -> int:
     parser.add_argument("match", nargs="?", help="kill: a session hash prefix (>= 6) or a pid")
     parser.add_argument("--runtime-dir", default=None, help="the servers' runtime_dir option")
     args = parser.parse_args(argv)
-    base = args.runtime_dir or runtime.default_base()
+    base = args.runtime_dir or paths.default_base()
     if args.command == "ps":
-        sys.stdout.write(admin.format_listings(admin.listings(base)) + "\n")
+        sys.stdout.write(format_listings(control.listings(base)) + "\n")
         return 0
     if not args.match:
         parser.error("kill needs a session hash prefix or a pid")
-    ended = admin.kill(base, args.match)
+    ended = control.kill(base, args.match)
     sys.stdout.write(f"ended {ended} process(es)\n")
     return 0 if ended else 1
 
@@ -92,4 +95,40 @@ def main(argv: Sequence[str] | None = None) -> None:
         root_path=args.root_path,
         debug=args.debug,
         ws_per_message_deflate=not args.parano,  # ciphertext does not compress: don't try
+    )
+
+
+def _megabytes(value: int | None) -> str:
+    return f"{value / 1048576:.1f}M" if value is not None else "-"
+
+
+def format_listings(found: list[dict[str, Any]]) -> str:
+    header = ("APP", "WHERE", "TEMPLATE", "WORKERS", "SESSION", "PID", "AGE", "IDLE", "RSS", "USS")
+    rows: list[tuple[str, ...]] = [header]
+    for template in found:
+        common = (
+            template["app"],
+            template["label"],
+            str(template["pid"]),
+            str(template["workers"]),
+        )
+        for proc in template["processes"] or [None]:
+            if proc is None:
+                rows.append((*common, "-", "-", "-", "-", "-", "-"))
+                continue
+            rows.append(
+                (
+                    *common,
+                    proc["key"],
+                    str(proc["pid"]),
+                    f"{proc['age']:.0f}s",
+                    f"{proc['idle']:.0f}s",
+                    _megabytes(proc.get("rss")),
+                    _megabytes(proc.get("uss")),
+                )
+            )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
     )

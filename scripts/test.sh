@@ -21,7 +21,7 @@ fetch_nginx() {
 }
 if ! command -v nginx >/dev/null && [ ! -x .cache/nginx/usr/sbin/nginx ]; then
     fetch_nginx || { apt-get update -qq 2>/dev/null && fetch_nginx; } ||
-        echo "nginx is not available: tests/e2e/test_proxy.py will be skipped"
+        echo "nginx is not available: tests/browser/test_proxy.py will be skipped"
 fi
 
 python3 -m venv .venv

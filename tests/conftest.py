@@ -1,14 +1,33 @@
-"""Shared fixtures: anyio tests run on asyncio and trio unless they say otherwise."""
+"""Shared fixtures, and the tiers: every test is marked by the folder it lives in.
+
+- unit/: no process of ours, no network; asyncio and trio (``pytest -m unit``, seconds);
+- proc/: real template and user processes, driven in-process;
+- e2e/: real servers on loopback ports, raw HTTP and websocket clients;
+- browser/: real servers driven by headless Debian Chromium.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.support.servers import our_processes
+from tests.support.waiting import eventually
+
+TIERS = ("unit", "proc", "e2e", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        tier = item.path.relative_to(root).parts[0]
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,12 +52,27 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def runtime_dir() -> Iterator[str]:
-    """A private, short runtime directory (unix socket paths are limited to ~100 bytes)."""
+    """A private runtime directory for one test; every template must clean up after itself."""
     directory = tempfile.mkdtemp(prefix="hwu-")
     yield directory
-    # every template removes its App directory when it stops: none may be left behind
-    deadline = time.monotonic() + 10
-    while any(os.path.isdir(os.path.join(directory, name)) for name in os.listdir(directory)):
-        assert time.monotonic() < deadline, f"a template did not clean up: {os.listdir(directory)}"
-        time.sleep(0.05)  # polling a condition, bounded by the deadline
+    eventually(
+        lambda: not any(os.path.isdir(os.path.join(directory, n)) for n in os.listdir(directory)),
+        10,
+        message=f"a template did not clean up: {os.listdir(directory)}",
+    )
     shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def runtime() -> Iterator[str]:
+    """A private runtime directory shared by the servers of this run."""
+    directory = tempfile.mkdtemp(prefix="hw-")
+    yield directory
+    eventually(lambda: not our_processes(directory), 10, message="processes left behind")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the servers started by the tests write their logs."""
+    return tmp_path_factory.mktemp("server-logs")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.client import Visitor, receive_until, updated_text
-from tests.e2e.conftest import start_server
-from tests.e2e.servers import Server
+from tests.support.client import Visitor, receive_until, updated_text
+from tests.support.servers import Server, start_server
 
 pytestmark = pytest.mark.anyio
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from htagweb_asgi import envelope
-from tests.e2e.client import Visitor, closed_with, receive, updated_text
-from tests.e2e.conftest import start_server
-from tests.e2e.paranoclient import (
+from htagweb_asgi.parano import envelope
+from htagweb_asgi.protocol.codes import Close
+from tests.support.client import Visitor, closed_with, receive, updated_text
+from tests.support.paranoclient import (
     agree,
     click,
     post_bytes,
@@ -21,7 +21,7 @@ from tests.e2e.paranoclient import (
     receive_bytes,
     receive_sealed,
 )
-from tests.e2e.servers import Server
+from tests.support.servers import Server, start_server
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +30,7 @@ CLEAR_WORDS = (b"increment", b"__on__", b"update", b"<span", b"pushed", b"value"
 
 @pytest.fixture(scope="module", params=["hypercorn-trio", "uvicorn"])
 def served(request: pytest.FixtureRequest, runtime: str, logs: Path) -> Iterator[Server]:
-    running = start_server(request.param, "tests.apps.parano_hosts:main", runtime, logs)
+    running = start_server(request.param, "tests.support.apps.parano_hosts:main", runtime, logs)
     yield running
     running.close()
 
@@ -69,7 +69,7 @@ async def test_a_reconnection_agrees_on_new_keys(served: Server) -> None:
     async with visitor.websocket(page) as ws:
         await agree(ws)
         code, reason = await closed_after(ws, stale)  # a message of the old connection
-        assert code == envelope.CHANNEL_BROKEN and "another session" in reason
+        assert code == Close.CHANNEL_BROKEN and "another session" in reason
     await visitor.aclose()
 
 
@@ -116,7 +116,7 @@ async def test_forgeries_close_the_connection_and_the_process_serves_on(served: 
     for forge in (tampered, replayed, reordered, early, again):
         async with visitor.websocket(page) as ws:
             code, reason = await closed_after(ws, await forge(ws))
-            assert code == envelope.CHANNEL_BROKEN, (forge.__name__, reason)
+            assert code == Close.CHANNEL_BROKEN, (forge.__name__, reason)
     again_page = await visitor.page()
     assert again_page.pid == page.pid
     async with visitor.websocket(again_page) as ws:
@@ -168,7 +168,7 @@ async def test_http_only_refusals_and_the_process_serves_on(served: Server) -> N
     for forged in (sent, bytes(tampered)):
         response = await post_bytes(visitor, page, forged)
         assert response.status_code == 400, response.text
-        assert response.json()["code"] == envelope.CHANNEL_BROKEN
+        assert response.json()["code"] == Close.CHANNEL_BROKEN
     _, reply = await post_click(visitor, session, page, "inc")  # a gap (the tampered one): fine
     assert updated_text(reply) == ["2"]
     assert (await visitor.page("/http")).pid == page.pid

@@ -6,20 +6,13 @@ import json
 import os
 import signal
 
-import psutil
 import pytest
 
-from tests.e2e.client import Visitor, click, closed_with, receive, updated_text
-from tests.e2e.servers import Server, wait_until
+from tests.support.client import Visitor, click, closed_with, receive, updated_text
+from tests.support.servers import Server
+from tests.support.waiting import eventually, pid_gone
 
 pytestmark = pytest.mark.anyio
-
-
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 async def test_click_updates_the_counter(server: Server) -> None:
@@ -66,7 +59,7 @@ async def test_query_change_recreates_the_process(server: Server) -> None:
     assert changed.pid != first.pid
     assert changed.texts["init"] == "init=['a'] [('b', '1')]"  # '_' keywords never reach htag
     assert "onload" not in changed.elements.get("pid", {})
-    wait_until(lambda: gone(first.pid), 5, message="the replaced process still runs")
+    eventually(lambda: pid_gone(first.pid), 5, message="the replaced process still runs")
     assert (await visitor.page("/?a&b=1")).pid == changed.pid
     await visitor.aclose()
 
@@ -107,7 +100,7 @@ async def test_interaction_timeout_kills_and_a_reload_starts_afresh(server: Serv
         await ws.send(page.click("slow"))
         code, reason = await closed_with(ws)
     assert code == 4002 and "3 s" in reason
-    wait_until(lambda: gone(page.pid), 5, message="the timed-out process still runs")
+    eventually(lambda: pid_gone(page.pid), 5, message="the timed-out process still runs")
     fresh = await visitor.page()
     assert fresh.pid != page.pid and fresh.texts["value"] == "0"
     await visitor.aclose()
@@ -121,7 +114,7 @@ async def test_inactivity_ends_the_process(server: Server) -> None:
         await click(ws, page, "push")  # pushes are not activity
         code, _ = await closed_with(ws)
     assert code == 4003
-    wait_until(lambda: gone(page.pid), 5, message="the idle process still runs")
+    eventually(lambda: pid_gone(page.pid), 5, message="the idle process still runs")
     assert (await visitor.page("/idle")).pid != page.pid
     await visitor.aclose()
 
@@ -134,7 +127,7 @@ async def test_exit_ends_the_process(server: Server) -> None:
         await click(ws, page, "exit")
         code, _ = await closed_with(ws)
     assert code == 4000
-    wait_until(lambda: gone(page.pid), 5, message="the process did not exit")
+    eventually(lambda: pid_gone(page.pid), 5, message="the process did not exit")
     assert (await visitor.page()).pid != page.pid
     await visitor.aclose()
 
@@ -224,7 +217,7 @@ async def test_bad_messages_close_the_websocket_with_a_reason(server: Server) ->
     """Binary → 1003, not JSON → 1007, wrong shape → 1008, too big → 1009; process lives on."""
     visitor = Visitor(server.url)
     page = await visitor.page()
-    cases = [
+    cases: list[tuple[str | bytes, int]] = [
         (b"\x00\x01", 1003),
         ("{not json", 1007),
         (json.dumps({"id": "x", "method": "inc"}), 1008),

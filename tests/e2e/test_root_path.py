@@ -9,15 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.client import Visitor, click, updated_text
-from tests.e2e.conftest import start_server
+from tests.support.client import Visitor, click, updated_text
+from tests.support.servers import start_server
 
 
 @pytest.mark.anyio
 async def test_uvicorn_root_path_behind_a_stripping_proxy(runtime: str, logs: Path) -> None:
     """uvicorn --root-path /ui expects a proxy that strips /ui: requests arrive as /...,
     the page and the cookie still name /ui, and the websocket works."""
-    server = start_server("uvicorn", "tests.apps.hosts:main", runtime, logs, "--root-path", "/ui")
+    server = start_server(
+        "uvicorn", "tests.support.apps.hosts:main", runtime, logs, "--root-path", "/ui"
+    )
     try:
         visitor = Visitor(server.url)
         response = await visitor.http.get("/")

@@ -15,15 +15,16 @@ import httpx
 import psutil
 import pytest
 import websockets
+from websockets.typing import Origin
 
-from tests.e2e.client import Visitor, click, closed_with, receive
-from tests.e2e.conftest import start_server
-from tests.e2e.servers import Server, our_processes, wait_until
-from tests.pageparse import ParsedPage
+from tests.support.client import Visitor, click, closed_with, receive
+from tests.support.pageparse import ParsedPage
+from tests.support.servers import Server, our_processes, start_server
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
-APP = "tests.apps.session_host:app"
+APP = "tests.support.apps.session_host:app"
 
 
 @pytest.fixture(scope="module", params=["uvicorn", "uvicorn-4"])
@@ -32,14 +33,14 @@ def served(request: pytest.FixtureRequest, logs: Path) -> Iterator[tuple[Server,
     server = start_server(request.param, APP, runtime, logs)
     yield server, runtime
     server.close()
-    wait_until(lambda: not our_processes(runtime), 10, message="processes left behind")
+    eventually(lambda: not our_processes(runtime), 10, message="processes left behind")
     shutil.rmtree(runtime, ignore_errors=True)
 
 
 def shown(message: dict[str, object]) -> dict[str, object]:
     """The session as the App rendered it in an update."""
     fragment = next(iter(message["update"].values()))  # type: ignore[attr-defined]
-    return json.loads(ParsedPage.texts_of(fragment))  # type: ignore[no-any-return]
+    return json.loads(ParsedPage.texts_of(fragment))
 
 
 async def fresh(server: Server, user: Visitor) -> Visitor:
@@ -101,8 +102,12 @@ async def test_tag_state_lives_in_the_session(served: tuple[Server, str]) -> Non
     page = await user.page("/ui/")
     async with user.websocket(page) as ws:
         await click(ws, page, "state")
-        assert shown(await click(ws, page, "state")) == {"tests.apps.sessionapp.App": {"n": 2}}
-    assert (await user.http.get("/api/session")).json() == {"tests.apps.sessionapp.App": {"n": 2}}
+        assert shown(await click(ws, page, "state")) == {
+            "tests.support.apps.sessionapp.App": {"n": 2}
+        }
+    assert (await user.http.get("/api/session")).json() == {
+        "tests.support.apps.sessionapp.App": {"n": 2}
+    }
     await user.aclose()
 
 
@@ -135,7 +140,7 @@ async def test_login_rotates_the_session_and_ends_the_old_process(
         code, reason = await closed_with(ws)
     assert code == 4001 and "session ended" in reason
     assert user.http.cookies["htagweb_session"] != old_cookie
-    wait_until(
+    eventually(
         lambda: not psutil.pid_exists(page.pid) or psutil.Process(page.pid).status() == "zombie", 5
     )
     again = await user.page("/ui/")
@@ -158,7 +163,7 @@ async def test_logout_ends_the_session_and_its_processes(served: tuple[Server, s
         assert "Max-Age=0" in response.headers["set-cookie"]
         code, _ = await closed_with(ws)
     assert code == 4001
-    wait_until(
+    eventually(
         lambda: not psutil.pid_exists(page.pid) or psutil.Process(page.pid).status() == "zombie", 5
     )
     again = await user.page("/ui/")
@@ -171,11 +176,16 @@ async def test_cross_site_websockets_are_refused(served: tuple[Server, str]) -> 
     user = Visitor(server.url)
     page = await user.page("/ui/")
     url = user.ws_url(page)
-    for origin in ("https://evil.example", "http://127.0.0.1.evil.example", None):
+    origins: list[Origin | None] = [
+        Origin("https://evil.example"),
+        Origin("http://127.0.0.1.evil.example"),
+        None,
+    ]
+    for origin in origins:
         with pytest.raises(websockets.InvalidStatus) as refused:
             async with websockets.connect(
                 url, additional_headers={"cookie": user.cookie_header}, origin=origin
-            ):  # type: ignore[arg-type]
+            ):
                 pass
         assert refused.value.response.status_code == 403
     async with user.websocket(page) as ws:  # our own origin: fine
@@ -206,7 +216,7 @@ async def test_bad_cookies_mean_a_fresh_session_and_touch_nothing(
 async def test_http_interactions_need_the_page_token_and_our_origin(logs: Path) -> None:
     """The POST endpoint: the CSRF token from the page config, and a same-site Origin."""
     runtime = tempfile.mkdtemp(prefix="hw-")
-    server = start_server("uvicorn", "tests.apps.hosts:main", runtime, logs)
+    server = start_server("uvicorn", "tests.support.apps.hosts:main", runtime, logs)
     try:
         user = Visitor(server.url)
         page = await user.page("/http")
@@ -231,7 +241,7 @@ async def test_http_interactions_need_the_page_token_and_our_origin(logs: Path) 
         await user.aclose()
     finally:
         server.close()
-        wait_until(lambda: not our_processes(runtime), 10)
+        eventually(lambda: not our_processes(runtime), 10)
         shutil.rmtree(runtime, ignore_errors=True)
 
 
@@ -252,7 +262,7 @@ async def test_sessions_survive_a_server_restart(logs: Path) -> None:
         await user.aclose()
     finally:
         server.close()
-        wait_until(lambda: not our_processes(runtime), 10)
+        eventually(lambda: not our_processes(runtime), 10)
         shutil.rmtree(runtime, ignore_errors=True)
 
 

@@ -15,17 +15,17 @@ import httpx
 import pytest
 import websockets
 
-from htagweb_asgi import admin
-from htagweb_asgi.signing import Signer
-from tests.e2e.client import Visitor, click, updated_text
-from tests.e2e.conftest import start_server
-from tests.e2e.servers import Server, our_processes, wait_until
-from tests.pageparse import ParsedPage
+from htagweb_asgi.protocol import control
+from htagweb_asgi.sessions.cookie import Signer
+from tests.support.client import Visitor, click, updated_text
+from tests.support.pageparse import ParsedPage
+from tests.support.servers import Server, our_processes, start_server
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "a test secret that is long enough"
-ROOT_APP = "tests.apps.counter:App@/"
+ROOT_APP = "tests.support.apps.counter:App@/"
 MULTI = ["gunicorn-4", "uvicorn-4", "hypercorn-4"]
 
 
@@ -35,13 +35,18 @@ def own_runtime() -> str:
 
 def launch(kind: str, runtime: str, logs: Path, *extra: str) -> Server:
     return start_server(
-        kind, "tests.apps.hosts:main", runtime, logs, *extra, env={"HTAGWEB_SECRET_KEY": SECRET}
+        kind,
+        "tests.support.apps.hosts:main",
+        runtime,
+        logs,
+        *extra,
+        env={"HTAGWEB_SECRET_KEY": SECRET},
     )
 
 
 def finish(server: Server, runtime: str) -> None:
     server.close()
-    wait_until(lambda: not our_processes(runtime), 10, message="processes left behind")
+    eventually(lambda: not our_processes(runtime), 10, message="processes left behind")
     shutil.rmtree(runtime, ignore_errors=True)
 
 
@@ -57,7 +62,7 @@ def root_processes(runtime: str) -> list[dict[str, object]]:
     """The user processes of the root App, as its template lists them."""
     return [
         proc
-        for t in admin.listings(runtime)
+        for t in control.listings(runtime)
         if t["label"].endswith(" /")
         for proc in t["processes"]
     ]
@@ -79,7 +84,7 @@ async def test_one_user_reaches_one_process_from_every_worker(multi: tuple[Serve
             assert updated_text(await click(ws, again, "inc")) == [str(n)]
         await visitor.aclose()
     assert pids == {page.pid}
-    workers = [t["workers"] for t in admin.listings(runtime) if t["label"].endswith(" /")]
+    workers = [t["workers"] for t in control.listings(runtime) if t["label"].endswith(" /")]
     assert workers and workers[0] >= 2, workers
     await first.aclose()
 
@@ -138,12 +143,12 @@ async def test_sigkill_of_the_whole_server_leaves_nothing_within_5_s(kind: str, 
         assert len(root_processes(runtime)) == 3
         for proc in server.tree():
             proc.send_signal(signal.SIGKILL)
-        wait_until(
+        eventually(
             lambda: not our_processes(runtime),
             5,
             message="user processes outlived a SIGKILLed server",
         )
-        wait_until(lambda: not ours_left(runtime), 2, message=f"files left: {ours_left(runtime)}")
+        eventually(lambda: not ours_left(runtime), 2, message=f"files left: {ours_left(runtime)}")
     finally:
         finish(server, runtime)
 
@@ -165,7 +170,7 @@ async def test_sigterm_stops_everything_and_removes_the_files(logs: Path) -> Non
             await visitor.aclose()
         assert our_processes(runtime)
         assert server.stop(signal.SIGTERM) is not None
-        wait_until(lambda: not our_processes(runtime), 5, message="processes outlived SIGTERM")
+        eventually(lambda: not our_processes(runtime), 5, message="processes outlived SIGTERM")
         assert ours_left(runtime) == []  # no socket, lock or directory (the key is in env)
     finally:
         finish(server, runtime)

@@ -1,0 +1,1 @@
+"""Glue for frameworks that need more than mounting an ASGI app."""

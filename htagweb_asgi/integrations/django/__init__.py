@@ -1,0 +1,1 @@
+"""Django: the App's session is Django's (``DjangoSessions``)."""

@@ -1,0 +1,244 @@
+"""The user processes of one template: start (fork or spawn), signal, reap, expire, evict.
+
+Only the template process uses this, from its single thread. Every process stays in
+``by_pid`` until reaped (so a pid is never reused under us), and in ``current`` while it is
+the process of its key; replacing, killing or expiring a process takes it out of ``current``
+at once (and unlinks its socket) so the next request gets a fresh one without waiting.
+
+Every process starts as a spare (see spares.py) and gets its key at ``start``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from htagweb_asgi import paths
+from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.osutil import memory_usage
+from htagweb_asgi.proc.spares import Spares
+from htagweb_asgi.protocol.config import TemplateConfig
+
+logger = logging.getLogger(__name__)
+
+EXPIRE = signal.SIGUSR1  # tell a user process why it ends (see usermain.REASONS)
+EVICT = signal.SIGUSR2
+SESSION_ENDED = signal.SIGHUP
+
+
+@dataclass
+class Child:
+    """A user process."""
+
+    key: str
+    pid: int
+    slot: int
+    started: float
+    socket_path: str
+    session: str = ""  # the session's tag (see Sessions.tag): logout ends its processes
+    ending: bool = False  # asked to end (expired, evicted): SIGKILL if it lingers
+    killed: bool = False  # we sent SIGKILL ourselves
+
+
+class UserProcesses:
+    """The table of user processes and everything that changes it."""
+
+    def __init__(
+        self,
+        config: TemplateConfig,
+        app_class: type,
+        board: ActivityBoard,
+        liveness_r: int,
+        close_in_child: Callable[[], None],
+    ) -> None:
+        self.config = config
+        self.board = board
+        self.current: dict[str, Child] = {}
+        self.by_pid: dict[int, Child] = {}
+        self.checks: list[tuple[float, int]] = []  # heap of (deadline, pid)
+        self.spares = Spares(config, app_class, board, liveness_r, close_in_child, self._started)
+
+    # -- starting ------------------------------------------------------------------------------
+    def start(self, key: str, session: str) -> Child | None:
+        """Give the process of `key` its socket (evicting an idle one at the cap), using a
+        ready spare when there is one; None when full."""
+        if len(self.current) >= self.config.max_processes and not self._evict_one():
+            return None
+        slot = self.board.allocate()
+        if slot is None:  # every spare slot still belongs to an ending process
+            return None
+        path = os.path.join(self.config.directory, f"{key}.sock")
+        pid = self._assign(path, slot)
+        child = Child(key, pid, slot, self.board.clock(), path, session)
+        self.current[key] = child
+        self.by_pid[pid] = child
+        if self.config.timeout_inactivity > 0:
+            heapq.heappush(self.checks, (child.started + self.config.timeout_inactivity, pid))
+        return child
+
+    def _assign(self, path: str, slot: int) -> int:
+        """Bind `path` and hand the listening socket and `slot` to a spare (a new one when
+        none is ready); return its pid. The spare is chosen before the socket exists, so that
+        a fork for it does not inherit the socket."""
+        while True:
+            spare = self.spares.take()
+            paths.unlink_quietly(path)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                listener.bind(path)
+                listener.listen(64)
+                self.spares.assign(spare, listener, slot)
+                return spare.pid
+            except OSError as exc:  # the spare died meanwhile (reaped later): take another
+                logger.info("spare process %d is gone (%s): taking another", spare.pid, exc)
+                spare.control.close()
+            finally:
+                listener.close()
+
+    def _started(self, pid: int) -> None:
+        """A new spare: kept in by_pid (unassigned: no key, no slot) until reaped."""
+        self.by_pid[pid] = Child("", pid, -1, self.board.clock(), "")
+
+    # -- ending ----------------------------------------------------------------------------------
+    def kill(self, key: str, pid: int | None) -> bool:
+        """Kill the current process of `key` if it is `pid` (whichever it is when None)."""
+        child = self.current.get(key)
+        if child is None or (pid is not None and child.pid != pid):
+            return False
+        self.send_signal(child, signal.SIGKILL)
+        return True
+
+    def send_signal(self, child: Child, sig: signal.Signals) -> None:
+        """Signal `child`; it stops being its key's process at once (reaped later)."""
+        child.killed = child.killed or sig == signal.SIGKILL
+        os.kill(child.pid, sig)  # cannot miss: an unreaped child keeps its pid
+        if self.current.get(child.key) is child:
+            del self.current[child.key]
+            paths.unlink_quietly(child.socket_path)
+
+    def end_session(self, session: str) -> int:
+        """Logout or rotation: end every process of the session tagged `session`."""
+        found = [child for child in self.current.values() if session and child.session == session]
+        for child in found:
+            self.ask_to_end(child, SESSION_ENDED)
+        return len(found)
+
+    def ask_to_end(self, child: Child, sig: signal.Signals) -> None:
+        """EXPIRE or EVICT: the process tells its pages why; SIGKILL if it lingers."""
+        child.ending = True
+        self.send_signal(child, sig)
+        heapq.heappush(self.checks, (self.board.clock() + self.config.stop_grace, child.pid))
+
+    def _evict_one(self) -> bool:
+        """At the cap: end the least recently active process idle for evict_after seconds."""
+        now = self.board.clock()
+        idle = [
+            (self.board.last_activity(child.slot), child)
+            for child in self.current.values()
+            if now - self.board.last_activity(child.slot) >= self.config.evict_after
+        ]
+        if not idle:
+            return False
+        _, victim = min(idle, key=lambda pair: pair[0])
+        logger.info(
+            "at the cap of %d processes: evicting %d", self.config.max_processes, victim.pid
+        )
+        self.ask_to_end(victim, EVICT)
+        return True
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.by_pid.pop(pid, None)
+            if child is None:
+                continue
+            if not child.key:  # a spare that never got its assignment
+                self.spares.forget(pid)
+                _log_exit(child, os.waitstatus_to_exitcode(status))
+                continue
+            self.board.release(child.slot)
+            if self.current.get(child.key) is child:
+                del self.current[child.key]
+                paths.unlink_quietly(child.socket_path)
+            _log_exit(child, os.waitstatus_to_exitcode(status))
+
+    def check_deadlines(self) -> None:
+        """Expire idle processes; SIGKILL those that did not end when asked."""
+        now = self.board.clock()
+        while self.checks and self.checks[0][0] <= now:
+            _, pid = heapq.heappop(self.checks)
+            child = self.by_pid.get(pid)
+            if child is None:
+                continue
+            if child.ending:
+                self.send_signal(child, signal.SIGKILL)
+                continue
+            deadline = self.board.last_activity(child.slot) + self.config.timeout_inactivity
+            if deadline > now:
+                heapq.heappush(self.checks, (deadline, pid))
+                continue
+            logger.info(
+                "user process %d idle for %g s: ending it", pid, self.config.timeout_inactivity
+            )
+            self.ask_to_end(child, EXPIRE)
+
+    def spare_pids(self) -> list[int]:
+        return self.spares.pids()
+
+    def next_deadline(self) -> float | None:
+        return self.checks[0][0] if self.checks else None
+
+    # -- views and hand-over ---------------------------------------------------------------------
+    def listing(self) -> list[dict[str, Any]]:
+        now = self.board.clock()
+        return [
+            {
+                "key": child.key[:12],
+                "pid": child.pid,
+                "age": round(now - child.started, 1),
+                "idle": round(now - self.board.last_activity(child.slot), 1),
+                **memory_usage(child.pid),
+            }
+            for child in self.current.values()
+        ]
+
+    def export(self) -> dict[str, Any]:
+        """The table, for the re-executed template (see supervisor.renew)."""
+        current = {child.key: child.pid for child in self.current.values()}
+        return {
+            "children": [asdict(c) for c in self.by_pid.values()],
+            "current": current,
+            "checks": self.checks,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for fields in state["children"]:
+            child = Child(**fields)
+            self.by_pid[child.pid] = child
+        for key, pid in state["current"].items():
+            self.current[key] = self.by_pid[pid]
+        self.checks = [(float(deadline), int(pid)) for deadline, pid in state["checks"]]
+        heapq.heapify(self.checks)
+        self.board.reserve({child.slot for child in self.by_pid.values() if child.slot >= 0})
+
+
+def _log_exit(child: Child, code: int) -> None:
+    if code == 0 or child.ending:
+        logger.debug("user process %d ended (%d)", child.pid, code)
+    elif code == -signal.SIGKILL and not child.killed:
+        logger.warning("user process %d was killed by SIGKILL (perhaps out of memory)", child.pid)
+    elif code < 0 and not child.killed:
+        logger.warning("user process %d died of signal %d", child.pid, -code)
+    elif code > 0:
+        logger.warning("user process %d exited with code %d", child.pid, code)

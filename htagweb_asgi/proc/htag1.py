@@ -1,0 +1,180 @@
+"""Every call into htag 1 (``HRenderer``) made by a user process, and nothing else.
+
+The user process (user.py) speaks frames; this module speaks htag: build the renderer with
+the page's init arguments, render the page, validate and run an interaction, push through
+``sendactions``, warm the code paths up in a spare. htag 2 gets a module of its own beside
+this one, with the same shape.
+
+An interaction reaches us as JSON from the network. htag would ``getattr`` whatever method
+name it is given, so the shape and the names are checked here before htag sees them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from htagweb_asgi.protocol.codes import Close, Rejected
+
+# The `js` htag embeds in the page: it hands interactions to the static client (client.js).
+PAGE_JS = "async function interact(o) { return window.htagweb.interact(o); }"
+GENERIC_ERROR = "the application failed to handle this action"
+
+_DISPATCHERS = frozenset({"__on__", "__on_event__"})  # htag's own event entry points
+
+Init = tuple[tuple[Any, ...], dict[str, Any]]
+Push = Callable[[dict[str, Any]], Awaitable[bool]]
+
+
+class CreationFailed(Exception):
+    """The App's constructor raised; the message is what htag logged (its traceback)."""
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """A well-formed call for ``HRenderer.interact``."""
+
+    oid: int
+    method: str | None
+    args: list[Any]
+    kargs: dict[str, Any]
+    event: dict[str, Any] | None
+
+
+def parse(payload: bytes) -> Interaction:
+    """Return the interaction in `payload`, or raise Rejected (1007 bad JSON, 1008 bad shape)."""
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, ValueError):
+        raise Rejected(Close.INVALID_PAYLOAD, "interaction is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise Rejected(Close.POLICY_VIOLATION, "interaction must be a JSON object")
+    oid = data.get("id")
+    if not isinstance(oid, int) or isinstance(oid, bool):
+        raise Rejected(Close.POLICY_VIOLATION, "interaction 'id' must be an integer")
+    method = data.get("method")
+    if method is not None and not _callable_name(method):
+        raise Rejected(Close.POLICY_VIOLATION, "interaction 'method' is not a public method name")
+    args = data.get("args")
+    args = [] if args is None else args
+    kargs = data.get("kargs")
+    kargs = {} if kargs is None else kargs
+    event = data.get("event")
+    if not isinstance(args, list) or not isinstance(kargs, dict):
+        raise Rejected(
+            Close.POLICY_VIOLATION, "interaction 'args' must be a list, 'kargs' an object"
+        )
+    if event is not None and not isinstance(event, dict):
+        raise Rejected(Close.POLICY_VIOLATION, "interaction 'event' must be an object")
+    return Interaction(oid, method, args, kargs, event)
+
+
+def _callable_name(method: object) -> bool:
+    """Private names (``_hr``, ``__class__``...) are never reachable from the page."""
+    if not isinstance(method, str) or not method.isidentifier():
+        return False
+    return not method.startswith("_") or method in _DISPATCHERS
+
+
+class Htag1App:
+    """One user's htag 1 App: its ``HRenderer``."""
+
+    def __init__(
+        self,
+        app_class: type,
+        init: Init,
+        *,
+        debug: bool,
+        session: Any,
+        push: Push,
+        on_exit: Callable[[], None],
+    ) -> None:
+        """Build the renderer; CreationFailed when the App's constructor raised."""
+        from htag.render import HRenderer
+
+        with _htag_errors() as errors:
+            renderer = HRenderer(
+                app_class,
+                PAGE_JS,
+                exit_callback=on_exit,
+                init=init,
+                fullerror=debug,
+                session=session,
+            )
+        if not isinstance(renderer.tag, app_class):  # htag caught an exception in init
+            raise CreationFailed(errors[-1] if errors else "the App could not be created")
+        renderer.sendactions = push
+        self._renderer = renderer
+        self._debug = debug
+
+    def built_with(self, init: Init) -> bool:
+        """Whether the App was created with these init arguments (else: replace the process)."""
+        return bool(self._renderer.init == init)
+
+    def render(self) -> str:
+        """The whole page (any exception is the App's own: the caller reports it)."""
+        return str(self._renderer)
+
+    async def interact(self, payload: bytes) -> dict[str, Any]:
+        """Run the interaction in `payload`; return htag's actions (Rejected for a bad one)."""
+        call = parse(payload)
+        actions: dict[str, Any] = await self._renderer.interact(
+            call.oid, call.method, call.args, call.kargs, call.event
+        )
+        if "err" in actions and not self._debug:
+            actions["err"] = GENERIC_ERROR
+        return actions
+
+
+async def warm_up() -> None:
+    """Run htag's page and interaction code once on a throwaway App (in a waiting spare).
+
+    The first run of that code in a forked process pays its copy-on-write faults and the
+    interpreter's specialization; paid here, they are not in the first user's wait.
+    """
+    from htag import Tag
+    from htag.render import HRenderer
+
+    class WarmUp(Tag.body):  # type: ignore[misc]
+        def init(self) -> None:
+            self.value = Tag.span("0")
+            self.add(Tag.button("+", _onclick=self.click))
+            self.add(self.value)
+
+        def click(self, _event: object) -> None:
+            self.value.clear("1")
+
+    renderer = HRenderer(WarmUp, "")
+    str(renderer)
+    button = renderer.tag.childs[0]
+    await renderer.interact(id(button), "__on__", [f"onclick-{id(button)}"], {}, {})
+
+
+def preload() -> None:
+    """Import what every user process needs, in the template (shared copy-on-write)."""
+    import htag.render  # noqa: F401
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _htag_errors() -> Iterator[list[str]]:
+    """Collect what htag logs at ERROR (it catches an App's init exception and only logs it)."""
+    capture = _Capture()
+    htag_logger = logging.getLogger("htag.render")
+    htag_logger.addHandler(capture)
+    try:
+        yield capture.messages
+    finally:
+        htag_logger.removeHandler(capture)

@@ -1,0 +1,133 @@
+"""The template's answers to its workers and operators (sans-IO over the table of processes).
+
+``handle(holder, kind, payload)`` returns the reply frame (or None), and changes the table
+and the leases; the loop (supervisor.py) reads frames and writes replies. Tests drive it
+with a fake table and a fake clock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from collections.abc import Callable, Hashable
+from typing import Any, Protocol
+
+from htagweb_asgi.proc.children import EVICT
+from htagweb_asgi.proc.leases import Leases
+from htagweb_asgi.protocol.config import TemplateConfig
+from htagweb_asgi.protocol.frames import Kind, encode_json, load_json
+
+KEY_RE = re.compile(r"[0-9a-f]{32}")
+MIN_MATCH = 6  # characters of a session hash an operator must give to `kill`
+
+
+class Child(Protocol):
+    key: str
+    pid: int
+    session: str
+
+
+class Table(Protocol):
+    """What the requests need of the table of user processes (children.UserProcesses)."""
+
+    current: dict[str, Any]
+
+    def reap(self) -> None: ...
+    def start(self, key: str, session: str) -> Any: ...
+    def kill(self, key: str, pid: int | None) -> bool: ...
+    def send_signal(self, child: Any, sig: signal.Signals) -> None: ...
+    def end_session(self, session: str) -> int: ...
+    def ask_to_end(self, child: Any, sig: signal.Signals) -> None: ...
+    def listing(self) -> list[dict[str, Any]]: ...
+    def spare_pids(self) -> list[int]: ...
+
+
+class TemplateRequests:
+    """Requests to one template: SPAWN, KILL, LIST, and the leases (LEASE, BYE)."""
+
+    def __init__(
+        self,
+        config: TemplateConfig,
+        table: Table,
+        leases: Leases,
+        *,
+        loaded: bool,
+        load_error: str = "",
+        source_changed: Callable[[], bool] = lambda: False,
+        renew: Callable[[Hashable, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.table = table
+        self.leases = leases
+        self.loaded = loaded  # False: a renewal whose new code does not import
+        self.load_error = load_error
+        self._source_changed = source_changed
+        self._renew = renew  # re-exec with the new code; does not return
+
+    def handle(self, holder: Hashable, kind: Kind, payload: bytes) -> bytes | None:
+        """The reply to one request from `holder` (a connection), or None.
+
+        Raises ValueError, KeyError or TypeError for a malformed request (the loop drops
+        that connection).
+        """
+        if kind is Kind.LEASE:
+            self.leases.take(holder)
+            return None
+        if kind is Kind.BYE:
+            self.leases.give_back(holder)
+            return None
+        if kind is Kind.SPAWN:
+            return self.spawn(holder, load_json(payload))
+        if kind is Kind.KILL:
+            return encode_json(Kind.DONE, {"killed": self.kill(load_json(payload))})
+        if kind is Kind.LIST:
+            return encode_json(Kind.LISTING, self.listing())
+        raise ValueError(f"unexpected {kind.name}")
+
+    def spawn(self, holder: Hashable, request: dict[str, Any]) -> bytes:
+        key, replace_pid = str(request["key"]), request.get("replace_pid")
+        if not KEY_RE.fullmatch(key):
+            raise ValueError("malformed process key")
+        self.table.reap()
+        child = self.table.current.get(key)
+        if child is not None and child.pid != replace_pid:
+            return encode_json(Kind.SPAWNED, {"pid": child.pid, "existed": True})
+        if self._renew is not None and self._source_changed():
+            self._renew(holder, request)
+        if not self.loaded:
+            return encode_json(Kind.FAIL, {"message": self.load_error, "load_error": True})
+        if child is not None:
+            self.table.send_signal(child, signal.SIGKILL)
+        started = self.table.start(key, str(request.get("session", "")))
+        if started is None:
+            return encode_json(Kind.FAIL, {"message": "too many user processes", "full": True})
+        return encode_json(Kind.SPAWNED, {"pid": started.pid, "existed": False})
+
+    def kill(self, request: dict[str, Any]) -> int:
+        """End processes; return how many: a worker's (an interaction timed out), a
+        session's (logout, rotation) or an operator's (a session hash prefix or a pid)."""
+        if "key" in request:
+            return int(self.table.kill(str(request["key"]), request.get("pid")))
+        if "session" in request:
+            return self.table.end_session(str(request["session"]))
+        match = str(request["match"])
+        found = [
+            child
+            for child in list(self.table.current.values())
+            if str(child.pid) == match or (len(match) >= MIN_MATCH and child.key.startswith(match))
+        ]
+        for child in found:
+            self.table.ask_to_end(child, EVICT)
+        return len(found)
+
+    def listing(self) -> dict[str, Any]:
+        return {
+            "app": str(self.config.app),
+            "label": self.config.label,
+            "pid": os.getpid(),
+            "workers": len(self.leases),
+            "start_method": self.config.start_method,
+            "spares": self.table.spare_pids(),
+            "processes": self.table.listing(),
+        }

@@ -1,0 +1,142 @@
+"""Spare user processes: started ahead, waiting for the key of a new user.
+
+A user process starts as a *spare*: forked from the template (or spawned as a fresh
+interpreter) with one end of a socket pair, it sets up its event loop, runs htag's page code
+once on a throwaway App, then waits for its assignment: its key's listening socket (passed
+over the pair with ``send_fds``) and its activity slot. The template keeps
+``spare_processes`` of them ready, started in quiet moments, so a new user waits for the
+assignment and the page only: the copy-on-write faults of a fresh fork cost more than the
+page.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NoReturn
+
+from htagweb_asgi.proc import osutil, usermain
+from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.usermain import SPAWNED_FDS
+from htagweb_asgi.protocol.config import SPAWNED_USER_MODULE, TemplateConfig
+
+
+@dataclass
+class Spare:
+    """A started process waiting for its assignment on `control`."""
+
+    pid: int
+    control: socket.socket
+
+
+class Spares:
+    """The ready spares of one template, and how a new one starts."""
+
+    def __init__(
+        self,
+        config: TemplateConfig,
+        app_class: type,
+        board: ActivityBoard,
+        liveness_r: int,
+        close_in_child: Callable[[], None],
+        started: Callable[[int], None],
+    ) -> None:
+        self.config = config
+        self.app_class = app_class
+        self.board = board
+        self.liveness_r = liveness_r
+        self.close_in_child = close_in_child  # what a forked child must not keep open
+        self.started = started  # told the pid of every process started
+        self.ready: list[Spare] = []
+        self.template_pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self.ready)
+
+    def pids(self) -> list[int]:
+        return [spare.pid for spare in self.ready]
+
+    def due(self) -> bool:
+        return len(self.ready) < self.config.spare_processes
+
+    def replenish(self) -> None:
+        """Start one spare if fewer than ``spare_processes`` are ready (one per loop turn: a
+        fork takes a few milliseconds, and requests come first)."""
+        if self.due():
+            self.ready.append(self._new())
+
+    def take(self) -> Spare:
+        """A ready spare, or a new one (which then skips its warm-up: a user is waiting)."""
+        return self.ready.pop() if self.ready else self._new()
+
+    @staticmethod
+    def assign(spare: Spare, listener: socket.socket, slot: int) -> None:
+        """Hand `listener` and `slot` to `spare` (OSError if it is gone)."""
+        message = json.dumps({"slot": slot}).encode()
+        try:
+            socket.send_fds(spare.control, [message], [listener.fileno()])
+        finally:
+            spare.control.close()
+
+    def forget(self, pid: int) -> None:
+        """A spare ended before its assignment."""
+        for spare in [s for s in self.ready if s.pid == pid]:
+            self.ready.remove(spare)
+            spare.control.close()
+
+    def _new(self) -> Spare:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            if self.config.start_method == "spawn":
+                pid = self._spawn(theirs)
+            else:
+                pid = self._fork(theirs, ours)
+        finally:
+            theirs.close()
+        self.started(pid)
+        return Spare(pid, ours)
+
+    def _fork(self, control: socket.socket, template_end: socket.socket) -> int:
+        pid = os.fork()
+        if pid == 0:
+            template_end.close()
+            self._become_user_process(control)
+        return pid
+
+    def _become_user_process(self, control: socket.socket) -> NoReturn:
+        try:
+            self.close_in_child()
+            for spare in self.ready:  # the template's ends of the other spares
+                spare.control.close()
+            osutil.die_with_parent()
+            if os.getppid() != self.template_pid:
+                os._exit(0)  # the template died between fork and now
+            settings = self.config.process_settings()
+            usermain.run(self.app_class, control, settings, self.board, self.liveness_r)
+        finally:
+            os._exit(1)
+
+    def _spawn(self, control: socket.socket) -> int:
+        """A fresh interpreter (where fork is unavailable or unsafe): no shared memory."""
+        spec = {
+            "config": self.config.to_json(),
+            "slots": self.board.slots,
+            "template_pid": self.template_pid,
+        }
+        argv = [sys.executable, "-m", SPAWNED_USER_MODULE, json.dumps(spec)]
+        # Copy the sources above the targets first: dup2 into 3, 4, 5 in turn would overwrite
+        # a source that happens to be 3, 4 or 5.
+        wanted = (control.fileno(), self.liveness_r, self.board.fd)
+        sources = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in wanted]
+        try:
+            pairs = zip(sources, SPAWNED_FDS, strict=True)
+            actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in pairs]
+            return os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions)
+        finally:
+            for fd in sources:
+                os.close(fd)

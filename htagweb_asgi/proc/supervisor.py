@@ -1,0 +1,244 @@
+"""The template's loop: serve workers' requests, hold their leases, supervise user processes.
+
+One synchronous ``selectors`` loop in a single thread, so forking from it is safe and every
+decision about a key is serialized: two workers asking at once for the same (session, App)
+get the same process. Workers talk to it over ``template.sock`` with framed JSON requests,
+answered by requests.py; the leases (leases.py) say when nobody uses the App any more.
+
+With no lease left for a grace period, the template asks whether the server still accepts
+connections on its listening address: a worker restart (gunicorn --max-requests, a
+SIGKILLed worker) leaves the server listening, and the template keeps serving; a stopped or
+killed server does not, and the template stops its user processes and removes its files.
+
+When the App's source changes, the next new user triggers a *renewal* (renewal.py): the
+template re-execs itself (same pid, same control socket, same children, same leases) to
+import the new code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import signal
+import socket
+import time
+from collections.abc import Callable, Hashable
+from typing import Any, NoReturn
+
+from htagweb_asgi import paths, system
+from htagweb_asgi.proc import osutil, renewal
+from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.children import UserProcesses
+from htagweb_asgi.proc.leases import Leases
+from htagweb_asgi.proc.requests import TemplateRequests
+from htagweb_asgi.proc.sourcewatch import SourceWatch
+from htagweb_asgi.protocol.config import CONTROL_SOCKET, TemplateConfig
+from htagweb_asgi.protocol.frames import FrameDecoder, FrameError
+
+logger = logging.getLogger(__name__)
+
+SPARE_DELAY = 0.02  # seconds of quiet before starting a spare process
+SEND_TIMEOUT = 5.0  # replies are small: never let one slow worker stall the template
+
+
+class Supervisor:
+    """Owns the user processes of one App (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: TemplateConfig,
+        app_class: type | None,
+        control: socket.socket,
+        board: ActivityBoard,
+        *,
+        load_error: str = "",
+        liveness: tuple[int, int] | None = None,
+    ) -> None:
+        self.config = config
+        self.app_class = app_class  # None: a renewal whose new code does not import
+        self.control = control
+        self.board = board
+        self.selector = selectors.DefaultSelector()
+        self.connections: dict[socket.socket, FrameDecoder] = {}
+        self.leases = Leases(config.lease_grace, time.monotonic)
+        self.stopping = False
+        self.liveness_r, self.liveness_w = liveness or os.pipe()  # EOF in children when we die
+        self.wakeup_r, self.wakeup_w = os.pipe()
+        self.processes = UserProcesses(
+            config, app_class or object, board, self.liveness_r, self._close_in_child
+        )
+        watch = SourceWatch.of(config.app)
+        self.requests = TemplateRequests(
+            config,
+            self.processes,
+            self.leases,
+            loaded=app_class is not None,
+            load_error=load_error,
+            source_changed=watch.changed,
+            renew=self._renew,
+        )
+        system.raise_fd_limit()
+
+    # -- loop --------------------------------------------------------------------------------
+    def run(self) -> None:
+        self._install_signals()
+        self.selector.register(self.control, selectors.EVENT_READ, self._accept)
+        self.selector.register(self.wakeup_r, selectors.EVENT_READ, self._drain_wakeup)
+        logger.info("template of %s ready (pid %d)", self.config.app, os.getpid())
+        while not self.stopping:
+            events = self.selector.select(self._next_timeout())
+            for key, _ in events:
+                callback: Callable[[Any], None] = key.data
+                callback(key.fileobj)
+            self.processes.reap()
+            self.processes.check_deadlines()
+            self._check_leases()
+            if not events and self.app_class is not None:
+                # Only once nothing happened for SPARE_DELAY: a fork now would compete for
+                # the CPU with the page the last new user is waiting for.
+                self.processes.spares.replenish()
+        self._shutdown()
+
+    def _install_signals(self) -> None:
+        for fd in (self.wakeup_r, self.wakeup_w):
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(self.wakeup_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup fd does the work
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server's Ctrl+C is not ours
+
+    def _on_stop_signal(self, *_: object) -> None:
+        self.stopping = True
+
+    def _drain_wakeup(self, _: object) -> None:
+        try:
+            while os.read(self.wakeup_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _next_timeout(self) -> float | None:
+        deadlines = [self.processes.next_deadline(), self.leases.deadline()]
+        known = [deadline for deadline in deadlines if deadline is not None]
+        timeout = max(0.0, min(known) - time.monotonic()) if known else None
+        if self.app_class is not None and self.processes.spares.due():
+            timeout = SPARE_DELAY if timeout is None else min(timeout, SPARE_DELAY)
+        return timeout
+
+    def _close_in_child(self) -> None:
+        """What a forked user process must not inherit from us."""
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        self.selector.close()
+        for conn in [self.control, *self.connections]:
+            conn.close()
+        for fd in (self.wakeup_r, self.wakeup_w, self.liveness_w):
+            os.close(fd)
+
+    # -- control connections ------------------------------------------------------------------
+    def _accept(self, _: object) -> None:
+        conn, _addr = self.control.accept()
+        self._register(conn)
+
+    def _register(self, conn: socket.socket) -> None:
+        conn.settimeout(SEND_TIMEOUT)
+        self.connections[conn] = FrameDecoder()
+        self.selector.register(conn, selectors.EVENT_READ, self._readable)
+
+    def _readable(self, conn: socket.socket) -> None:
+        try:
+            data = conn.recv(65536)
+            frames = self.connections[conn].feed(data) if data else None
+        except (OSError, FrameError) as exc:
+            logger.warning("dropping a control connection: %s", exc)
+            frames = None
+        if frames is None:
+            self._drop(conn)
+            return
+        for kind, payload in frames:
+            try:
+                reply = self.requests.handle(conn, kind, payload)
+                if reply is not None:
+                    conn.sendall(reply)
+            except (OSError, FrameError, ValueError, KeyError, TypeError) as exc:
+                logger.warning("bad %s request from a worker: %s", kind.name, exc)
+                self._drop(conn)
+                return
+
+    def _drop(self, conn: socket.socket) -> None:
+        self.selector.unregister(conn)
+        del self.connections[conn]
+        self.leases.lose(conn)
+        conn.close()
+
+    def _check_leases(self) -> None:
+        """No lease for the grace period: stop, unless the server still listens (then ask
+        again after another grace: a restarted worker takes a lease when it serves the App)."""
+        if not self.leases.due():
+            return
+        if osutil.accepts_connections(self.config.server_address):
+            self.leases.still_needed()
+            return
+        logger.info("no worker holds a lease and the server is gone: stopping")
+        self.stopping = True
+
+    # -- renewal -------------------------------------------------------------------------------
+    def _renew(self, requester: Hashable, request: dict[str, Any]) -> NoReturn:
+        """Re-exec with the App's new code; the requester's SPAWN is answered by the new
+        image (see renewal.py)."""
+        assert isinstance(requester, socket.socket)
+        logger.info("the source of %s changed: renewing its template", self.config.app)
+        signal.set_wakeup_fd(-1)
+        renewal.hand_over(
+            self.config,
+            renewal.State(
+                control=self.control.fileno(),
+                board_fd=self.board.fd,
+                liveness=(self.liveness_r, self.liveness_w),
+                leases=[conn.fileno() for conn in self.connections if conn in self.leases],
+                requester=requester.fileno(),
+                request=request,
+                processes=self.processes.export(),
+            ),
+        )
+
+    def restore(self, state: renewal.State) -> None:
+        """Continue after a renewal: re-learn children and leases, answer the requester."""
+        self.processes.restore(state.processes)
+        self.processes.reap()  # some may have ended while we were exec'ing
+        for fd in state.leases:
+            conn = socket.socket(fileno=fd)
+            self._register(conn)
+            self.leases.take(conn)
+        requester = socket.socket(fileno=state.requester)
+        self._register(requester)
+        try:
+            requester.sendall(self.requests.spawn(requester, state.request))
+        except OSError:
+            self._drop(requester)
+
+    # -- shutdown ------------------------------------------------------------------------------
+    def _shutdown(self) -> None:
+        """SIGTERM every user process, SIGKILL those still alive after the grace, clean up."""
+        self.selector.unregister(self.control)
+        self.control.close()
+        paths.unlink_quietly(os.path.join(self.config.directory, CONTROL_SOCKET))
+        processes = self.processes
+        for child in list(processes.by_pid.values()):
+            processes.send_signal(child, signal.SIGTERM)
+        deadline = time.monotonic() + self.config.stop_grace
+        while processes.by_pid and time.monotonic() < deadline:
+            self.selector.select(deadline - time.monotonic())
+            self._drain_wakeup(None)
+            processes.reap()
+        for child in list(processes.by_pid.values()):
+            logger.warning("user process %d ignored SIGTERM: killing it", child.pid)
+            processes.send_signal(child, signal.SIGKILL)
+        while processes.by_pid:
+            pid, _status = os.waitpid(-1, 0)
+            processes.by_pid.pop(pid, None)
+        self.board.close()
+        paths.remove_if_unused(self.config.directory, CONTROL_SOCKET)
+        logger.info("template of %s stopped", self.config.app)

@@ -1,0 +1,122 @@
+"""The template process of an App: ``python -m htagweb_asgi.proc.template``, started by a
+worker as a fresh interpreter.
+
+It imports htag and the App once, freezes that memory (``gc.freeze()``), detaches from the
+worker that started it (its lifetime is the server's, not that worker's) and then runs the
+Supervisor, which forks every user process of the App on request: a new user costs a fork
+(copy-on-write), not an interpreter start. No event loop ever runs here: forking from a
+running loop is what we must not do.
+
+A first start reads its configuration as one JSON line on stdin and reports readiness as one
+JSON line on stdout; with ``--resume`` it is the new image of a renewal (see renewal.py).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import socket
+import sys
+import traceback
+from typing import Any
+
+from htagweb_asgi import appref, system
+from htagweb_asgi.proc import htag1, osutil, renewal
+from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.supervisor import Supervisor
+from htagweb_asgi.protocol.config import CONTROL_SOCKET, SPARE_SLOTS, TemplateConfig
+
+logger = logging.getLogger(__name__)
+
+
+def _report(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _bind_control(directory: str) -> socket.socket:
+    path = os.path.join(directory, CONTROL_SOCKET)
+    if os.path.exists(path):
+        os.unlink(path)  # a stale socket: the worker holds the start lock, nobody listens on it
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    control.bind(path)
+    control.listen(128)
+    return control
+
+
+def _detach_stdio() -> None:
+    """stdin from /dev/null; stdout to the server's stderr so a user's print() is still seen."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+
+
+def _load(config: TemplateConfig) -> type:
+    sys.path[:] = config.sys_path
+    app_class = appref.load(config.app)
+    htag1.preload()  # warm: every user process needs it
+    return app_class
+
+
+def start() -> None:
+    """The first start of a template."""
+    # Not every loop closes a parent's fds when spawning us (uvloop keeps inheritable ones):
+    # holding a worker's listening socket would keep a killed server's port open.
+    os.closerange(3, system.max_fd())
+    config = TemplateConfig.from_json(sys.stdin.readline())
+    osutil.configure_logging(config.log_level)
+    try:
+        app_class = _load(config)
+    except Exception as exc:
+        _report({"error": str(exc), "traceback": traceback.format_exc()})
+        sys.exit(1)
+    control = _bind_control(config.directory)
+    board = ActivityBoard(config.max_processes * SPARE_SLOTS)
+    if os.fork():
+        _report({"ready": True})
+        os._exit(0)  # the worker reaps us; the template lives on, re-parented, in its session
+    _detach_stdio()
+    _serve(Supervisor(config, app_class, control, board))
+
+
+def resume(argv: list[str]) -> None:
+    """The new image of a renewed template: same pid, descriptors handed over in argv."""
+    config, state = renewal.take_over(argv)
+    osutil.configure_logging(config.log_level)
+    try:
+        app_class: type | None = _load(config)
+        error = ""
+    except Exception as exc:  # keep supervising; new users see the error until it is fixed
+        logger.error("the renewed App does not import: %s", exc)
+        app_class, error = None, f"{exc}\n\n{traceback.format_exc()}"
+    control = socket.socket(fileno=state.control)
+    board = ActivityBoard(config.max_processes * SPARE_SLOTS, fd=state.board_fd)
+    supervisor = Supervisor(
+        config, app_class, control, board, load_error=error, liveness=state.liveness
+    )
+    supervisor.restore(state)
+    _serve(supervisor)
+
+
+def _serve(supervisor: Supervisor) -> None:
+    gc.collect()
+    gc.freeze()  # what the template holds now stays shared with every forked user process
+    code = 0
+    try:
+        supervisor.run()
+    except BaseException:
+        logger.exception("the template of %s failed", supervisor.config.app)
+        code = 1
+    finally:
+        logging.shutdown()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == [renewal.RESUME_FLAG]:
+        resume(sys.argv[2:])
+    else:
+        start()

@@ -1,0 +1,258 @@
+"""A user process: one htag App for one (session, App), served over a local socket.
+
+The process starts blank (forked from its App's template) and listens on a socket the template
+bound for it. The host opens one connection per page load, websocket or HTTP interaction:
+
+- PAGE creates the renderer with the page's init arguments, or says MISMATCH when the live one
+  was built with others (the host then replaces this process);
+- ATTACH binds a connection to the renderer instance its page was rendered from (a page rendered
+  by an earlier process gets GONE and reloads); a subscribed connection receives pushes;
+- INTERACT runs one interaction; interactions run one at a time, whatever their connection.
+  With ``parano`` (an ATTACH says so) interactions, replies and pushes are encrypted envelopes
+  only this process and the page can open (see parano/link.py).
+
+This module runs asyncio on purpose: htag apps use asyncio directly (``asyncio.sleep``,
+``create_task``), whatever loop the web server itself runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import traceback
+from typing import Any
+
+from htagweb_asgi.parano.link import HttpSessions, ParanoLink
+from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.htag1 import GENERIC_ERROR, CreationFailed, Htag1App, Init
+from htagweb_asgi.protocol.codes import Close, Rejected
+from htagweb_asgi.protocol.config import ProcessSettings
+from htagweb_asgi.protocol.frames import (
+    HEADER_SIZE,
+    FrameError,
+    Kind,
+    encode,
+    encode_json,
+    parse_header,
+)
+from htagweb_asgi.sessions.values import ProcessSession, SessionValueError
+
+logger = logging.getLogger(__name__)
+
+
+class Connection:
+    """One framed connection from the host."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.attached = False
+        self.parano: ParanoLink | None = None  # an App with parano: this connection's keys
+
+    async def read(self, max_frame: int) -> tuple[Kind, bytes]:
+        kind, size = parse_header(await self.reader.readexactly(HEADER_SIZE), max_frame)
+        return kind, await self.reader.readexactly(size) if size else b""
+
+    async def send(self, frame: bytes) -> None:
+        self.writer.write(frame)
+        await self.writer.drain()
+
+
+class UserApp:
+    """The App of one user and the connections that reach it."""
+
+    def __init__(
+        self, app_class: type, settings: ProcessSettings, board: ActivityBoard, slot: int
+    ) -> None:
+        self.app_class = app_class
+        self.settings = settings
+        self.board = board
+        self.slot = slot
+        self.app: Htag1App | None = None
+        self.instance = ""
+        self.session = ProcessSession()
+        self.subscribers: set[Connection] = set()
+        self.parano_sessions = HttpSessions()  # the keys of http_only parano pages
+        self.connections: set[Connection] = set()
+        self.busy = asyncio.Lock()
+        self.exit_requested = False
+        self.stopped = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()  # ends started outside a request
+
+    def end_soon(self, code: Close, reason: str) -> None:
+        """Run end() in a task we keep a reference to until it is done."""
+        task = asyncio.get_running_loop().create_task(self.end(code, reason))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # -- connections -------------------------------------------------------------------------
+    async def serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        conn = Connection(reader, writer)
+        self.connections.add(conn)
+        try:
+            await conn.send(encode_json(Kind.HELLO, {"pid": os.getpid()}))
+            while not self.stopped.is_set():
+                kind, payload = await conn.read(self.settings.max_frame)
+                if not await self.dispatch(conn, kind, payload):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the host closed this connection: a page left or a request ended
+        except FrameError as exc:
+            logger.warning("closing a host connection that broke the protocol: %s", exc)
+        finally:
+            self.connections.discard(conn)
+            self.subscribers.discard(conn)
+            writer.close()
+
+    async def dispatch(self, conn: Connection, kind: Kind, payload: bytes) -> bool:
+        """Handle one frame; return False to end the connection."""
+        if kind is Kind.INTERACT:
+            if conn.attached:  # else a pipelined interaction of a refused page: dropped
+                await self.interact(conn, payload)
+            return True
+        if kind is Kind.SESSION:
+            self.session.refresh(json.loads(payload))
+            return True
+        if kind is Kind.PAGE:
+            await self.page(conn, json.loads(payload))
+            return True
+        if kind is Kind.ATTACH:
+            await self.attach(conn, json.loads(payload))
+            return True
+        logger.warning("unexpected %s frame from the host", kind.name)
+        return False
+
+    # -- requests ----------------------------------------------------------------------------
+    async def page(self, conn: Connection, request: dict[str, Any]) -> None:
+        args, kwargs = request["init"]
+        init = (tuple(args), dict(kwargs))
+        async with self.busy:
+            self.board.touch(self.slot)
+            if self.app is None:
+                try:
+                    self.app = self.create(init)
+                except CreationFailed as exc:
+                    detail = str(exc) if self.settings.debug else GENERIC_ERROR
+                    await conn.send(encode_json(Kind.FAIL, {"message": detail, "ended": True}))
+                    self.stopped.set()  # the next page load starts from scratch
+                    return
+            if not self.app.built_with(init):
+                await conn.send(encode_json(Kind.MISMATCH, {"pid": os.getpid()}))
+                return
+            try:
+                html = self.app.render()
+            except Exception:
+                logger.exception("rendering the page failed")
+                detail = traceback.format_exc() if self.settings.debug else GENERIC_ERROR
+                await conn.send(encode_json(Kind.FAIL, {"message": detail}))
+                return
+            problem = await self.send_session_changes(conn)
+            if problem:
+                logger.error("session not saved: %s", problem)
+        header = json.dumps({"instance": self.instance, "pid": os.getpid()})
+        await conn.send(encode(Kind.HTML, f"{header}\n{html}".encode()))
+        if self.exit_requested:
+            await self.end(Close.EXITED, "the application exited")
+
+    def create(self, init: Init) -> Htag1App:
+        """Build the App (CreationFailed when its constructor raised)."""
+        app = Htag1App(
+            self.app_class,
+            init,
+            debug=self.settings.debug,
+            session=self.session,
+            push=self.push,
+            on_exit=self.request_exit,
+        )
+        self.instance = secrets.token_hex(16)
+        return app
+
+    async def attach(self, conn: Connection, request: dict[str, Any]) -> None:
+        """Bind `conn` to the renderer its page came from; the host closes it on GONE."""
+        if self.app is None or request.get("instance") != self.instance:
+            reason = "this page belongs to an ended process"
+            await conn.send(encode_json(Kind.GONE, {"reason": reason}))
+            return
+        conn.attached = True
+        if request.get("parano"):
+            websocket = bool(request.get("subscribe"))
+            conn.parano = ParanoLink(self.parano_sessions, websocket=websocket)
+        if request.get("subscribe"):
+            self.subscribers.add(conn)
+        await conn.send(encode_json(Kind.OK, {"pid": os.getpid()}))
+
+    async def interact(self, conn: Connection, payload: bytes) -> None:
+        try:
+            if conn.parano is not None:
+                if conn.parano.is_handshake(payload):
+                    await conn.send(encode(Kind.REPLY, conn.parano.handshake(payload)))
+                    return
+                payload = conn.parano.open(payload)
+            assert self.app is not None  # an attached connection has an App
+            async with self.busy:
+                self.board.touch(self.slot)
+                actions = await self.app.interact(payload)
+                self.board.touch(self.slot)
+                problem = await self.send_session_changes(conn)
+        except Rejected as exc:
+            await conn.send(encode_json(Kind.REJECT, {"code": exc.code, "reason": exc.reason}))
+            return
+        if problem:  # it names a key, not a secret: shown whatever `debug` says
+            actions["err"] = problem
+        reply = json.dumps(actions).encode()
+        if conn.parano is not None:
+            reply = conn.parano.seal(reply)  # sealed and written with no await between: in order
+        await conn.send(encode(Kind.REPLY, reply))
+        if self.exit_requested:
+            await self.end(Close.EXITED, "the application exited")
+
+    async def send_session_changes(self, conn: Connection) -> str | None:
+        """Send what the App changed in the session (before the reply, so the store has it
+        first); return why a change could not be kept (refused or undone), or None."""
+        refused, self.session.refused = self.session.refused, None
+        try:
+            changes = self.session.take_changes(self.settings.max_session)
+        except SessionValueError as exc:
+            return str(exc)
+        if changes:
+            await conn.send(encode_json(Kind.CHANGES, changes))
+        return refused
+
+    async def push(self, actions: dict[str, Any]) -> bool:
+        """``hr.sendactions``: send ``tag.update()`` actions to every subscribed page."""
+        if not self.subscribers:
+            return False
+        data = json.dumps(actions).encode()
+        for conn in list(self.subscribers):
+            if conn.parano is None:
+                frame = encode(Kind.PUSH, data)
+            elif conn.parano.can_push:  # each page its own keys; sealed and written at once
+                frame = encode(Kind.PUSH, conn.parano.seal(data))
+            else:
+                continue  # no key agreement yet: nothing goes out in clear
+            try:
+                await conn.send(frame)
+            except ConnectionError:
+                self.subscribers.discard(conn)
+        return True
+
+    # -- ending ------------------------------------------------------------------------------
+    def request_exit(self) -> None:
+        """``tag.exit()``: end after the current interaction's reply (or now, from a task)."""
+        self.exit_requested = True
+        if not self.busy.locked():
+            self.end_soon(Close.EXITED, "the application exited")
+
+    async def end(self, code: Close, reason: str) -> None:
+        """Tell every connection why the process ends, then stop."""
+        frame = encode_json(Kind.END, {"code": code, "reason": reason})
+        for conn in list(self.connections):
+            with contextlib.suppress(ConnectionError, asyncio.TimeoutError):
+                await asyncio.wait_for(conn.send(frame), 1.0)
+        self.stopped.set()

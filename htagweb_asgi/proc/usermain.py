@@ -1,0 +1,132 @@
+"""How a user process starts and stops: forked by its template, or spawned fresh, then
+waiting as a spare for its assignment (the listening socket of its key; see children.py).
+Run as ``python -m htagweb_asgi.proc.usermain SPEC`` when spawned as a fresh interpreter.
+
+Signals: SIGTERM stops quietly (the server is stopping); SIGUSR1 (inactivity), SIGUSR2
+(eviction at the process cap) and SIGHUP (the session ended: logout, rotation) first tell
+the pages why. EOF on the liveness pipe means the template died: stop at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import sys
+from typing import Any, NoReturn
+
+from htagweb_asgi import appref
+from htagweb_asgi.proc import htag1, osutil
+from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.user import UserApp
+from htagweb_asgi.protocol.codes import Close
+from htagweb_asgi.protocol.config import ProcessSettings, TemplateConfig
+
+SPAWNED_FDS = (3, 4, 5)  # control pair, liveness pipe, activity board in a spawned process
+
+logger = logging.getLogger(__name__)
+
+REASONS = {  # signal → (close code for the pages, why)
+    signal.SIGUSR1: (Close.EXPIRED, "ended after inactivity"),
+    signal.SIGUSR2: (Close.EXPIRED, "ended to make room for other users"),
+    signal.SIGHUP: (Close.NO_PROCESS, "the session ended"),
+}
+
+
+async def _serve(app: UserApp, control: socket.socket, parent_fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, app.stopped.set)
+    for sig, (code, reason) in REASONS.items():
+        loop.add_signal_handler(sig, app.end_soon, code, reason)
+    loop.add_reader(parent_fd, app.stopped.set)  # EOF: the template (and the server) is gone
+    if not select.select([control], [], [], 0)[0]:  # no user waiting for us already
+        await htag1.warm_up()
+    listener = await _assignment(app, control)
+    if listener is None:
+        return  # the template let this spare go (it was renewed, or is stopping)
+    server = await asyncio.start_unix_server(app.serve_connection, sock=listener)
+    async with server:
+        await app.stopped.wait()
+        for conn in list(app.connections):
+            conn.writer.close()
+
+
+async def _assignment(app: UserApp, control: socket.socket) -> socket.socket | None:
+    """Wait (as a spare, loop already running) for our key's listening socket and slot."""
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[tuple[bytes, list[int]]] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(control, 4096, 1)
+        except BlockingIOError:
+            return
+        loop.remove_reader(control.fileno())
+        if not received.done():
+            received.set_result((message, fds))
+
+    control.setblocking(False)
+    loop.add_reader(control.fileno(), readable)
+    stopped: asyncio.Future[Any] = asyncio.ensure_future(app.stopped.wait())
+    waiting: set[asyncio.Future[Any]] = {received, stopped}
+    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    control.close()
+    if received not in done:
+        return None
+    message, fds = received.result()
+    if not message or not fds:
+        return None
+    app.slot = int(json.loads(message)["slot"])
+    app.board.touch(app.slot)
+    return socket.socket(fileno=fds[0])
+
+
+def main_spawned() -> None:
+    """Entry of a user process started as a fresh interpreter (start_method="spawn").
+
+    The template passes the control pair, the liveness pipe and the activity board as fds 3,
+    4 and 5 (SPAWNED_FDS), its configuration, pid and board size as JSON in argv.
+    """
+    spec = json.loads(sys.argv[1])
+    config = TemplateConfig.from_json(spec["config"])
+    sys.path[:] = config.sys_path
+    osutil.configure_logging(config.log_level)
+    osutil.die_with_parent()
+    if os.getppid() != spec["template_pid"]:
+        os._exit(0)
+    app_class = appref.load(config.app)
+    control = socket.socket(fileno=SPAWNED_FDS[0])
+    board = ActivityBoard(spec["slots"], fd=SPAWNED_FDS[2])
+    run(app_class, control, config.process_settings(), board, SPAWNED_FDS[1])
+
+
+def run(
+    app_class: type,
+    control: socket.socket,
+    settings: ProcessSettings,
+    board: ActivityBoard,
+    parent_fd: int,
+) -> NoReturn:
+    """Wait for an assignment, then serve one user until the host or the template ends us.
+    Never returns.
+
+    ``os._exit`` skips the atexit handlers and finalizers inherited from the template.
+    """
+    code = 0
+    try:
+        asyncio.run(_serve(UserApp(app_class, settings, board, -1), control, parent_fd))
+    except BaseException:
+        logger.exception("user process %d failed", os.getpid())
+        code = 1
+    finally:
+        logging.shutdown()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main_spawned()

@@ -1,0 +1,67 @@
+"""What a worker tells the template it starts, and what the template tells a user process.
+
+A leaf of the import graph on purpose: the worker side (web/pool.py, web/registry.py), the
+template (proc/) and the operator's commands (protocol/control.py) all need these names,
+and none of them may import the others' modules to get them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from htagweb_asgi.appref import AppRef
+
+CONTROL_SOCKET = "template.sock"  # in the App's runtime directory, next to the user sockets
+SPARE_SLOTS = 2  # activity slots per allowed process: room for those still ending
+DEFAULT_MAX_SESSION = 64 * 1024  # bytes of JSON a session may hold
+
+# Entry points of the processes we start, run with ``python -m`` so that import graphs and
+# refactoring tools see them.
+TEMPLATE_MODULE = "htagweb_asgi.proc.template"
+SPAWNED_USER_MODULE = "htagweb_asgi.proc.usermain"
+
+
+@dataclass(frozen=True)
+class TemplateConfig:
+    """Everything the template of one App needs; JSON-serializable."""
+
+    app: AppRef
+    directory: str
+    label: str  # what `python -m htagweb_asgi ps` shows: server and App path
+    server_address: list[Any] | None  # where the server listens: [host, port] or [path, None]
+    sys_path: list[str]
+    debug: bool
+    timeout_inactivity: float
+    max_processes: int
+    max_frame: int
+    max_session: int
+    lease_grace: float
+    stop_grace: float
+    evict_after: float
+    start_method: str  # "fork" or "spawn"
+    spare_processes: int  # started processes kept ready for the next new users
+    log_level: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> TemplateConfig:
+        data: dict[str, Any] = json.loads(text)
+        data["app"] = AppRef(**data["app"])
+        return cls(**data)
+
+    def process_settings(self) -> ProcessSettings:
+        """What each user process of this App needs to know."""
+        return ProcessSettings(self.debug, self.max_frame, self.max_session)
+
+
+@dataclass(frozen=True)
+class ProcessSettings:
+    """What a user process needs to know about its App's options."""
+
+    debug: bool
+    max_frame: int
+    max_session: int = DEFAULT_MAX_SESSION

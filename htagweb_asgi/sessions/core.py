@@ -1,0 +1,183 @@
+"""Sessions: the cookie, the store and what ends a session, shared by HtagASGI and
+SessionMiddleware so that a framework route and an htag App see one session.
+
+Give the same Sessions to both (or let both use the defaults, which agree):
+
+    sessions = Sessions()
+    app = FastAPI()
+    app.add_middleware(SessionMiddleware, sessions=sessions)
+    app.mount("/ui", HtagASGI(App, sessions=sessions))
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import anyio
+
+from htagweb_asgi import paths
+from htagweb_asgi.protocol import control
+from htagweb_asgi.sessions.cookie import Signer, build_set_cookie, parse_cookies, resolve_secret
+from htagweb_asgi.sessions.store import SessionStore, SQLiteStore
+from htagweb_asgi.sessions.values import DEFAULT_MAX_SIZE, Snapshot
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_AGE = 14 * 24 * 3600
+CLEANUP_EVERY = 600.0  # seconds between two removals of expired sessions, per worker
+
+
+class Sessions:
+    """Session cookies and their store.
+
+    - secret_key: signs cookies (else ``$HTAGWEB_SECRET_KEY``, else a key generated once in
+      the state directory, mode 0600).
+    - store: a SessionStore (default: SQLite in the state directory, shared by all workers,
+      kept across restarts; MemoryStore for single-process tests).
+    - state_dir: where the key and the database live (default ``$HTAGWEB_STATE_DIR``, else
+      ``$XDG_STATE_HOME/htagweb-asgi``, else ``~/.local/state/htagweb-asgi``).
+    - cookie_name, max_age (seconds, sliding), secure (None: when the request is https),
+      same_site; path: the cookie's Path (None: "/" under the middleware, the mount prefix
+      for a standalone HtagASGI).
+    - max_size: bytes of JSON a session may hold.
+    - runtime_dir: where the user processes to end at logout are (HtagASGI's runtime_dir).
+    """
+
+    def __init__(
+        self,
+        *,
+        secret_key: str | bytes | None = None,
+        store: SessionStore | None = None,
+        state_dir: str | None = None,
+        cookie_name: str = "htagweb_session",
+        max_age: float = DEFAULT_MAX_AGE,
+        secure: bool | None = None,
+        same_site: str = "Lax",
+        path: str | None = None,
+        max_size: int = DEFAULT_MAX_SIZE,
+        runtime_dir: str | None = None,
+    ) -> None:
+        self._secret_key = secret_key
+        self._store = store
+        self._state_dir = state_dir
+        self.cookie_name = cookie_name
+        self.max_age = max_age
+        self.secure = secure
+        self.same_site = same_site
+        self.path = path
+        self.max_size = max_size
+        self.runtime_dir = runtime_dir
+        self._signer: Signer | None = None
+        self._last_cleanup = 0.0
+
+    # -- lazily, at first use (nothing at import or construction time) -----------------------
+    @property
+    def state_dir(self) -> str:
+        """Where the generated key and the default store live (created, private, on use)."""
+        directory = self._state_dir or paths.default_state_dir()
+        paths.ensure_state_dir(directory)
+        return directory
+
+    @property
+    def signer(self) -> Signer:
+        if self._signer is None:
+            self._signer = Signer(resolve_secret(self._secret_key, self.state_dir))
+        return self._signer
+
+    @property
+    def store(self) -> SessionStore:
+        if self._store is None:
+            self._store = SQLiteStore(os.path.join(self.state_dir, "sessions.sqlite3"))
+        return self._store
+
+    # -- cookies -------------------------------------------------------------------------------
+    def session_id(self, scope: Mapping[str, Any]) -> str | None:
+        """The verified session id of the request's cookie, or None (missing or forged)."""
+        value = parse_cookies(scope.get("headers") or ()).get(self.cookie_name)
+        session_id = self.signer.unsign(value)
+        if session_id is None and value is not None:
+            logger.info("ignored a session cookie with a bad signature or shape")
+        return session_id
+
+    def new_id(self) -> str:
+        return self.signer.new_session_id()
+
+    def set_cookie(self, session_id: str, scope: Mapping[str, Any], path: str) -> bytes:
+        return self._cookie(self.signer.sign(session_id), int(self.max_age), scope, path)
+
+    def clear_cookie(self, scope: Mapping[str, Any], path: str) -> bytes:
+        return self._cookie("", 0, scope, path)
+
+    def _cookie(self, value: str, max_age: int, scope: Mapping[str, Any], path: str) -> bytes:
+        secure = self.secure if self.secure is not None else scope.get("scheme") in ("https", "wss")
+        return build_set_cookie(
+            self.cookie_name,
+            value,
+            path=self.path if self.path is not None else path or "/",
+            secure=secure,
+            max_age=max_age,
+            same_site=self.same_site,
+        )
+
+    # -- derived secrets ----------------------------------------------------------------------
+    def process_key(self, session_id: str, app: str) -> str:
+        return self.signer.process_key(session_id, app)
+
+    def tag(self, session_id: str) -> str:
+        """Names a session to the templates (to end its processes) without revealing it."""
+        return self.signer.process_key(session_id, "\0session")[:16]
+
+    def csrf_token(self, session_id: str) -> str:
+        return self.signer.process_key(session_id, "\0csrf")
+
+    def check_csrf(self, session_id: str, token: str | None) -> bool:
+        return token is not None and hmac.compare_digest(token, self.csrf_token(session_id))
+
+    # -- the store, without blocking the event loop on writes --------------------------------
+    async def load(self, session_id: str) -> Snapshot:
+        """The stored session. Fast local stores (SQLite on a local file, memory) are read
+        inline; a store with ``blocking = True`` (a network or ORM round trip) in a thread."""
+        store = self.store
+        if getattr(store, "blocking", False):
+            return await anyio.to_thread.run_sync(store.load, session_id)
+        return store.load(session_id)
+
+    async def save(self, session_id: str, changes: Mapping[str, str | None]) -> None:
+        if changes:
+            await anyio.to_thread.run_sync(self.store.save, session_id, dict(changes), self.max_age)
+        await self._cleanup_now_and_then()
+
+    async def rotate(self, old_id: str | None, new_id: str) -> None:
+        if old_id is not None:
+            await anyio.to_thread.run_sync(self.store.rename, old_id, new_id)
+            await self.end_processes(old_id)
+
+    async def end(self, session_id: str) -> None:
+        await anyio.to_thread.run_sync(self.store.delete, session_id)
+        await self.end_processes(session_id)
+
+    async def end_processes(self, session_id: str) -> None:
+        """End the session's user processes of every App served on this machine."""
+        await anyio.to_thread.run_sync(self.end_processes_blocking, [session_id])
+
+    def end_processes_blocking(self, session_ids: Iterable[str]) -> int:
+        """End the sessions' user processes of every App on this machine (for sync code such
+        as Django's signal receivers; async code awaits ``end_processes``)."""
+        base = self.runtime_dir or paths.default_base()
+        ids = list(session_ids)
+        ended = sum(control.end_session(base, self.tag(session_id)) for session_id in ids)
+        logger.info("ended %d process(es) of %d session(s)", ended, len(ids))
+        return ended
+
+    async def _cleanup_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now - self._last_cleanup >= CLEANUP_EVERY:
+            self._last_cleanup = now
+            removed = await anyio.to_thread.run_sync(self.store.cleanup)
+            if removed:
+                logger.info("removed %d expired session(s)", removed)

@@ -1,0 +1,129 @@
+"""A framed connection from a worker to a user process or a template.
+
+A plain non-blocking unix socket, driven with anyio's ``wait_readable``/``wait_writable``:
+a frame is one ``send`` and usually one ``recv``, with no stream layers in between. The
+relay does this for every click, and anyio's socket streams cost more than the click's
+own work (a checkpoint per send, buffers per receive): measured in bench/.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import deque
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+from htagweb_asgi.errors import HtagwebError
+from htagweb_asgi.protocol.frames import (
+    DEFAULT_MAX_FRAME,
+    FrameDecoder,
+    FrameError,
+    Kind,
+    encode,
+    encode_json,
+    load_json,
+)
+
+_CHUNK = 256 * 1024
+
+
+class ChannelClosed(HtagwebError):
+    """Raised by Channel.receive/send when the peer is gone (it ended or crashed)."""
+
+
+class Channel:
+    """Send and receive typed frames over one local socket."""
+
+    def __init__(self, sock: socket.socket, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._decoder = FrameDecoder(max_frame)
+        self._frames: deque[tuple[Kind, bytes]] = deque()
+        self._closed = False
+
+    @classmethod
+    async def connect(cls, path: str) -> Channel:
+        """Connect to the socket at `path`; OSError (absent, refused) when nobody listens."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            try:
+                sock.connect(path)
+            except BlockingIOError:  # the listener's backlog is full: wait for room
+                await anyio.wait_writable(sock)
+                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if error:
+                    raise OSError(error, "connect failed") from None
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock)
+
+    async def send(self, kind: Kind, payload: bytes = b"") -> None:
+        await self._send_bytes(encode(kind, payload))
+
+    async def send_json(self, kind: Kind, obj: Any) -> None:
+        await self._send_bytes(encode_json(kind, obj))
+
+    async def _send_bytes(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self._sock.send(view)
+            except BlockingIOError:
+                await self._wait(anyio.wait_writable)
+                continue
+            except OSError as exc:
+                raise ChannelClosed(str(exc)) from exc
+            view = view[sent:]
+
+    async def receive(self) -> tuple[Kind, bytes]:
+        """Return the next frame; ChannelClosed at end of stream or on a broken frame."""
+        while not self._frames:
+            try:
+                data = self._sock.recv(_CHUNK)
+            except BlockingIOError:
+                await self._wait(anyio.wait_readable)
+                continue
+            except OSError as exc:
+                raise ChannelClosed(f"the connection ended: {exc!r}") from exc
+            if not data:
+                raise ChannelClosed("the process closed the connection")
+            try:
+                self._frames.extend(self._decoder.feed(data))
+            except FrameError as exc:
+                raise ChannelClosed(f"the connection broke the protocol: {exc}") from exc
+        return self._frames.popleft()
+
+    async def _wait(self, wait: Any) -> None:
+        if self._closed:
+            raise ChannelClosed("the channel is closed")
+        try:
+            await wait(self._sock)
+        except anyio.ClosedResourceError as exc:  # aclose() from another task
+            raise ChannelClosed("the channel is closed") from exc
+
+    async def request(self, kind: Kind, obj: Any) -> tuple[Kind, Any]:
+        """Send a JSON frame and return the reply's kind and decoded JSON payload."""
+        await self.send_json(kind, obj)
+        reply, payload = await self.receive()
+        return reply, load_json(payload) if payload else None
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            anyio.notify_closing(self._sock)  # wake a task waiting on it, then close
+            self._sock.close()
+
+    async def __aenter__(self) -> Channel:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,275 @@
+"""HtagASGI: the pure ASGI3 application that serves htag Apps, one process per user."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Collection, Mapping
+from typing import Any
+
+from asgiref.typing import ASGI3Application, ASGIReceiveCallable, ASGISendCallable
+
+from htagweb_asgi import appref
+from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
+from htagweb_asgi.sessions.core import Sessions
+from htagweb_asgi.web.http import refuse, send_response
+from htagweb_asgi.web.page import serve_page
+from htagweb_asgi.web.post import serve_post
+from htagweb_asgi.web.registry import PoolRegistry
+from htagweb_asgi.web.relay import serve_websocket
+from htagweb_asgi.web.routing import MountedApp, Route, RouteKind, Router, mount_point
+from htagweb_asgi.web.services import Services
+from htagweb_asgi.web.static import serve_client_script
+
+logger = logging.getLogger(__name__)
+
+
+class HtagASGI:
+    """Serve htag Apps over HTTP and websocket, each user's App in its own OS process.
+
+    ``HtagASGI(App)`` serves `App` at the root of wherever it is mounted. `App` may be an htag
+    ``Tag`` subclass, a module holding ``App``, or the string ``"module:App"``. More Apps and
+    plain ASGI routes can be added with :meth:`add_app` and :meth:`add_route`.
+
+    App options (each overridable per App in :meth:`add_app`): see :class:`AppOptions`.
+    Host options:
+
+    - sessions: the :class:`Sessions` (cookie, store, secret) to share with a framework's
+      :class:`SessionMiddleware`; by default one made from the options below.
+    - secret_key, cookie_name, secure_cookies: for that default Sessions (secret: else
+      ``$HTAGWEB_SECRET_KEY``, else a key generated once in the state directory).
+    - allowed_origins: origins besides this host allowed to open the websocket and to POST
+      (``"*"`` turns the check off: don't).
+    - frame_ancestors: the pages' CSP ``frame-ancestors`` (default ``'self'``; None: no header).
+    - public_prefix: the public URL prefix when a proxy strips it without telling us.
+    - runtime_dir: where the private per-App directories live (default ``$XDG_RUNTIME_DIR``
+      or the temp dir).
+    - max_body_size, max_frame_size, max_query_size, max_processes: see :class:`Limits`.
+    - template: see :class:`TemplateSettings`.
+
+    Raises ValueError for a bad option, :class:`~htagweb_asgi.appref.AppImportError` for an
+    App that cannot be referenced, :class:`~htagweb_asgi.parano.primitives.ParanoUnavailable` for
+    ``parano=True`` on a machine without hardware AES (or without pynacl).
+    """
+
+    # Django Channels' URLRouter prefix-matches ``path("ui/", host)`` only for apps that say
+    # they route the rest of the path themselves (as a nested URLRouter does).
+    _path_routing = True
+
+    def __init__(
+        self,
+        app: object | None = None,
+        *,
+        debug: bool = False,
+        parano: bool = False,
+        http_only: bool = False,
+        timeout_interaction: float = 60.0,
+        timeout_inactivity: float = 0.0,
+        sessions: Sessions | None = None,
+        secret_key: str | bytes | None = None,
+        cookie_name: str = "htagweb_session",
+        secure_cookies: bool | None = None,
+        allowed_origins: Collection[str] = (),
+        frame_ancestors: str | None = "'self'",
+        public_prefix: str | None = None,
+        runtime_dir: str | None = None,
+        max_body_size: int = Limits.max_body_size,
+        max_frame_size: int = Limits.max_frame_size,
+        max_query_size: int = Limits.max_query_size,
+        max_processes: int = Limits.max_processes,
+        template: TemplateSettings | None = None,
+    ) -> None:
+        self._defaults = AppOptions(
+            debug, parano, http_only, timeout_interaction, timeout_inactivity
+        )
+        _check_parano(self._defaults)
+        self._limits = Limits(max_body_size, max_frame_size, max_query_size, max_processes)
+        self._router = Router()
+        self._sessions = sessions or Sessions(
+            secret_key=secret_key,
+            cookie_name=cookie_name,
+            secure=secure_cookies,
+            runtime_dir=runtime_dir,
+        )
+        if self._sessions.runtime_dir is None:  # logout must find our processes where they are
+            self._sessions.runtime_dir = runtime_dir
+        self._allowed_origins = frozenset(allowed_origins)
+        self._frame_ancestors = frame_ancestors
+        self._public_prefix = public_prefix.rstrip("/") if public_prefix is not None else None
+        self._runtime_dir = runtime_dir
+        self._template = template or TemplateSettings()
+        self._services: Services | None = None
+        if app is not None:
+            self.add_app("/", app)
+
+    # -- configuration ---------------------------------------------------------------------------
+    def add_app(self, path: str, app: object, **overrides: Any) -> None:
+        """Serve `app` at `path` (e.g. ``"/admin"``), with per-App `overrides` of the options.
+
+        Raises ValueError for a bad or taken path, TypeError for an unknown option,
+        ParanoUnavailable for ``parano=True`` where it cannot work.
+        """
+        base = Router.normalize(path)
+        if base in self._router.apps:
+            raise ValueError(f"an App is already served at {path!r}")
+        options = self._defaults.with_overrides(**overrides)
+        _check_parano(options)
+        self._router.apps[base] = MountedApp(base, appref.resolve(app), options)
+
+    def add_route(self, path: str, endpoint: ASGI3Application | Any) -> None:
+        """Serve the ASGI app `endpoint` at exactly `path` (htagweb's ``add_route``).
+
+        Any ASGI callable works, e.g. a Starlette ``PlainTextResponse("body {}")``; it gets the
+        request's scope unchanged.
+        """
+        if not path.startswith("/") or path.startswith("/_/"):
+            raise ValueError(f"bad route path {path!r}: must start with '/' and not with '/_/'")
+        self._router.extras[path] = endpoint
+
+    # -- ASGI ------------------------------------------------------------------------------------
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Any: Starlette types an ASGI app with MutableMapping scopes, asgiref with
+        # TypedDicts, and neither accepts the other's; both accept this.
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] not in ("http", "websocket"):
+            return  # not ours to serve (ASGI says: ignore unknown protocols)
+        services = self._ensure_started()
+        prefix, sub = mount_point(scope)
+        route = self._router.match(sub)
+        if scope["type"] == "http":
+            await self._http(services, route, scope, receive, send, prefix, sub)
+        else:
+            await self._websocket(services, route, scope, receive, send)
+
+    async def _http(
+        self,
+        services: Services,
+        route: Route,
+        scope: Mapping[str, Any],
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+        prefix: str,
+        sub: str,
+    ) -> None:
+        if route.kind is RouteKind.PAGE and route.app is not None:
+            await serve_page(services, route.app, scope, send, prefix, sub)
+        elif route.kind is RouteKind.POST and route.app is not None:
+            await serve_post(services, route.app, scope, receive, send)
+        elif route.kind is RouteKind.CLIENT:
+            await serve_client_script(scope, send)
+        elif route.kind is RouteKind.EXTRA:
+            await route.extra(scope, receive, send)
+        elif route.kind is RouteKind.REDIRECT:
+            await _redirect_to_slash(scope, send, prefix)
+        else:
+            logger.info("404 for %s %r", scope.get("method"), scope.get("path"))
+            await send_response(send, 404, b"not found")
+
+    async def _websocket(
+        self,
+        services: Services,
+        route: Route,
+        scope: Mapping[str, Any],
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+    ) -> None:
+        if route.kind is RouteKind.WEBSOCKET and route.app is not None:
+            await serve_websocket(services, route.app, scope, receive, send)
+        elif route.kind is RouteKind.EXTRA:
+            await route.extra(scope, receive, send)
+        else:
+            await receive()  # websocket.connect
+            await refuse(scope, send, 404, "no websocket here")
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def _ensure_started(self) -> Services:
+        """Build what requests need, once per worker process (lifespan may never come)."""
+        if self._services is None:
+            if not self._router.apps and not self._router.extras:
+                raise RuntimeError("HtagASGI serves nothing: give an App or call add_app()")
+            self._sessions.signer  # noqa: B018  (fail here, once, on an unusable secret/state dir)
+            max_session = self._sessions.max_size
+            pools = PoolRegistry(self._runtime_dir, self._limits, self._template, max_session)
+            self._services = Services(
+                self._sessions,
+                self._limits,
+                pools,
+                self._public_prefix,
+                self._allowed_origins,
+                self._frame_ancestors,
+            )
+        return self._services
+
+    @property
+    def started(self) -> bool:
+        """Whether this worker is ready to serve (started by lifespan or a first request)."""
+        return self._services is not None
+
+    async def startup(self) -> None:
+        """Prepare to serve (for frameworks that do not pass lifespan to mounted apps)."""
+        self._ensure_started()
+
+    async def shutdown(self) -> None:
+        """Release this worker's hold on the user processes; when the last worker of a server
+        shuts down, each App's template stops its processes (SIGTERM, grace, SIGKILL)."""
+        services, self._services = self._services, None
+        if services is not None:
+            await services.pools.close()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """``FastAPI(lifespan=ui.lifespan)``, ``Litestar(lifespan=[ui.lifespan])``..."""
+        await self.startup()
+        try:
+            yield
+        finally:
+            await self.shutdown()
+
+    async def _lifespan(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    logger.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- standalone ---------------------------------------------------------------------------
+    def run(self, host: str = "0.0.0.0", port: int = 8000, **uvicorn_options: Any) -> None:
+        """Serve with uvicorn in this process (``pip install 'htagweb-asgi[server]'``).
+
+        For several workers use the command line: ``python -m htagweb_asgi module:App -w 4``.
+        With a ``parano`` App, websocket compression is off unless asked for: ciphertext
+        does not compress, trying costs time on every message.
+        """
+        from htagweb_asgi.web.server import serve
+
+        if any(app.options.parano for app in self._router.apps.values()):
+            uvicorn_options.setdefault("ws_per_message_deflate", False)
+        serve(self, host=host, port=port, debug=self._defaults.debug, **uvicorn_options)
+
+
+def _check_parano(options: AppOptions) -> None:
+    """Refuse parano=True at once where it cannot work (ParanoUnavailable says why)."""
+    if options.parano:
+        from htagweb_asgi.parano.primitives import require_aes_gcm
+
+        require_aes_gcm()
+
+
+async def _redirect_to_slash(scope: Mapping[str, Any], send: ASGISendCallable, prefix: str) -> None:
+    """The mount point without its slash: redirect relatively (``ui/``), which stays right
+    behind a proxy that strips a prefix we do not know."""
+    target = prefix.rsplit("/", 1)[-1] + "/"
+    query = scope.get("query_string", b"")
+    location = target + ("?" + query.decode("latin-1") if query else "")
+    await send_response(send, 307, b"", headers=[(b"location", location.encode("latin-1"))])

@@ -1,0 +1,151 @@
+"""GET of an App's page: find or create the user's process, render, add the client config."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+from asgiref.typing import ASGISendCallable
+
+from htagweb_asgi.errors import HtagwebError
+from htagweb_asgi.protocol.codes import page_table
+from htagweb_asgi.protocol.frames import Kind, load_json
+from htagweb_asgi.web.channel import ChannelClosed
+from htagweb_asgi.web.failures import CreationTimeout, Failure, PageError, explain
+from htagweb_asgi.web.http import HTML, error_page, send_response
+from htagweb_asgi.web.pool import UserChannel
+from htagweb_asgi.web.query import InitArgs, init_args, to_json
+from htagweb_asgi.web.routing import MountedApp, relative_to_root
+from htagweb_asgi.web.services import Services
+from htagweb_asgi.web.static import CLIENT_JS, client_script
+from htagweb_asgi.web.target import UserTarget
+
+logger = logging.getLogger(__name__)
+
+_MAX_REPLACEMENTS = 2  # a query change replaces the process; more means tabs are fighting
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    html: str
+    instance: str
+
+
+async def serve_page(
+    services: Services,
+    app: MountedApp,
+    scope: Mapping[str, Any],
+    send: ASGISendCallable,
+    prefix: str,
+    sub: str,
+) -> None:
+    method = scope.get("method")
+    if method not in ("GET", "HEAD"):
+        await send_response(send, 405, b"method not allowed", headers=[(b"allow", b"GET, HEAD")])
+        return
+    query = scope.get("query_string", b"")
+    if len(query) > services.limits.max_query_size:
+        logger.info("refused a page request with a %d-byte query string", len(query))
+        await send_response(send, 414, b"query string too long")
+        return
+    session_id, new_cookie = services.page_session(scope)
+    target = services.target(app, scope, session_id)
+    try:
+        page = await render_page(target, init_args(query), app.options.timeout_interaction)
+    except HtagwebError as exc:
+        await send_failure(services, send, explain(exc, str(app.ref)), app.options.debug)
+        return
+    public_prefix = services.public_prefix if services.public_prefix is not None else prefix
+    config: dict[str, Any] = {
+        "transport": "http" if app.options.http_only else "ws",
+        "parano": app.options.parano,
+        "codes": page_table(),
+    }
+    if app.options.http_only:
+        config["csrf"] = services.sessions.csrf_token(session_id)
+    html = inject_client(page, prefix=public_prefix, sub=sub, base=app.base, config=config)
+    headers = services.page_headers()
+    if new_cookie:
+        cookie = services.sessions.set_cookie(session_id, scope, public_prefix)
+        headers.append((b"set-cookie", cookie))
+    body = html.encode()
+    await send_response(send, 200, body, content_type=HTML, headers=headers, head=method == "HEAD")
+
+
+async def send_failure(
+    services: Services, send: ASGISendCallable, failure: Failure, debug: bool
+) -> None:
+    """An error page for `failure` (the detail only with debug)."""
+    headers = services.page_headers()
+    if failure.retry_after is not None:
+        headers.append((b"retry-after", str(failure.retry_after).encode()))
+    detail = failure.detail if debug else ""
+    body = error_page(failure.message, detail, reload_hint=failure.reload_hint)
+    await send_response(send, failure.status, body, content_type=HTML, headers=headers)
+
+
+async def render_page(target: UserTarget, init: InitArgs, time_limit: float) -> RenderedPage:
+    """Return the page of the user's process, creating it, or replacing it when `init`
+    differs from the arguments it was created with."""
+    channel = await target.connect() or await target.spawn()
+    crashed = False
+    for _ in range(_MAX_REPLACEMENTS + 1):
+        async with channel:
+            try:
+                kind, payload = await _request_page(target, channel, init, time_limit)
+            except ChannelClosed:  # it died (crash, OOM, or it was ending): once more, afresh
+                if crashed:
+                    raise PageError("the application's process ended while starting") from None
+                crashed = True
+                channel = await target.spawn(replace_pid=channel.pid)
+                continue
+        if kind is Kind.HTML:
+            head, _, html = payload.decode().partition("\n")
+            return RenderedPage(html, json.loads(head)["instance"])
+        if kind is Kind.FAIL:
+            raise PageError(load_json(payload)["message"])
+        if kind is not Kind.MISMATCH:
+            raise PageError(f"unexpected reply {kind.name}")
+        logger.debug("init arguments changed: replacing process %s", channel.pid)
+        channel = await target.spawn(replace_pid=channel.pid)
+    raise PageError("the process was replaced too many times (tabs with other query strings?)")
+
+
+async def _request_page(
+    target: UserTarget, channel: UserChannel, init: InitArgs, time_limit: float
+) -> tuple[Kind, bytes]:
+    """PAGE, with the session first; the App's session changes are stored as they come."""
+    sync = target.session_sync()
+    try:
+        with anyio.fail_after(time_limit):
+            await sync.send_if_changed(channel)
+            await channel.send_json(Kind.PAGE, {"init": to_json(init)})
+            return await sync.receive(channel)
+    except TimeoutError:
+        await target.stop_overdue(channel.pid, time_limit, "creating the page")
+        raise CreationTimeout() from None
+
+
+def inject_client(
+    page: RenderedPage, *, prefix: str, sub: str, base: str, config: dict[str, Any]
+) -> str:
+    """Put the client's config and script at the top of ``<head>``."""
+    settings: Mapping[str, Any] = {
+        "sub": quote(sub, safe="/:@!$&'()*+,;=-._~"),
+        "prefix": prefix,
+        "base": base,
+        "instance": page.instance,
+        **config,
+    }
+    blob = json.dumps(settings, separators=(",", ":")).replace("<", "\\u003c")
+    script = f"{relative_to_root(sub)}_/{CLIENT_JS}?v={client_script()[1]}"
+    tags = (
+        f'<script id="htagweb-config" type="application/json">{blob}</script>'
+        f'<script src="{script}"></script>'
+    )
+    return page.html.replace("<head>", "<head>" + tags, 1)

@@ -1,0 +1,129 @@
+"""POST of an interaction (``http_only`` Apps): one request, one reply, no push.
+
+With ``parano`` the body and the reply are encrypted envelopes (application/octet-stream),
+relayed unread; a body that is not shaped like one is refused (415) before the process sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
+
+from htagweb_asgi.parano import envelope
+from htagweb_asgi.protocol.codes import Close
+from htagweb_asgi.protocol.frames import Kind, load_json
+from htagweb_asgi.web.channel import ChannelClosed
+from htagweb_asgi.web.http import JSON, BodyTooLarge, ClientGone, read_body, send_response
+from htagweb_asgi.web.routing import MountedApp
+from htagweb_asgi.web.security import cross_site_refusal
+from htagweb_asgi.web.services import Services, page_instance
+from htagweb_asgi.web.target import UserTarget
+
+logger = logging.getLogger(__name__)
+
+_NO_STORE = [(b"cache-control", b"no-store")]
+SEALED_TYPE = "application/octet-stream"
+
+
+async def serve_post(
+    services: Services,
+    app: MountedApp,
+    scope: Mapping[str, Any],
+    receive: ASGIReceiveCallable,
+    send: ASGISendCallable,
+) -> None:
+    """Check an interaction POST (size, session, page, same site), then relay it."""
+    if not app.options.http_only:  # websocket Apps never POST: keep the surface small
+        await send_response(send, 404, b"not found")
+        return
+    if scope.get("method") != "POST":
+        await send_response(send, 405, b"method not allowed", headers=[(b"allow", b"POST")])
+        return
+    limit = services.limits.max_body_size
+    try:
+        body = await read_body(receive, limit)
+    except BodyTooLarge:
+        logger.info("refused an interaction body over %d bytes", limit)
+        await send_ended(send, 413, Close.MESSAGE_TOO_BIG, "interaction too big")
+        return
+    except ClientGone:
+        return
+    session_id = services.known_session(scope)
+    instance = page_instance(scope)
+    if session_id is None or instance is None:
+        logger.info("interaction without a valid session or page instance")
+        await send_ended(send, 410, Close.NO_PROCESS, "no process for this page")
+        return
+    refusal = cross_site_refusal(scope, services.sessions, session_id, services.allowed_origins)
+    if refusal:
+        logger.info("refused an interaction POST: %s", refusal)
+        await send_ended(send, 403, Close.POLICY_VIOLATION, refusal)
+        return
+    target = services.target(app, scope, session_id)
+    timeout = app.options.timeout_interaction
+    await relay_post(send, target, instance, body, timeout, app.options.parano)
+
+
+async def send_ended(send: ASGISendCallable, status: int, code: int, reason: str) -> None:
+    """An error reply the page understands: the same codes as the websocket's closes."""
+    body = json.dumps({"code": code, "reason": reason}).encode()
+    await send_response(send, status, body, content_type=JSON, headers=_NO_STORE)
+
+
+async def relay_post(
+    send: ASGISendCallable,
+    target: UserTarget,
+    instance: str,
+    body: bytes,
+    time_limit: float,
+    parano: bool = False,
+) -> None:
+    """Attach to `instance` and run one interaction; answer with its actions or why not."""
+    if parano and not envelope.is_envelope(body):
+        logger.info("refused a plaintext interaction for a parano App")
+        await send_ended(send, 415, Close.UNSUPPORTED_DATA, envelope.PLAINTEXT_REFUSED)
+        return
+    channel = await target.connect()
+    if channel is None:
+        await send_ended(send, 410, Close.NO_PROCESS, "no process for this page")
+        return
+    sync = target.session_sync()
+    async with channel:
+        try:
+            # SESSION, ATTACH and INTERACT are pipelined: the process answers GONE and drops
+            # the interaction when the page belongs to another instance.
+            await sync.send_if_changed(channel)
+            attach = {"instance": instance, "subscribe": False, "parano": parano}
+            await channel.send_json(Kind.ATTACH, attach)
+            await channel.send(Kind.INTERACT, body)
+            with anyio.fail_after(time_limit):
+                kind, _ = await channel.receive()
+                if kind is not Kind.OK:
+                    await send_ended(send, 410, Close.NO_PROCESS, "no process for this page")
+                    return
+                kind, payload = await sync.receive(channel)
+        except ChannelClosed:
+            await send_ended(send, 502, Close.CRASHED, "The application stopped unexpectedly.")
+            return
+        except TimeoutError:
+            reason = await target.stop_overdue(channel.pid, time_limit, "an interaction")
+            await send_ended(send, 504, Close.TIMED_OUT, reason)
+            return
+    await _answer(send, kind, payload, SEALED_TYPE if parano else JSON)
+
+
+async def _answer(send: ASGISendCallable, kind: Kind, payload: bytes, content_type: str) -> None:
+    if kind is Kind.REPLY:
+        await send_response(send, 200, payload, content_type=content_type, headers=_NO_STORE)
+    elif kind is Kind.REJECT:
+        reply = load_json(payload)
+        logger.info("refused an interaction: %s", reply["reason"])
+        status = 413 if reply["code"] == Close.MESSAGE_TOO_BIG else 400
+        await send_ended(send, status, int(reply["code"]), str(reply["reason"]))
+    else:
+        await send_ended(send, 410, Close.NO_PROCESS, "the application ended")

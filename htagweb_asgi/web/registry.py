@@ -1,0 +1,80 @@
+"""This worker's process pools: one per (App, server), created on first use."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from htagweb_asgi import paths
+from htagweb_asgi.options import Limits, TemplateSettings
+from htagweb_asgi.protocol.config import DEFAULT_MAX_SESSION, TemplateConfig
+from htagweb_asgi.web.pool import ProcessPool
+from htagweb_asgi.web.routing import MountedApp
+
+logger = logging.getLogger(__name__)
+
+
+class PoolRegistry:
+    """One ProcessPool per (App, server) in this worker, created on first use."""
+
+    def __init__(
+        self,
+        base_dir: str | None,
+        limits: Limits,
+        settings: TemplateSettings,
+        max_session: int = DEFAULT_MAX_SESSION,
+    ) -> None:
+        self._base_dir = base_dir
+        self._limits = limits
+        self._settings = settings
+        self._max_session = max_session
+        self._pools: dict[tuple[str, str], ProcessPool] = {}
+
+    def pool(self, app: MountedApp, scope: Mapping[str, Any]) -> ProcessPool:
+        server = paths.server_identity(scope)
+        pool = self._pools.get((app.base, server))
+        if pool is None:
+            address = scope.get("server")
+            pool = self._create(app, server, list(address) if address else None)
+            self._pools[(app.base, server)] = pool
+        return pool
+
+    def _create(self, app: MountedApp, server: str, address: list[Any] | None) -> ProcessPool:
+        base = self._base_dir or paths.default_base()
+        paths.ensure_private_dir(base)
+        config = self._template_config(app, base, server, address)
+        return ProcessPool(app.ref, config.directory, config, app.options.timeout_interaction)
+
+    def _template_config(
+        self, app: MountedApp, base: str, server: str, address: list[Any] | None
+    ) -> TemplateConfig:
+        options = app.options
+        fingerprint = (
+            f"{options.debug}:{options.timeout_inactivity}:{self._limits}:{self._settings}"
+        )
+        return TemplateConfig(
+            app=app.ref,
+            directory=paths.app_directory(base, server, app.identity, fingerprint),
+            label=f"{server} {app.base or '/'}",
+            server_address=address,
+            sys_path=list(sys.path),
+            debug=options.debug,
+            timeout_inactivity=options.timeout_inactivity,
+            max_processes=self._limits.max_processes,
+            max_frame=self._limits.max_frame_size,
+            max_session=self._max_session,
+            lease_grace=self._settings.lease_grace,
+            stop_grace=self._settings.stop_grace,
+            evict_after=self._settings.evict_after,
+            start_method=self._settings.start_method,
+            spare_processes=self._settings.spare_processes,
+            log_level=logging.getLogger("htagweb_asgi").getEffectiveLevel(),
+        )
+
+    async def close(self) -> None:
+        """Drop this worker's leases (the templates stop when no worker holds one)."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.close()

@@ -1,0 +1,241 @@
+"""The websocket of a page: relays interactions to the user's process and pushes back.
+
+One websocket is one duplex channel to the process: the browser's messages become INTERACT
+frames (one at a time, each under ``timeout_interaction``), the process's replies and pushes
+are sent to the browser in the order the process wrote them. For a ``parano`` App both are
+binary envelopes only the page and the process can open: the relay checks their shape (see
+parano/envelope.py), never their content, and refuses anything else.
+
+To end a connection we ask the page to close it (a control message) and close it ourselves
+only if the page does not within CLOSE_WAIT: a client-initiated close is clean on every server
+(hypercorn -k trio can lose a worker when the app closes right after sending).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
+
+from htagweb_asgi.parano import envelope
+from htagweb_asgi.protocol.codes import Close
+from htagweb_asgi.protocol.frames import Kind, load_json
+from htagweb_asgi.web.channel import ChannelClosed
+from htagweb_asgi.web.http import refuse
+from htagweb_asgi.web.pool import UserChannel
+from htagweb_asgi.web.routing import MountedApp
+from htagweb_asgi.web.security import origin_allowed
+from htagweb_asgi.web.services import Services, page_instance
+from htagweb_asgi.web.sessionsync import SessionSync
+from htagweb_asgi.web.target import UserTarget
+
+logger = logging.getLogger(__name__)
+
+CLOSE_WAIT = 2.0
+ATTACH_TIMEOUT = 10.0
+_READY = json.dumps({"htagweb": {"ready": True}})
+
+
+async def serve_websocket(
+    services: Services,
+    app: MountedApp,
+    scope: Mapping[str, Any],
+    receive: ASGIReceiveCallable,
+    send: ASGISendCallable,
+) -> None:
+    """The websocket of a page: checked, accepted, then relayed until the page leaves."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    if app.options.http_only:
+        await refuse(scope, send, 404, "this application uses HTTP interactions")
+        return
+    if not origin_allowed(scope, services.allowed_origins):
+        await refuse(scope, send, 403, "cross-site websocket refused (Origin)")
+        return
+    await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+    session_id = services.known_session(scope)
+    instance = page_instance(scope)
+    timeout = app.options.timeout_interaction
+    max_frame = services.limits.max_frame_size
+    relay = Relay(receive, send, timeout=timeout, max_frame=max_frame, parano=app.options.parano)
+    if session_id is None or instance is None:
+        logger.info("websocket without a valid session or page instance: asking the page to reload")
+        await relay.run(None, "")
+        return
+    await relay.run(services.target(app, scope, session_id), instance)
+
+
+class Relay:
+    """One accepted websocket bound to one user process."""
+
+    def __init__(
+        self,
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+        *,
+        timeout: float,
+        max_frame: int,
+        parano: bool = False,
+    ) -> None:
+        self._receive = receive
+        self._send = send
+        self._timeout = timeout
+        self._max_frame = max_frame
+        self._parano = parano  # relay only encrypted envelopes, both ways (never parse them)
+        self._send_lock = anyio.Lock()
+        self._reply = anyio.Event()
+        self._closing = False
+        self._browser_gone = anyio.Event()
+        self._sync: SessionSync
+
+    async def run(self, target: UserTarget | None, instance: str) -> None:
+        """Serve the accepted websocket until the browser leaves (no `target`: ask the page to
+        reload, as it has no valid session)."""
+        channel = None
+        async with anyio.create_task_group() as tasks:
+            if target is not None:
+                self._sync = target.session_sync()
+                channel = await self._attach(target, instance)
+            if channel is None:
+                tasks.start_soon(self._finish, Close.NO_PROCESS, "no process for this page")
+            else:
+                tasks.start_soon(self._from_process, channel)
+            await self._from_browser(target, channel, tasks)
+            tasks.cancel_scope.cancel()
+        if channel is not None:
+            await channel.aclose()
+
+    async def _attach(self, target: UserTarget, instance: str) -> UserChannel | None:
+        channel = await target.connect()
+        if channel is not None:
+            try:
+                with anyio.fail_after(ATTACH_TIMEOUT):
+                    attach = {"instance": instance, "subscribe": True, "parano": self._parano}
+                    await channel.send_json(Kind.ATTACH, attach)
+                    kind, _ = await channel.receive()
+                if kind is Kind.OK:
+                    await self._send_text(_READY)
+                    return channel
+            except (ChannelClosed, TimeoutError):
+                pass
+            await channel.aclose()
+        return None
+
+    async def _from_browser(
+        self,
+        target: UserTarget | None,
+        channel: UserChannel | None,
+        tasks: anyio.abc.TaskGroup,
+    ) -> None:
+        while True:
+            event = await self._receive()
+            if event["type"] == "websocket.disconnect":
+                self._browser_gone.set()
+                return
+            if event["type"] != "websocket.receive" or self._closing:
+                continue
+            if target is None or channel is None:
+                continue
+            payload, refusal = self._payload(event)
+            if payload is None:
+                logger.info("refused a message from a page: %s", refusal)
+                tasks.start_soon(self._finish, Close.UNSUPPORTED_DATA, refusal)
+                continue
+            if len(payload) > self._max_frame:
+                tasks.start_soon(self._finish, Close.MESSAGE_TOO_BIG, "message too big")
+                continue
+            await self._interact(target, channel, payload, tasks)
+
+    def _payload(self, event: Mapping[str, Any]) -> tuple[bytes | None, str]:
+        """The message to relay, or None and why it is refused: a parano App takes binary
+        envelopes only (plaintext never reaches its process), the others JSON text only."""
+        if self._parano:
+            data = event.get("bytes")
+            accepted = data if data is not None and envelope.is_envelope(data) else None
+            return accepted, envelope.PLAINTEXT_REFUSED
+        text = event.get("text")
+        return (text.encode() if text is not None else None), "binary frames are not supported"
+
+    async def _interact(
+        self,
+        target: UserTarget,
+        channel: UserChannel,
+        payload: bytes,
+        tasks: anyio.abc.TaskGroup,
+    ) -> None:
+        self._reply = anyio.Event()
+        try:
+            await self._sync.send_if_changed(channel)
+            await channel.send(Kind.INTERACT, payload)
+            with anyio.fail_after(self._timeout):
+                await self._reply.wait()
+        except ChannelClosed:
+            return  # _from_process sees it too and ends the page
+        except TimeoutError:
+            claimed = self._claim_end()  # before the kill, so its EOF is not seen as a crash
+            reason = await target.stop_overdue(channel.pid, self._timeout, "an interaction")
+            if claimed:
+                tasks.start_soon(self._close_page, Close.TIMED_OUT, reason)
+
+    async def _from_process(self, channel: UserChannel) -> None:
+        try:
+            while True:
+                kind, payload = await channel.receive()
+                if kind is Kind.CHANGES:  # before the reply: the store has them first
+                    await self._sync.save(payload)
+                elif kind is Kind.REPLY or kind is Kind.PUSH:
+                    if self._parano:
+                        await self._send_message(None, payload)
+                    else:
+                        await self._send_text(payload.decode())
+                    if kind is Kind.REPLY:
+                        self._reply.set()
+                elif kind is Kind.REJECT or kind is Kind.END:
+                    self._reply.set()
+                    ending = load_json(payload)
+                    if kind is Kind.REJECT:
+                        logger.info("refused a message from a page: %s", ending["reason"])
+                    await self._finish(int(ending["code"]), str(ending["reason"]))
+                    return
+        except ChannelClosed:
+            self._reply.set()
+            await self._finish(Close.CRASHED, "The application stopped unexpectedly.")
+
+    def _claim_end(self) -> bool:
+        """The first reason to end the connection wins; return whether it is this one."""
+        if self._closing:
+            return False
+        self._closing = True
+        return True
+
+    async def _finish(self, code: int, reason: str) -> None:
+        if self._claim_end():
+            await self._close_page(code, reason)
+
+    async def _close_page(self, code: int, reason: str) -> None:
+        """Ask the page to close with `code`; close it ourselves if it does not in time."""
+        await self._send_text(json.dumps({"htagweb": {"close": code, "reason": reason}}))
+        with anyio.move_on_after(CLOSE_WAIT):
+            await self._browser_gone.wait()
+        if not self._browser_gone.is_set():
+            async with self._send_lock:
+                try:
+                    await self._send({"type": "websocket.close", "code": code, "reason": reason})
+                except OSError:
+                    self._browser_gone.set()
+
+    async def _send_text(self, text: str) -> None:
+        await self._send_message(text, None)
+
+    async def _send_message(self, text: str | None, data: bytes | None) -> None:
+        async with self._send_lock:
+            if self._browser_gone.is_set():
+                return
+            try:
+                await self._send({"type": "websocket.send", "text": text, "bytes": data})
+            except OSError:
+                self._browser_gone.set()  # the server lost the client; its disconnect follows

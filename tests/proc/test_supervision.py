@@ -1,0 +1,220 @@
+"""Supervision with real processes: fork and spawn, eviction at the cap, renewal on source
+change, Apps that fail at creation, the operator's kill."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Iterator
+from functools import partial
+from pathlib import Path
+
+import anyio
+import pytest
+
+from htagweb_asgi.appref import AppRef
+from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
+from htagweb_asgi.proc.osutil import memory_usage
+from htagweb_asgi.protocol.frames import Kind
+from htagweb_asgi.web.channel import Channel
+from htagweb_asgi.web.failures import PageError
+from htagweb_asgi.web.page import render_page
+from htagweb_asgi.web.pool import AppLoadError, PoolFull, ProcessPool
+from htagweb_asgi.web.registry import PoolRegistry
+from htagweb_asgi.web.routing import MountedApp
+from tests.support.targets import target
+from tests.support.waiting import eventually_async, pid_alive
+
+pytestmark = pytest.mark.anyio
+
+SCOPE = {"server": ("127.0.0.1", 4321)}
+COUNTER = MountedApp("", AppRef("tests.support.apps.counter", "App"), AppOptions())
+
+
+def key(n: int) -> str:
+    """A process key whose every digit is n (n < 10): prefixes tell users apart."""
+    return str(n) * 32
+
+
+def socket_gone(path: str) -> bool:
+    return not os.path.exists(path)
+
+
+async def page_of(pool: ProcessPool, n: int) -> tuple[str, int]:
+    """Render user n's page; return its HTML and the pid that rendered it."""
+    page = await render_page(target(pool, key(n)), ((), {}), 10.0)
+    pid = int(page.html.split("pid=")[1].split("<")[0]) if "pid=" in page.html else -1
+    return page.html, pid
+
+
+@pytest.fixture
+async def pools(runtime_dir: str) -> AsyncIterator[list[PoolRegistry]]:
+    """Registries made by the test; all closed (their templates stopped) at the end."""
+    made: list[PoolRegistry] = []
+    yield made
+    for registry in made:
+        await registry.close()
+
+
+def registry(made: list[PoolRegistry], runtime_dir: str, **settings: object) -> PoolRegistry:
+    limits = Limits(max_processes=int(settings.pop("max_processes", 50)))  # type: ignore[call-overload]
+    created = PoolRegistry(runtime_dir, limits, TemplateSettings(lease_grace=0.5, **settings))  # type: ignore[arg-type]
+    made.append(created)
+    return created
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+async def test_fork_shares_memory_and_spawn_is_the_fallback(
+    pools: list[PoolRegistry], runtime_dir: str, start_method: str
+) -> None:
+    """Both start methods serve users; a forked process shares most of its memory."""
+    pool = registry(pools, runtime_dir, start_method=start_method).pool(COUNTER, SCOPE)
+    _, pid = await page_of(pool, 1)
+    assert (await pool.listing())["start_method"] == start_method
+    usage = memory_usage(pid)
+    if start_method == "fork":
+        assert usage["uss"] < usage["rss"] / 3, usage
+    else:
+        assert usage["uss"] > usage["rss"] / 2, usage  # a fresh interpreter shares little
+    assert (await page_of(pool, 1))[1] == pid
+
+
+async def test_new_users_take_a_ready_spare_which_is_replaced(
+    pools: list[PoolRegistry], runtime_dir: str
+) -> None:
+    """Spares are started ahead, in quiet moments; a new user gets one at once."""
+    pool = registry(pools, runtime_dir, spare_processes=2).pool(COUNTER, SCOPE)
+    await page_of(pool, 1)
+
+    async def spares() -> list[int]:
+        return list((await pool.listing())["spares"])
+
+    with anyio.fail_after(10):
+        while len(await spares()) < 2:
+            await anyio.sleep(0.02)
+    ready = await spares()
+    _, pid = await page_of(pool, 2)
+    assert pid in ready
+    with anyio.fail_after(10):
+        while len(now := await spares()) < 2 or pid in now:
+            await anyio.sleep(0.02)
+    assert all(pid_alive(spare) for spare in now)
+
+
+async def test_at_the_cap_the_least_recently_active_idle_process_is_evicted(
+    pools: list[PoolRegistry], runtime_dir: str
+) -> None:
+    made = registry(pools, runtime_dir, max_processes=2, evict_after=0.3, spare_processes=0)
+    pool = made.pool(COUNTER, SCOPE)
+    _, first = await page_of(pool, 1)
+    _, second = await page_of(pool, 2)
+    await anyio.sleep(0.4)  # both idle long enough to be evictable
+    await page_of(pool, 1)  # user 1 is active again: user 2 is the least recently active
+    _, third = await page_of(pool, 3)
+    await eventually_async(lambda: not pid_alive(second))
+    assert pid_alive(first) and pid_alive(third)
+    with pytest.raises(PoolFull):  # now everyone was active within evict_after
+        await page_of(pool, 4)
+
+
+async def test_apps_failing_at_creation_give_an_error_not_a_loop(
+    pools: list[PoolRegistry], runtime_dir: str
+) -> None:
+    made = registry(pools, runtime_dir)
+    for qualname, debug, expected in (
+        ("RaisesInInit", True, "init fails on purpose"),
+        ("RaisesInInit", False, "failed to handle"),
+        ("DiesInInit", False, "ended while starting"),
+    ):
+        app = MountedApp(
+            f"/{qualname}{debug}",
+            AppRef("tests.support.apps.failing", qualname),
+            AppOptions(debug=debug),
+        )
+        pool = made.pool(app, SCOPE)
+        with pytest.raises(PageError, match=expected):
+            await render_page(target(pool, key(1)), ((), {}), 10.0)
+        await eventually_async(partial(socket_gone, pool.socket_path(key(1))))
+
+
+async def test_an_app_that_does_not_import_is_reported_with_its_traceback(
+    pools: list[PoolRegistry], runtime_dir: str
+) -> None:
+    app = MountedApp("", AppRef("tests.support.apps.broken", "App"), AppOptions())
+    pool = registry(pools, runtime_dir).pool(app, SCOPE)
+    with pytest.raises(AppLoadError) as info:
+        await pool.spawn(key(1))
+    assert "broken on purpose" in info.value.traceback
+    started = time.monotonic()
+    with pytest.raises(AppLoadError):  # remembered: no new template start for a while
+        await pool.spawn(key(1))
+    assert time.monotonic() - started < 0.5
+
+
+@pytest.fixture
+def editable_app(tmp_path: Path) -> Iterator[Path]:
+    """An App module the test edits, importable as renewable_app."""
+    module = tmp_path / "renewable_app.py"
+    module.write_text(APP_SOURCE.format(version="v1"))
+    sys.path.insert(0, str(tmp_path))
+    yield module
+    sys.path.remove(str(tmp_path))
+    sys.modules.pop("renewable_app", None)
+
+
+APP_SOURCE = textwrap.dedent(
+    """
+    import os
+    from htag import Tag
+
+    class App(Tag.body):
+        def init(self):
+            self.add(Tag.div("{version}", _class="version"))
+            self.add(Tag.div(f"pid={{os.getpid()}}", _class="pid"))
+    """
+)
+
+
+def edit(module: Path, text: str) -> None:
+    module.write_text(text)
+    stamp = time.time() + 5  # a different mtime even on coarse file systems
+    os.utime(module, (stamp, stamp))
+
+
+async def test_a_source_change_renews_the_template_for_new_users(
+    pools: list[PoolRegistry], runtime_dir: str, editable_app: Path
+) -> None:
+    """New users get the new code; existing users keep their process; the template keeps
+    its pid; a broken edit is reported until it is fixed."""
+    app = MountedApp("", AppRef("renewable_app", "App"), AppOptions(debug=True))
+    pool = registry(pools, runtime_dir).pool(app, SCOPE)
+    html, old_pid = await page_of(pool, 1)
+    assert "v1" in html
+    template_pid = (await pool.listing())["pid"]
+    edit(editable_app, APP_SOURCE.format(version="v2"))
+    html, new_pid = await page_of(pool, 2)
+    assert "v2" in html and new_pid != old_pid
+    html, pid = await page_of(pool, 1)
+    assert "v1" in html and pid == old_pid  # an existing user keeps the code it started with
+    listing = await pool.listing()
+    assert listing["pid"] == template_pid and len(listing["processes"]) == 2
+    edit(editable_app, "this is not python(")
+    with pytest.raises(AppLoadError, match=r"SyntaxError|invalid syntax"):
+        await page_of(pool, 3)
+    edit(editable_app, APP_SOURCE.format(version="v3"))
+    assert "v3" in (await page_of(pool, 3))[0]
+
+
+async def test_the_operator_can_end_one_users_processes(
+    pools: list[PoolRegistry], runtime_dir: str
+) -> None:
+    pool = registry(pools, runtime_dir).pool(COUNTER, SCOPE)
+    _, pid = await page_of(pool, 1)
+    _, other = await page_of(pool, 2)
+    async with await Channel.connect(os.path.join(pool.directory, "template.sock")) as channel:
+        kind, reply = await channel.request(Kind.KILL, {"match": key(1)[:12]})
+    assert kind is Kind.DONE and reply == {"killed": True}
+    await eventually_async(lambda: not pid_alive(pid))
+    assert pid_alive(other)

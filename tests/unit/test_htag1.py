@@ -1,0 +1,55 @@
+"""Validation of what a page sends before htag sees it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from htagweb_asgi.proc.htag1 import parse
+from htagweb_asgi.protocol.codes import Close, Rejected
+
+
+def test_a_click_parses() -> None:
+    call = parse(
+        b'{"id": 140, "method": "__on__", "args": ["onclick-140"], "kargs": {}, "event": {"x": 1}}'
+    )
+    assert (call.oid, call.method, call.args, call.kargs, call.event) == (
+        140,
+        "__on__",
+        ["onclick-140"],
+        {},
+        {"x": 1},
+    )
+
+
+def test_a_generator_step_has_no_method() -> None:
+    assert parse(b'{"id": 7, "method": null, "args": null, "kargs": null}').method is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b"{nope", Close.INVALID_PAYLOAD),
+        (b"\xff\xfe", Close.INVALID_PAYLOAD),
+        (b"[1, 2]", Close.POLICY_VIOLATION),
+        (b'{"id": "1"}', Close.POLICY_VIOLATION),
+        (b'{"id": true}', Close.POLICY_VIOLATION),
+        (b'{"id": 1, "method": "_hr"}', Close.POLICY_VIOLATION),
+        (b'{"id": 1, "method": "__class__"}', Close.POLICY_VIOLATION),
+        (b'{"id": 1, "method": "a.b"}', Close.POLICY_VIOLATION),
+        (b'{"id": 1, "method": 3}', Close.POLICY_VIOLATION),
+        (b'{"id": 1, "method": "m", "args": {}}', Close.POLICY_VIOLATION),
+        (b'{"id": 1, "method": "m", "kargs": []}', Close.POLICY_VIOLATION),
+        (b'{"id": 1, "method": "m", "event": "x"}', Close.POLICY_VIOLATION),
+    ],
+)
+def test_malformed_interactions_are_rejected_with_a_close_code(payload: bytes, code: int) -> None:
+    with pytest.raises(Rejected) as info:
+        parse(payload)
+    assert info.value.code == code and info.value.reason
+
+
+def test_public_methods_and_htag_dispatchers_are_allowed() -> None:
+    for method in ("increment", "__on__", "__on_event__"):
+        assert parse(json.dumps({"id": 1, "method": method}).encode()).method == method

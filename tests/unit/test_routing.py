@@ -1,0 +1,50 @@
+"""Sub-path → handler."""
+
+from __future__ import annotations
+
+import pytest
+
+from htagweb_asgi.appref import AppRef
+from htagweb_asgi.options import AppOptions
+from htagweb_asgi.web.routing import MountedApp, RouteKind, Router
+
+ROOT = MountedApp("", AppRef("m", "App"), AppOptions())
+ADMIN = MountedApp("/admin", AppRef("m", "Admin"), AppOptions())
+ROUTER = Router({"": ROOT, "/admin": ADMIN}, {"/my.css": "css"})
+
+
+@pytest.mark.parametrize(
+    ("sub", "kind", "app"),
+    [
+        ("", RouteKind.REDIRECT, None),
+        ("/", RouteKind.PAGE, ROOT),
+        ("/admin", RouteKind.PAGE, ADMIN),
+        ("/admin/", RouteKind.PAGE, ADMIN),
+        ("/_/ws", RouteKind.WEBSOCKET, ROOT),
+        ("/_/ws/", RouteKind.WEBSOCKET, ROOT),
+        ("/admin/_/ws", RouteKind.WEBSOCKET, ADMIN),
+        ("/admin/_/post", RouteKind.POST, ADMIN),
+        ("/_/client.js", RouteKind.CLIENT, None),
+        ("/my.css", RouteKind.EXTRA, None),
+        ("/nope", RouteKind.NOT_FOUND, None),
+        ("/nope/_/ws", RouteKind.NOT_FOUND, None),
+        ("/admin/x", RouteKind.NOT_FOUND, None),
+        ("/../etc/passwd", RouteKind.NOT_FOUND, None),
+    ],
+)
+def test_match(sub: str, kind: RouteKind, app: MountedApp | None) -> None:
+    route = ROUTER.match(sub)
+    assert route.kind is kind and route.app is app
+
+
+@pytest.mark.parametrize(
+    ("path", "base"), [("/", ""), ("", ""), ("/admin/", "/admin"), ("a/b", "/a/b")]
+)
+def test_app_paths_are_normalized(path: str, base: str) -> None:
+    assert Router.normalize(path) == base
+
+
+@pytest.mark.parametrize("path", ["/_", "/_/x", "/a/../b", "/a b", "/é"])
+def test_reserved_or_odd_app_paths_are_refused(path: str) -> None:
+    with pytest.raises(ValueError):
+        Router.normalize(path)

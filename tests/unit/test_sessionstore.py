@@ -1,0 +1,83 @@
+"""Both stores: per-key writes, expiry, rotation, logout, concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from htagweb_asgi.sessions.store import MemoryStore, SessionStore, SQLiteStore
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SessionStore]:
+    yield SQLiteStore(str(tmp_path / "s.sqlite3")) if request.param == "sqlite" else MemoryStore()
+
+
+def test_writes_are_per_key(store: SessionStore) -> None:
+    store.save("s", {"a": "1", "b": '"x"'}, 60)
+    store.save("s", {"b": None, "c": "[1]"}, 60)
+    assert store.load("s") == {"a": "1", "c": "[1]"}
+    assert store.load("other") == {}
+
+
+def test_expired_sessions_are_empty_and_cleaned_up(store: SessionStore) -> None:
+    store.save("old", {"a": "1"}, 0.05)
+    store.save("new", {"a": "2"}, 60)
+    time.sleep(0.1)  # the store's own clock decides: nothing to wait on
+    assert store.load("old") == {}
+    assert store.cleanup() == 1
+    assert store.load("new") == {"a": "2"}
+    store.save("old", {"b": "3"}, 60)  # an expired id starts afresh
+    assert store.load("old") == {"b": "3"}
+
+
+def test_rename_moves_the_keys_and_delete_forgets(store: SessionStore) -> None:
+    store.save("before", {"user": '{"name":"alice"}'}, 60)
+    store.rename("before", "after")
+    assert store.load("before") == {} and store.load("after") == {"user": '{"name":"alice"}'}
+    store.delete("after")
+    assert store.load("after") == {}
+
+
+def test_threads_writing_different_keys_lose_nothing(store: SessionStore) -> None:
+    def writer(name: str) -> None:
+        for n in range(50):
+            store.save("shared", {name: str(n)}, 60)
+
+    threads = [threading.Thread(target=writer, args=(f"k{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert store.load("shared") == {f"k{i}": "49" for i in range(4)}
+
+
+def _process_writer(path: str, name: str) -> None:
+    store = SQLiteStore(path)
+    for n in range(50):
+        store.save("shared", {name: str(n)}, 60)
+
+
+def test_processes_writing_different_keys_lose_nothing(tmp_path: Path) -> None:
+    """Workers and user processes are separate processes sharing one file."""
+    path = str(tmp_path / "s.sqlite3")
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_process_writer, args=(path, f"p{i}")) for i in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+        assert writer.exitcode == 0
+    assert SQLiteStore(path).load("shared") == {f"p{i}": "49" for i in range(4)}
+
+
+def test_the_database_file_is_private(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "s.sqlite3"))
+    store.save("s", {"a": "1"}, 60)
+    assert os.stat(tmp_path / "s.sqlite3").st_mode & 0o077 == 0
