@@ -8,6 +8,8 @@ import sys
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+DEFAULT_MAX_SESSION = 64 * 1024  # bytes of JSON a session may hold
+
 
 @dataclass(frozen=True)
 class AppOptions:

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from htagweb_asgi.appref import AppRef
+from htagweb_asgi.options import DEFAULT_MAX_SESSION
 
 CONTROL_SOCKET = "template.sock"  # in the App's runtime directory, next to the user sockets
 SPARE_SLOTS = 2  # activity slots per allowed process: room for those still ending
-DEFAULT_MAX_SESSION = 64 * 1024  # bytes of JSON a session may hold
 
 # Entry points of the processes we start, run with ``python -m`` so that import graphs and
 # refactoring tools see them.

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from htagweb_asgi.errors import HtagwebError
-from htagweb_asgi.protocol.config import DEFAULT_MAX_SESSION as DEFAULT_MAX_SIZE
+from htagweb_asgi.options import DEFAULT_MAX_SESSION as DEFAULT_MAX_SIZE
 
 Snapshot = Mapping[str, str]  # a session as stored: key → JSON text
 

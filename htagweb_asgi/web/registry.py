@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from htagweb_asgi import paths
-from htagweb_asgi.options import Limits, TemplateSettings
-from htagweb_asgi.protocol.config import DEFAULT_MAX_SESSION, TemplateConfig
+from htagweb_asgi.options import DEFAULT_MAX_SESSION, Limits, TemplateSettings
+from htagweb_asgi.protocol.config import TemplateConfig
 from htagweb_asgi.web.pool import ProcessPool
 from htagweb_asgi.web.routing import MountedApp
 
