@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Run every check and test on a fresh machine: installs Debian's chromium (for the browser
-# tests) and the Python dependencies in .venv, then ruff, mypy --strict and pytest.
+# tests), nginx (unpacked, for the proxy test) and the Python dependencies in .venv, then
+# ruff, mypy --strict and pytest, the fast tier first.
 # Usage: bash scripts/test.sh [pytest arguments]
+#   HTAGWEB_TEST_PYTHONS="3.10 3.12 3.13"  the other Pythons that run the unit tier ("" for none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+as_root() { if [ "$(id -u)" -ne 0 ]; then sudo "$@"; else "$@"; fi; }
+
 if [ ! -x /usr/bin/chromium ]; then
-    sudo_cmd=""
-    if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
 fi
 
 # nginx for the reverse-proxy test: Debian's binary unpacked into .cache (nothing installed,
@@ -24,11 +26,36 @@ if ! command -v nginx >/dev/null && [ ! -x .cache/nginx/usr/sbin/nginx ]; then
         echo "nginx is not available: tests/browser/test_proxy.py will be skipped"
 fi
 
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+venv() {  # venv DIR PYTHON: a virtual environment with the package and its test extra
+    "$2" -m venv "$1"
+    "$1/bin/python" -m pip install --quiet --upgrade pip
+    "$1/bin/python" -m pip install --quiet -e '.[test]'
+}
+venv .venv python3
 
 .venv/bin/ruff check htagweb_asgi tests examples bench
 .venv/bin/ruff format --check htagweb_asgi tests examples bench
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+
+# The fast tier first (seconds): a broken unit fails before the servers start.
+.venv/bin/python -m pytest -m unit "$@"
+
+# The unit tier on the other Pythons of the supported range (on PATH, or under pyenv).
+find_python() {
+    if "python$1" -c "" 2>/dev/null; then echo "python$1"; return; fi
+    local root
+    root=$(pyenv root 2>/dev/null) || return 1
+    ls -d "$root"/versions/"$1".*/bin/"python$1" 2>/dev/null | sort -V | tail -n 1
+}
+for version in ${HTAGWEB_TEST_PYTHONS-3.10 3.12 3.13}; do
+    python=$(find_python "$version" || true)
+    if [ -z "$python" ]; then
+        echo "python$version is not installed: its unit tier is skipped"
+        continue
+    fi
+    venv ".venv-$version" "$python"
+    ".venv-$version/bin/python" -m pytest -m unit -p no:cacheprovider "$@"
+done
+
+# Then real processes, real servers, and the browser.
+.venv/bin/python -m pytest -m "not unit" "$@"
