@@ -15,7 +15,7 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_AGE = 14 * 24 * 3600
 CLEANUP_EVERY = 600.0  # seconds between two removals of expired sessions, per worker
+STAMP_PERIOD = 60.0  # a stamp lasts this long at most: an expiry is seen within it
+now = time.time  # the wall clock of expiries (tests replace it)
 
 
 class Sessions:
@@ -146,6 +148,15 @@ class Sessions:
         if getattr(store, "blocking", False):
             return await anyio.to_thread.run_sync(store.load, session_id)
         return store.load(session_id)
+
+    def stamp(self, session_id: str) -> Hashable | None:
+        """The store's stamp of the session (see SessionStore.stamp), None when unknown.
+
+        Time is part of it: a session expires without any write, and an App must see that
+        within STAMP_PERIOD seconds.
+        """
+        stamp = self.store.stamp(session_id)
+        return None if stamp is None else (stamp, int(now() // STAMP_PERIOD))
 
     async def save(self, session_id: str, changes: Mapping[str, str | None]) -> None:
         if changes:

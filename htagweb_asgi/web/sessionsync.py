@@ -8,6 +8,7 @@ load or interaction, and the App's writes are stored before the page sees their 
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from htagweb_asgi.protocol.frames import Kind, load_json
@@ -23,10 +24,19 @@ class SessionSync:
         self.sessions = sessions
         self.session_id = session_id
         self._sent: Snapshot | None = None  # what the process has, as far as we know
+        self._stamp: Hashable | None = None  # the store's stamp when we last loaded
 
     async def send_if_changed(self, channel: Channel) -> None:
-        """Send the stored session when it differs from what the process has."""
+        """Send the stored session when it differs from what the process has.
+
+        The store is read only when its stamp moved since our last read: an interaction of
+        an App whose session nobody writes costs no read.
+        """
+        stamp = self.sessions.stamp(self.session_id)  # before the load: a write after it
+        if stamp is not None and stamp == self._stamp:  # moves the next stamp
+            return
         snapshot = await self.sessions.load(self.session_id)
+        self._stamp = stamp
         if snapshot != self._sent:
             await channel.send_json(Kind.SESSION, snapshot)
             self._sent = snapshot
