@@ -8,25 +8,29 @@
  *   transport "ws" (websocket: interactions and pushes) or "http" (POST, no pushes)
  *   csrf      (http) the token the host expects in the x-htagweb-csrf header
  *   parano    true: interactions, replies and pushes are encrypted end to end with the user's
- *             process (X25519, HKDF-SHA256, AES-256-GCM; see the README's "parano"); where
+ *             process (X25519, HKDF-SHA256, AES-256-GCM; see docs on "parano"); where
  *             this browser cannot, the page says so and sends nothing
+ *   codes     the close codes by name (htagweb_asgi/protocol/codes.py: the only table)
  *
  * URLs are derived from location.pathname, never hard-coded: the page keeps working when the
  * host is mounted under a prefix or behind a proxy that strips one.
  *
- * Close codes from the host (also the `code` of HTTP error replies):
- *   4000 the App called exit()            → reload (a fresh App)
- *   4001 no process for this page         → reload (with back-off)
- *   4002 interaction timed out            → message; the next reload gets a fresh process
- *   4003 ended after inactivity           → the next interaction reloads
- *   4004 the process ended unexpectedly   → message with a reload link
- *   4005 the encrypted channel failed     → message with a reload link (parano)
- *   1003/1007/1008/1009 bad message       → message (a bug, not a network problem)
+ * What the page does on a close code from the host (also the `code` of HTTP error replies):
+ *   EXITED         the App called exit()            → reload (a fresh App)
+ *   NO_PROCESS     no process for this page         → reload (with back-off)
+ *   TIMED_OUT      interaction timed out            → message; the next reload gets a fresh one
+ *   EXPIRED        ended after inactivity           → the next interaction reloads
+ *   CRASHED        the process ended unexpectedly   → message with a reload link
+ *   CHANNEL_BROKEN the encrypted channel failed     → message with a reload link (parano)
+ *   UNAVAILABLE    the server cannot serve the App  → message with a reload link
+ *   UNSUPPORTED_DATA, INVALID_PAYLOAD, POLICY_VIOLATION, MESSAGE_TOO_BIG
+ *                  a bad message                    → message (a bug, not a network problem)
  */
 (function () {
   "use strict";
 
   var cfg = JSON.parse(document.getElementById("htagweb-config").textContent);
+  var CODES = cfg.codes;
   var pathname = window.location.pathname;
   var prefix = pathname.slice(-cfg.sub.length) === cfg.sub
     ? pathname.slice(0, pathname.length - cfg.sub.length)
@@ -91,17 +95,22 @@
     window.setTimeout(function () { window.location.reload(); }, count ? 500 * Math.pow(2, count) : 0);
   }
 
+  function isOneOf(code, names) {
+    return names.some(function (name) { return code === CODES[name]; });
+  }
+
   function ended(code, reason) {
     // Returns true when the page must not reconnect.
-    if (code === 4000) { finished = true; window.location.reload(); return true; }
-    if (code === 4001) { finished = true; reloadSoon(); return true; }
-    if (code === 4003) { expired = true; return true; }
-    if (code === 4002 || code === 4004 || code === 4005) {
+    if (code === CODES.EXITED) { finished = true; window.location.reload(); return true; }
+    if (code === CODES.NO_PROCESS) { finished = true; reloadSoon(); return true; }
+    if (code === CODES.EXPIRED) { expired = true; return true; }
+    if (isOneOf(code, ["TIMED_OUT", "CRASHED", "CHANNEL_BROKEN", "UNAVAILABLE"])) {
       finished = true;
       showError(reason || "The application stopped.", true);
       return true;
     }
-    if (code === 1003 || code === 1007 || code === 1008 || code === 1009) {
+    if (isOneOf(code, ["UNSUPPORTED_DATA", "INVALID_PAYLOAD", "POLICY_VIOLATION",
+                       "MESSAGE_TOO_BIG"])) {
       finished = true;
       showError("Protocol error: " + (reason || code), true);
       return true;
@@ -260,7 +269,7 @@
     finished = true;
     showError("The encrypted channel to the application failed: " + error.message + ".", true);
     if (socket && socket.readyState <= WebSocket.OPEN) {
-      socket.close(4005, "encrypted channel failed");
+      socket.close(CODES.CHANNEL_BROKEN, "encrypted channel failed");
     }
   }
 
