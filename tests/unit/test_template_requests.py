@@ -1,0 +1,207 @@
+"""The template's request handling and leases, driven without a process (sans-IO)."""
+
+from __future__ import annotations
+
+import json
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from htagweb_asgi.appref import AppRef
+from htagweb_asgi.proc.children import EVICT, SESSION_ENDED
+from htagweb_asgi.proc.leases import Leases
+from htagweb_asgi.proc.requests import TemplateRequests
+from htagweb_asgi.protocol.config import TemplateConfig
+from htagweb_asgi.protocol.frames import FrameDecoder, Kind, encode_json
+
+CONFIG = TemplateConfig(
+    app=AppRef("m", "App"),
+    directory="/nonexistent",
+    label="port:1 /",
+    server_address=None,
+    sys_path=[],
+    debug=False,
+    timeout_inactivity=0.0,
+    max_processes=2,
+    max_frame=1 << 20,
+    max_session=1 << 16,
+    lease_grace=1.0,
+    stop_grace=1.0,
+    evict_after=10.0,
+    start_method="fork",
+    spare_processes=0,
+    log_level=30,
+)
+KEY = "a" * 32
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class FakeChild:
+    key: str
+    pid: int
+    session: str = ""
+
+
+@dataclass
+class FakeTable:
+    """The table of user processes, without processes: what the requests did to it."""
+
+    capacity: int = 2
+    current: dict[str, FakeChild] = field(default_factory=dict)
+    signals: list[tuple[int, signal.Signals]] = field(default_factory=list)
+    next_pid: int = 1000
+
+    def reap(self) -> None:
+        pass
+
+    def start(self, key: str, session: str) -> FakeChild | None:
+        if len(self.current) >= self.capacity:
+            return None
+        self.next_pid += 1
+        self.current[key] = FakeChild(key, self.next_pid, session)
+        return self.current[key]
+
+    def kill(self, key: str, pid: int | None) -> bool:
+        child = self.current.get(key)
+        if child is None or (pid is not None and child.pid != pid):
+            return False
+        self.send_signal(child, signal.SIGKILL)
+        return True
+
+    def send_signal(self, child: Any, sig: signal.Signals) -> None:
+        self.signals.append((child.pid, sig))
+        self.current.pop(child.key, None)
+
+    def end_session(self, session: str) -> int:
+        found = [c for c in self.current.values() if c.session == session]
+        for child in found:
+            self.ask_to_end(child, SESSION_ENDED)
+        return len(found)
+
+    def ask_to_end(self, child: Any, sig: signal.Signals) -> None:
+        self.send_signal(child, sig)
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [{"key": c.key[:12], "pid": c.pid} for c in self.current.values()]
+
+    def spare_pids(self) -> list[int]:
+        return []
+
+
+def reply(data: bytes | None) -> tuple[Kind, Any]:
+    assert data is not None
+    [(kind, payload)] = FrameDecoder().feed(data)
+    return kind, json.loads(payload)
+
+
+def requests(table: FakeTable, **options: Any) -> TemplateRequests:
+    return TemplateRequests(CONFIG, table, Leases(1.0, Clock()), loaded=True, **options)
+
+
+def ask(handler: TemplateRequests, kind: Kind, body: dict[str, Any]) -> tuple[Kind, Any]:
+    return reply(handler.handle("worker", kind, encode_json(kind, body)[5:]))
+
+
+def test_one_process_per_key_whoever_asks() -> None:
+    table = FakeTable()
+    handler = requests(table)
+    first = ask(handler, Kind.SPAWN, {"key": KEY, "session": "s"})
+    again = ask(handler, Kind.SPAWN, {"key": KEY})
+    assert first == (Kind.SPAWNED, {"pid": 1001, "existed": False})
+    assert again == (Kind.SPAWNED, {"pid": 1001, "existed": True})
+
+
+def test_a_replacement_kills_the_old_process_first() -> None:
+    table = FakeTable()
+    handler = requests(table)
+    ask(handler, Kind.SPAWN, {"key": KEY})
+    replaced = ask(handler, Kind.SPAWN, {"key": KEY, "replace_pid": 1001})
+    assert replaced == (Kind.SPAWNED, {"pid": 1002, "existed": False})
+    assert table.signals == [(1001, signal.SIGKILL)]
+
+
+def test_full_and_unloadable_are_failures_the_worker_understands() -> None:
+    full = requests(FakeTable(capacity=0))
+    assert ask(full, Kind.SPAWN, {"key": KEY})[1]["full"] is True
+    broken = TemplateRequests(
+        CONFIG, FakeTable(), Leases(1.0, Clock()), loaded=False, load_error="SyntaxError"
+    )
+    failure = ask(broken, Kind.SPAWN, {"key": KEY})
+    assert failure == (Kind.FAIL, {"message": "SyntaxError", "load_error": True})
+
+
+@pytest.mark.parametrize("key", ["../../etc/x", "A" * 32, "a" * 31, ""])
+def test_a_malformed_key_is_refused(key: str) -> None:
+    with pytest.raises(ValueError, match="malformed"):
+        ask(requests(FakeTable()), Kind.SPAWN, {"key": key})
+
+
+def test_kill_counts_what_it_ended() -> None:
+    table = FakeTable(capacity=5)
+    handler = requests(table)
+    for n, session in ((1, "s1"), (2, "s1"), (3, "s2")):
+        ask(handler, Kind.SPAWN, {"key": str(n) * 32, "session": session})
+    assert ask(handler, Kind.KILL, {"key": "1" * 32, "pid": 999}) == (Kind.DONE, {"killed": 0})
+    assert ask(handler, Kind.KILL, {"key": "1" * 32, "pid": 1001}) == (Kind.DONE, {"killed": 1})
+    assert ask(handler, Kind.KILL, {"session": "s1"}) == (Kind.DONE, {"killed": 1})
+    assert ask(handler, Kind.KILL, {"match": "33333"}) == (Kind.DONE, {"killed": 0})  # too short
+    assert ask(handler, Kind.KILL, {"match": "333333"}) == (Kind.DONE, {"killed": 1})
+    assert (1003, EVICT) in table.signals and (1002, SESSION_ENDED) in table.signals
+
+
+def test_a_changed_source_renews_before_a_new_process_only() -> None:
+    renewed: list[dict[str, Any]] = []
+    handler = requests(
+        FakeTable(), source_changed=lambda: True, renew=lambda _, req: renewed.append(req)
+    )
+    ask(handler, Kind.SPAWN, {"key": KEY})
+    assert renewed == [{"key": KEY}]
+    ask(handler, Kind.SPAWN, {"key": KEY})  # it exists: no renewal for a page reload
+    assert len(renewed) == 1
+
+
+def test_leases_say_when_to_ask_about_the_server() -> None:
+    clock = Clock()
+    leases = Leases(1.0, clock)
+    assert not leases.due()  # a new template waits one grace for its first worker
+    clock.now += 1.0
+    assert leases.due()
+    leases.take("w1")
+    leases.take("w2")
+    clock.now += 10
+    assert not leases.due() and leases.deadline() is None
+    leases.lose("w1")  # a worker killed: the other still holds one
+    assert not leases.due()
+    leases.lose("w2")
+    assert not leases.due()
+    clock.now += 1.0
+    assert leases.due()
+    leases.still_needed()  # the server still listens: ask again after another grace
+    assert not leases.due()
+
+
+def test_a_goodbye_asks_about_the_server_at_once() -> None:
+    leases = Leases(5.0, Clock())
+    leases.take("w")
+    leases.give_back("w")
+    assert leases.due()
+
+
+def test_lease_and_bye_frames_update_the_leases() -> None:
+    handler = requests(FakeTable())
+    assert handler.handle("w", Kind.LEASE, b"") is None
+    assert len(handler.leases) == 1
+    assert handler.handle("w", Kind.BYE, b"") is None
+    assert len(handler.leases) == 0 and handler.leases.due()
+    with pytest.raises(ValueError, match="unexpected"):
+        handler.handle("w", Kind.HTML, b"")
