@@ -1,0 +1,195 @@
+"""The websocket relay's protocol steps, with a fake page (ASGI events) and a fake process
+(frames): no server, no process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import anyio
+import pytest
+
+from htagweb_asgi.protocol.codes import Close
+from htagweb_asgi.protocol.frames import Kind
+from htagweb_asgi.sessions.core import Sessions
+from htagweb_asgi.sessions.store import MemoryStore
+from htagweb_asgi.web.channel import ChannelClosed
+from htagweb_asgi.web.relay import Relay
+from htagweb_asgi.web.sessionsync import SessionSync
+
+pytestmark = pytest.mark.anyio
+STEP = 5.0  # bound on every wait (nothing here waits for long unless broken)
+
+
+class FakeProcess:
+    """A channel to a user process: records what it is sent, answers what the test says."""
+
+    pid = 4242
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Kind, Any]] = []
+        self._in, self._out = anyio.create_memory_object_stream[tuple[Kind, bytes] | None](10)
+        self.closed = False
+
+    def answer(self, kind: Kind, payload: Any = b"") -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self._in.send_nowait((kind, data))
+
+    def die(self) -> None:
+        self._in.send_nowait(None)
+
+    async def send_json(self, kind: Kind, obj: Any) -> None:
+        self.sent.append((kind, obj))
+
+    async def send(self, kind: Kind, payload: bytes = b"") -> None:
+        self.sent.append((kind, payload))
+
+    async def receive(self) -> tuple[Kind, bytes]:
+        frame = await self._out.receive()
+        if frame is None:
+            raise ChannelClosed("the process closed the connection")
+        return frame
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class FakeTarget:
+    def __init__(self, process: FakeProcess, store: MemoryStore) -> None:
+        self.process = process
+        self.sessions = Sessions(secret_key="k" * 32, store=store)
+        self.killed: list[int | None] = []
+
+    def session_sync(self) -> SessionSync:
+        return SessionSync(self.sessions, "sid")
+
+    async def connect(self) -> FakeProcess:
+        return self.process
+
+    async def stop_overdue(self, pid: int | None, seconds: float, what: str) -> str:
+        self.killed.append(pid)
+        return f"stopped after {seconds:g} s"
+
+
+class FakePage:
+    """The browser side: ASGI websocket events in, messages out."""
+
+    def __init__(self) -> None:
+        self._in, self._out = anyio.create_memory_object_stream[dict[str, Any]](10)
+        self.messages: list[dict[str, Any]] = []
+        self.arrived = anyio.Event()
+
+    def says(self, text: str | None = None, data: bytes | None = None) -> None:
+        self._in.send_nowait({"type": "websocket.receive", "text": text, "bytes": data})
+
+    def leaves(self) -> None:
+        self._in.send_nowait({"type": "websocket.disconnect", "code": 1001})
+
+    async def receive(self) -> dict[str, Any]:
+        return await self._out.receive()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+        self.arrived.set()
+
+    async def next_text(self) -> str:
+        with anyio.fail_after(STEP):
+            while not [m for m in self.messages if m.get("text")]:
+                self.arrived = anyio.Event()
+                await self.arrived.wait()
+        message = next(m for m in self.messages if m.get("text"))
+        self.messages.remove(message)
+        return str(message["text"])
+
+    async def asked_to_close(self) -> tuple[int, str]:
+        control = json.loads(await self.next_text())["htagweb"]
+        return control["close"], control["reason"]
+
+
+@asynccontextmanager
+async def relayed(limit: float = STEP) -> AsyncIterator[tuple[FakePage, FakeProcess, Any]]:
+    page, process, store = FakePage(), FakeProcess(), MemoryStore()
+    target = FakeTarget(process, store)
+    relay = Relay(page.receive, page.send, timeout=limit, max_frame=1024)  # type: ignore[arg-type]
+    process.answer(Kind.OK, {"pid": process.pid})
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(relay.run, cast(Any, target), "0" * 32)
+        assert json.loads(await page.next_text()) == {"htagweb": {"ready": True}}
+        yield page, process, target
+        page.leaves()
+    assert process.closed
+
+
+async def test_an_interaction_goes_to_the_process_and_its_reply_to_the_page() -> None:
+    async with relayed() as (page, process, _):
+        page.says('{"id": 1}')
+        process.answer(Kind.REPLY, b'{"update": {}}')
+        assert await page.next_text() == '{"update": {}}'
+        assert (Kind.INTERACT, b'{"id": 1}') in process.sent
+        assert process.sent[0][0] is Kind.ATTACH
+
+
+async def test_the_apps_session_changes_are_stored_before_the_page_sees_the_reply() -> None:
+    async with relayed() as (page, process, target):
+        page.says('{"id": 1}')
+        process.answer(Kind.CHANGES, {"n": "1"})
+        process.answer(Kind.REPLY, b"{}")
+        await page.next_text()
+        assert target.sessions.store.load("sid") == {"n": "1"}
+
+
+async def test_a_push_reaches_the_page_without_an_interaction() -> None:
+    async with relayed() as (page, process, _):
+        process.answer(Kind.PUSH, b'{"pushed": 1}')
+        assert await page.next_text() == '{"pushed": 1}'
+
+
+async def test_a_process_that_dies_is_reported_as_a_crash() -> None:
+    async with relayed() as (page, process, _):
+        process.die()
+        code, _ = await page.asked_to_close()
+        assert code == Close.CRASHED
+
+
+async def test_a_slow_interaction_kills_the_process_and_says_why() -> None:
+    async with relayed(limit=0.1) as (page, process, target):
+        page.says('{"id": 1}')
+        code, reason = await page.asked_to_close()
+        assert code == Close.TIMED_OUT and "0.1 s" in reason
+        assert target.killed == [process.pid]
+
+
+async def test_a_binary_message_to_a_plain_app_is_refused() -> None:
+    async with relayed() as (page, process, _):
+        page.says(data=b"\x00")
+        code, _ = await page.asked_to_close()
+        assert code == Close.UNSUPPORTED_DATA
+        assert all(kind is not Kind.INTERACT for kind, _ in process.sent)
+
+
+async def test_a_message_over_the_frame_limit_is_refused() -> None:
+    async with relayed() as (page, _, _):
+        page.says("x" * 1025)
+        code, _ = await page.asked_to_close()
+        assert code == Close.MESSAGE_TOO_BIG
+
+
+async def test_a_process_refusal_ends_the_page_with_its_code() -> None:
+    async with relayed() as (page, process, _):
+        page.says("{nope")
+        process.answer(Kind.REJECT, {"code": Close.INVALID_PAYLOAD, "reason": "not JSON"})
+        assert await page.asked_to_close() == (Close.INVALID_PAYLOAD, "not JSON")
+
+
+async def test_a_page_of_another_instance_is_asked_to_reload() -> None:
+    page, process = FakePage(), FakeProcess()
+    target = FakeTarget(process, MemoryStore())
+    relay = Relay(page.receive, page.send, timeout=STEP, max_frame=1024)  # type: ignore[arg-type]
+    process.answer(Kind.GONE, {"reason": "replaced"})
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(relay.run, cast(Any, target), "0" * 32)
+        code, _ = await page.asked_to_close()
+        page.leaves()
+    assert code == Close.NO_PROCESS and process.closed
