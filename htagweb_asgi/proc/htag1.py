@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.protocol.codes import Close, Rejected
 
 # The `js` htag embeds in the page: it hands interactions to the static client (client.js).
@@ -30,7 +31,7 @@ Init = tuple[tuple[Any, ...], dict[str, Any]]
 Push = Callable[[dict[str, Any]], Awaitable[bool]]
 
 
-class CreationFailed(Exception):
+class CreationFailed(HtagwebError):
     """The App's constructor raised; the message is what htag logged (its traceback)."""
 
 
