@@ -40,6 +40,7 @@
   var RELOADS = "htagweb.reloads";
   var RECONNECT_BASE_MS = 250;
   var RECONNECT_CAP_MS = 8000;
+  var CANNOT_CONNECT_AFTER = 5;  // failed attempts in a row (about 8 s) before the page says so
   var MAX_QUEUED = 100;
 
   var started = false;
@@ -116,6 +117,31 @@
       return true;
     }
     return false;
+  }
+
+  function showCannotConnect(shown) {
+    // The page keeps trying meanwhile; the notice goes away when it connects again.
+    var box = document.getElementById("htagweb-offline");
+    if (!shown) {
+      if (box) box.remove();
+      return;
+    }
+    if (box || !document.body) return;
+    box = document.createElement("div");
+    box.id = "htagweb-offline";
+    box.setAttribute("role", "status");
+    box.style.cssText = "position:fixed;z-index:2147483647;left:8px;right:8px;top:8px;" +
+      "background:#fff8e0;color:#533;border:1px solid #c90;padding:8px;font:14px sans-serif;";
+    box.appendChild(document.createTextNode(
+      "This page cannot reach its server. It keeps trying; you can also "));
+    var link = document.createElement("a");
+    link.href = "";
+    link.textContent = "reload the page";
+    box.appendChild(link);
+    box.appendChild(document.createTextNode("."));
+    document.body.appendChild(box);
+    console.error("htagweb: the websocket to " + wsUrl() + " fails. If you run this server: " +
+      "is a websocket library installed (uvicorn needs 'uvicorn[standard]' or 'websockets')?");
   }
 
   window.error = function (text) {  // htag's _error() reports through window.error
@@ -317,6 +343,7 @@
   function reconnectLater() {
     var delay = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * Math.pow(2, attempt));
     attempt += 1;
+    if (attempt >= CANNOT_CONNECT_AFTER) showCannotConnect(true);
     window.setTimeout(connect, delay * (0.5 + Math.random() / 2));
   }
 
@@ -367,6 +394,7 @@
   function becomeReady() {
     ready = true;
     attempt = 0;
+    showCannotConnect(false);
     window.sessionStorage.removeItem(RELOADS);
     setOnline(true);
     while (queue.length && ws) transmit(queue.shift());

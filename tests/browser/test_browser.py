@@ -75,15 +75,33 @@ def test_the_page_recovers_when_the_server_restarts(logs: Path, page: Page) -> N
         old_pid = page.locator(".pid").text_content()
         server.stop()
         expect(page.locator("body")).to_have_class("htagoff")
+        offline = page.locator("#htagweb-offline")
+        expect(offline).to_contain_text("cannot reach its server", timeout=20_000)
         eventually(
             lambda: not user_processes(runtime), 10, message="user processes outlived the server"
         )
         server.start()  # same listening socket, same port
         expect(page.locator(".pid")).not_to_have_text(old_pid or "", timeout=20_000)
         expect(page.locator("body")).not_to_have_class("htagoff")
+        expect(offline).to_have_count(0)
         page.click(".inc")
         expect(page.locator(".value")).to_have_text("1")
     finally:
         server.close()
         eventually(lambda: not our_processes(runtime), 10, message="processes left behind")
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_a_page_whose_websocket_is_refused_says_it_cannot_connect(
+    runtime: str, logs: Path, page: Page
+) -> None:
+    """As behind a server without a websocket library: the page says so, plainly."""
+    server = start_server("uvicorn", "tests.support.apps.hosts:without_websockets", runtime, logs)
+    try:
+        page.goto(server.url + "/")
+        expect(page.locator(".value")).to_have_text("0")  # the page itself was served
+        notice = page.locator("#htagweb-offline")
+        expect(notice).to_contain_text("cannot reach its server", timeout=20_000)
+        expect(notice.locator("a")).to_have_text("reload the page")
+    finally:
+        server.close()
