@@ -22,6 +22,10 @@ from htagweb_asgi.errors import HtagwebError
 
 LOCK_FILE = "template.lock"
 _MAX_SOCKET_PATH = 100  # sun_path is 104 (macOS) or 108 (Linux) bytes, NUL included
+_APP_DIR_CHARS = 16
+_LONGEST_NAME = "/" + "0" * _APP_DIR_CHARS + "/" + "0" * 32 + ".sock"  # <app dir>/<key>.sock
+MAX_BASE_LENGTH = _MAX_SOCKET_PATH - len(_LONGEST_NAME)  # 45 bytes
+SHORT_TMP = "/tmp"  # where a short runtime directory goes when the temp dir is too long
 STATE_ENV_VAR = "HTAGWEB_STATE_DIR"
 
 
@@ -30,11 +34,39 @@ class RuntimeDirError(HtagwebError):
 
 
 def default_base() -> str:
-    """``$XDG_RUNTIME_DIR/htagweb-asgi`` when usable, else ``<tmp>/htagweb-asgi-<uid>``."""
+    """``$XDG_RUNTIME_DIR/htagweb-asgi`` when usable, else ``<tmp>/htagweb-asgi-<uid>``
+    (``<tmp>`` follows ``$TMPDIR``); when neither is short enough for unix socket paths
+    (macOS's ``$TMPDIR`` is about 49 characters), ``/tmp/hw-<uid>-<hash of that temp dir>``.
+
+    Every worker, template and ``python -m htagweb_asgi ps`` computes the same answer.
+    """
+    candidates = []
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isdir(xdg) and os.access(xdg, os.W_OK | os.X_OK):
-        return os.path.join(xdg, "htagweb-asgi")
-    return os.path.join(tempfile.gettempdir(), f"htagweb-asgi-{os.getuid()}")
+        candidates.append(os.path.join(xdg, "htagweb-asgi"))
+    in_tmp = os.path.join(tempfile.gettempdir(), f"htagweb-asgi-{os.getuid()}")
+    candidates.append(in_tmp)
+    for candidate in candidates:
+        if _fits(candidate):
+            return candidate
+    digest = hashlib.sha256(in_tmp.encode()).hexdigest()[:8]
+    return os.path.join(SHORT_TMP, f"hw-{os.getuid()}-{digest}")
+
+
+def _fits(base: str) -> bool:
+    return len(base.encode()) <= MAX_BASE_LENGTH
+
+
+def check_base(base: str) -> None:
+    """Create `base` (0700) or check it is ours and private, and short enough for the
+    sockets under it; RuntimeDirError says what to change."""
+    if not _fits(base):
+        raise RuntimeDirError(
+            f"runtime_dir {base!r} is {len(base.encode())} bytes long: the unix sockets under "
+            f"it would pass the {_MAX_SOCKET_PATH}-byte limit; give a runtime_dir of at most "
+            f"{MAX_BASE_LENGTH} bytes"
+        )
+    ensure_private_dir(base)
 
 
 def ensure_private_dir(path: str) -> None:
@@ -47,7 +79,10 @@ def ensure_private_dir(path: str) -> None:
         os.mkdir(path, 0o700)
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise RuntimeDirError(f"{path} must be a directory of uid {os.getuid()} with mode 0700")
+        raise RuntimeDirError(
+            f"{path} must be a directory of uid {os.getuid()} with mode 0700 (another user "
+            "may have created it first): remove it, or choose another runtime_dir"
+        )
 
 
 def server_identity(scope: Mapping[str, Any]) -> str:
@@ -62,11 +97,7 @@ def server_identity(scope: Mapping[str, Any]) -> str:
 def app_directory(base: str, server: str, app: str, fingerprint: str) -> str:
     """Return the runtime directory of `app` served by `server` with options `fingerprint`."""
     digest = hashlib.sha256(f"{os.getuid()}\0{server}\0{app}\0{fingerprint}".encode()).hexdigest()
-    directory = os.path.join(base, digest[:16])
-    longest = os.path.join(directory, "0" * 32 + ".sock")
-    if len(longest.encode()) > _MAX_SOCKET_PATH:
-        raise RuntimeDirError(f"runtime directory {base!r} is too long for unix socket paths")
-    return directory
+    return os.path.join(base, digest[:_APP_DIR_CHARS])
 
 
 def lock_directory(directory: str) -> int:

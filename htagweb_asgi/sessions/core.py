@@ -11,16 +11,18 @@ Give the same Sessions to both (or let both use the defaults, which agree):
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import os
 import time
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
 import anyio
 
 from htagweb_asgi import paths
+from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.protocol import control
 from htagweb_asgi.sessions.cookie import Signer, build_set_cookie, parse_cookies, resolve_secret
 from htagweb_asgi.sessions.store import SessionStore, SQLiteStore
@@ -97,6 +99,12 @@ class Sessions:
             self._store = SQLiteStore(os.path.join(self.state_dir, "sessions.sqlite3"))
         return self._store
 
+    def check(self) -> None:
+        """Use the secret key and read the store once: raises what would fail every request
+        (an unwritable state directory, a store that cannot be opened or reached)."""
+        self.signer  # noqa: B018
+        self.store.load("startup-check")
+
     # -- cookies -------------------------------------------------------------------------------
     def session_id(self, scope: Mapping[str, Any]) -> str | None:
         """The verified session id of the request's cookie, or None (missing or forged)."""
@@ -137,17 +145,23 @@ class Sessions:
     def csrf_token(self, session_id: str) -> str:
         return self.signer.process_key(session_id, "\0csrf")
 
-    def check_csrf(self, session_id: str, token: str | None) -> bool:
-        return token is not None and hmac.compare_digest(token, self.csrf_token(session_id))
+    def check_csrf(self, session_id: str, token: bytes | None) -> bool:
+        """Whether `token` (the header's raw bytes: any bytes a client sends) is the one."""
+        expected = self.csrf_token(session_id).encode()
+        return token is not None and hmac.compare_digest(token, expected)
 
     # -- the store, without blocking the event loop on writes --------------------------------
     async def load(self, session_id: str) -> Snapshot:
         """The stored session. Fast local stores (SQLite on a local file, memory) are read
-        inline; a store with ``blocking = True`` (a network or ORM round trip) in a thread."""
+        inline; a store with ``blocking = True`` (a network or ORM round trip) in a thread.
+
+        Raises SessionStoreError when the store fails.
+        """
         store = self.store
-        if getattr(store, "blocking", False):
-            return await anyio.to_thread.run_sync(store.load, session_id)
-        return store.load(session_id)
+        with _store_errors("read"):
+            if getattr(store, "blocking", False):
+                return await anyio.to_thread.run_sync(store.load, session_id)
+            return store.load(session_id)
 
     def stamp(self, session_id: str) -> Hashable | None:
         """The store's stamp of the session (see SessionStore.stamp), None when unknown.
@@ -155,12 +169,16 @@ class Sessions:
         Time is part of it: a session expires without any write, and an App must see that
         within STAMP_PERIOD seconds.
         """
-        stamp = self.store.stamp(session_id)
+        with _store_errors("read"):
+            stamp = self.store.stamp(session_id)
         return None if stamp is None else (stamp, int(now() // STAMP_PERIOD))
 
     async def save(self, session_id: str, changes: Mapping[str, str | None]) -> None:
+        """Store some keys (SessionStoreError when the store fails)."""
         if changes:
-            await anyio.to_thread.run_sync(self.store.save, session_id, dict(changes), self.max_age)
+            with _store_errors("write"):
+                args = (session_id, dict(changes), self.max_age)
+                await anyio.to_thread.run_sync(self.store.save, *args)
         await self._cleanup_now_and_then()
 
     async def rotate(self, old_id: str | None, new_id: str) -> None:
@@ -189,6 +207,26 @@ class Sessions:
         now = time.monotonic()
         if now - self._last_cleanup >= CLEANUP_EVERY:
             self._last_cleanup = now
-            removed = await anyio.to_thread.run_sync(self.store.cleanup)
+            try:
+                removed = await anyio.to_thread.run_sync(self.store.cleanup)
+            except Exception as exc:  # not the request's problem: the next one tries again
+                logger.warning("removing expired sessions failed: %s", exc)
+                return
             if removed:
                 logger.info("removed %d expired session(s)", removed)
+
+
+class SessionStoreError(HtagwebError):
+    """Raised by Sessions.load and Sessions.save when the store fails (a locked or
+    unwritable database, an unreachable server): the user is told, the worker goes on."""
+
+
+@contextlib.contextmanager
+def _store_errors(what: str) -> Iterator[None]:
+    try:
+        yield
+    except HtagwebError:
+        raise
+    except Exception as exc:
+        logger.error("the session store failed to %s: %s: %s", what, type(exc).__name__, exc)
+        raise SessionStoreError(f"the session store failed to {what}") from exc

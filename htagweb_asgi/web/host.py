@@ -12,11 +12,13 @@ from asgiref.typing import ASGI3Application, ASGIReceiveCallable, ASGISendCallab
 from htagweb_asgi import appref
 from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
 from htagweb_asgi.sessions.core import Sessions
+from htagweb_asgi.web.failures import unavailable
 from htagweb_asgi.web.http import refuse, send_response
-from htagweb_asgi.web.page import serve_page
-from htagweb_asgi.web.post import serve_post
+from htagweb_asgi.web.page import send_failure, serve_page
+from htagweb_asgi.web.post import send_ended, serve_post
+from htagweb_asgi.web.readiness import Readiness
 from htagweb_asgi.web.registry import PoolRegistry
-from htagweb_asgi.web.relay import serve_websocket
+from htagweb_asgi.web.relay import Relay, serve_websocket
 from htagweb_asgi.web.routing import MountedApp, Route, RouteKind, Router, mount_point
 from htagweb_asgi.web.services import Services
 from htagweb_asgi.web.static import serve_client_script
@@ -138,6 +140,9 @@ class HtagASGI:
         services = self._ensure_started()
         prefix, sub = mount_point(scope)
         route = self._router.match(sub)
+        if route.app is not None and await services.readiness.check():
+            await self._unavailable(route.app, scope, receive, send)
+            return
         if scope["type"] == "http":
             await self._http(services, route, scope, receive, send, prefix, sub)
         else:
@@ -183,19 +188,39 @@ class HtagASGI:
             await receive()  # websocket.connect
             await refuse(scope, send, 404, "no websocket here")
 
+    async def _unavailable(
+        self,
+        app: MountedApp,
+        scope: Mapping[str, Any],
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+    ) -> None:
+        """The startup checks failed (logged with what to change): say so, in each transport."""
+        services = self._ensure_started()
+        failure = unavailable(services.readiness.problem or "")
+        if scope["type"] == "websocket":
+            if (await receive())["type"] == "websocket.connect":
+                await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+                relay = Relay(receive, send, timeout=1.0, max_frame=1)
+                await relay.refuse(failure.code, failure.text(app.options.debug))
+        elif scope.get("method") == "POST":
+            await send_ended(send, failure.status, failure.code, failure.text(app.options.debug))
+        else:
+            await send_failure(services, send, failure, app.options.debug)
+
     # -- lifecycle ------------------------------------------------------------------------------
     def _ensure_started(self) -> Services:
         """Build what requests need, once per worker process (lifespan may never come)."""
         if self._services is None:
             if not self._router.apps and not self._router.extras:
                 raise RuntimeError("HtagASGI serves nothing: give an App or call add_app()")
-            self._sessions.signer  # noqa: B018  (fail here, once, on an unusable secret/state dir)
             max_session = self._sessions.max_size
             pools = PoolRegistry(self._runtime_dir, self._limits, self._template, max_session)
             self._services = Services(
                 self._sessions,
                 self._limits,
                 pools,
+                Readiness(self._sessions, self._runtime_dir),
                 self._public_prefix,
                 self._allowed_origins,
                 self._frame_ancestors,
@@ -208,8 +233,9 @@ class HtagASGI:
         return self._services is not None
 
     async def startup(self) -> None:
-        """Prepare to serve (for frameworks that do not pass lifespan to mounted apps)."""
-        self._ensure_started()
+        """Prepare to serve (for frameworks that do not pass lifespan to mounted apps), and
+        check the configuration now: a problem is logged at once (and served as a 503)."""
+        await self._ensure_started().readiness.check()
 
     async def shutdown(self) -> None:
         """Release this worker's hold on the user processes; when the last worker of a server
@@ -244,7 +270,7 @@ class HtagASGI:
                 return
 
     # -- standalone ---------------------------------------------------------------------------
-    def run(self, host: str = "0.0.0.0", port: int = 8000, **uvicorn_options: Any) -> None:
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **uvicorn_options: Any) -> None:
         """Serve with uvicorn in this process (``pip install 'htagweb-asgi[server]'``).
 
         For several workers use the command line: ``python -m htagweb_asgi module:App -w 4``.

@@ -13,6 +13,7 @@ from htagweb_asgi.options import Limits
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.sessions.values import Session
 from htagweb_asgi.web.http import PAGE_SECURITY_HEADERS, Headers
+from htagweb_asgi.web.readiness import Readiness
 from htagweb_asgi.web.registry import PoolRegistry
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.target import UserTarget
@@ -27,6 +28,7 @@ class Services:
     sessions: Sessions
     limits: Limits
     pools: PoolRegistry
+    readiness: Readiness
     public_prefix: str | None
     allowed_origins: Collection[str] = ()
     frame_ancestors: str | None = "'self'"
