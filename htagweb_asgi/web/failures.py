@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.paths import RuntimeDirError
 from htagweb_asgi.protocol.codes import Close
+from htagweb_asgi.sessions.core import SessionStoreError
 from htagweb_asgi.web.pool import AppLoadError, PoolError, PoolFull
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER = 10  # seconds a busy or unavailable server asks a page to wait
+NO_PROCESS_REASON = "no process for this page"
 
 
 class PageError(HtagwebError):
@@ -53,12 +55,21 @@ def explain(exc: HtagwebError, app: str) -> Failure:
         return Failure(504, Close.TIMED_OUT, message, reload_hint=True)
     if isinstance(exc, PageError):
         return Failure(500, Close.CRASHED, "The application failed to render", str(exc))
+    if isinstance(exc, SessionStoreError):
+        message = "The server cannot reach its sessions, please retry shortly"
+        return Failure(503, Close.UNAVAILABLE, message, str(exc), retry_after=RETRY_AFTER)
     if isinstance(exc, RuntimeDirError | PoolError):
         logger.error("cannot reach the processes of %s: %s", app, exc)
         message = "The application is unavailable"
         return Failure(503, Close.UNAVAILABLE, message, retry_after=RETRY_AFTER, reload_hint=True)
     logger.error("failed serving %s: %s", app, exc)
     return Failure(500, Close.UNAVAILABLE, "The application is unavailable", str(exc))
+
+
+def unavailable(problem: str) -> Failure:
+    """The startup checks failed (see readiness.py): the operator must change something."""
+    message = "The server cannot serve this application now"
+    return Failure(503, Close.UNAVAILABLE, message, problem, retry_after=RETRY_AFTER)
 
 
 def _load_detail(exc: AppLoadError) -> str:

@@ -54,8 +54,8 @@ async def serve_page(
         await send_response(send, 414, b"query string too long")
         return
     session_id, new_cookie = services.page_session(scope)
-    target = services.target(app, scope, session_id)
     try:
+        target = services.target(app, scope, session_id)
         page = await render_page(target, init_args(query), app.options.timeout_interaction)
     except HtagwebError as exc:
         await send_failure(services, send, explain(exc, str(app.ref)), app.options.debug)

@@ -14,10 +14,12 @@ from typing import Any
 import anyio
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 
+from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.parano import envelope
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import ChannelClosed
+from htagweb_asgi.web.failures import NO_PROCESS_REASON, explain
 from htagweb_asgi.web.http import JSON, BodyTooLarge, ClientGone, read_body, send_response
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.security import cross_site_refusal
@@ -57,16 +59,20 @@ async def serve_post(
     instance = page_instance(scope)
     if session_id is None or instance is None:
         logger.info("interaction without a valid session or page instance")
-        await send_ended(send, 410, Close.NO_PROCESS, "no process for this page")
+        await send_ended(send, 410, Close.NO_PROCESS, NO_PROCESS_REASON)
         return
     refusal = cross_site_refusal(scope, services.sessions, session_id, services.allowed_origins)
     if refusal:
         logger.info("refused an interaction POST: %s", refusal)
         await send_ended(send, 403, Close.POLICY_VIOLATION, refusal)
         return
-    target = services.target(app, scope, session_id)
-    timeout = app.options.timeout_interaction
-    await relay_post(send, target, instance, body, timeout, app.options.parano)
+    try:
+        target = services.target(app, scope, session_id)
+        timeout = app.options.timeout_interaction
+        await relay_post(send, target, instance, body, timeout, app.options.parano)
+    except HtagwebError as exc:  # raised before any reply was sent
+        failure = explain(exc, str(app.ref))
+        await send_ended(send, failure.status, failure.code, failure.text(app.options.debug))
 
 
 async def send_ended(send: ASGISendCallable, status: int, code: int, reason: str) -> None:
@@ -90,7 +96,7 @@ async def relay_post(
         return
     channel = await target.connect()
     if channel is None:
-        await send_ended(send, 410, Close.NO_PROCESS, "no process for this page")
+        await send_ended(send, 410, Close.NO_PROCESS, NO_PROCESS_REASON)
         return
     sync = target.session_sync()
     async with channel:
@@ -104,7 +110,7 @@ async def relay_post(
             with anyio.fail_after(time_limit):
                 kind, _ = await channel.receive()
                 if kind is not Kind.OK:
-                    await send_ended(send, 410, Close.NO_PROCESS, "no process for this page")
+                    await send_ended(send, 410, Close.NO_PROCESS, NO_PROCESS_REASON)
                     return
                 kind, payload = await sync.receive(channel)
         except ChannelClosed:

@@ -21,10 +21,12 @@ from typing import Any
 import anyio
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 
+from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.parano import envelope
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import ChannelClosed
+from htagweb_asgi.web.failures import NO_PROCESS_REASON, explain
 from htagweb_asgi.web.http import refuse
 from htagweb_asgi.web.pool import UserChannel
 from htagweb_asgi.web.routing import MountedApp
@@ -61,12 +63,24 @@ async def serve_websocket(
     instance = page_instance(scope)
     timeout = app.options.timeout_interaction
     max_frame = services.limits.max_frame_size
-    relay = Relay(receive, send, timeout=timeout, max_frame=max_frame, parano=app.options.parano)
+    relay = Relay(
+        receive,
+        send,
+        timeout=timeout,
+        max_frame=max_frame,
+        parano=app.options.parano,
+        app=app,
+    )
     if session_id is None or instance is None:
         logger.info("websocket without a valid session or page instance: asking the page to reload")
-        await relay.run(None, "")
+        await relay.refuse(Close.NO_PROCESS, NO_PROCESS_REASON)
         return
-    await relay.run(services.target(app, scope, session_id), instance)
+    try:
+        target = services.target(app, scope, session_id)
+    except HtagwebError as exc:
+        await relay.refuse(*relay.explain(exc))
+        return
+    await relay.run(target, instance)
 
 
 class Relay:
@@ -80,7 +94,9 @@ class Relay:
         timeout: float,
         max_frame: int,
         parano: bool = False,
+        app: MountedApp | None = None,
     ) -> None:
+        self._app = app  # for what the page is told when something fails
         self._receive = receive
         self._send = send
         self._timeout = timeout
@@ -92,22 +108,37 @@ class Relay:
         self._browser_gone = anyio.Event()
         self._sync: SessionSync
 
-    async def run(self, target: UserTarget | None, instance: str) -> None:
-        """Serve the accepted websocket until the browser leaves (no `target`: ask the page to
-        reload, as it has no valid session)."""
+    async def run(self, target: UserTarget, instance: str) -> None:
+        """Serve the accepted websocket until the browser leaves."""
         channel = None
+        ending: tuple[int, str] = (Close.NO_PROCESS, NO_PROCESS_REASON)
         async with anyio.create_task_group() as tasks:
-            if target is not None:
-                self._sync = target.session_sync()
+            self._sync = target.session_sync()
+            try:
                 channel = await self._attach(target, instance)
+            except HtagwebError as exc:
+                ending = self.explain(exc)
             if channel is None:
-                tasks.start_soon(self._finish, Close.NO_PROCESS, "no process for this page")
+                tasks.start_soon(self._finish, *ending)
             else:
                 tasks.start_soon(self._from_process, channel)
             await self._from_browser(target, channel, tasks)
             tasks.cancel_scope.cancel()
         if channel is not None:
             await channel.aclose()
+
+    async def refuse(self, code: int, reason: str) -> None:
+        """Ask the page to close with `code` (it cannot be served), and wait for it to."""
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._finish, code, reason)
+            await self._from_browser(None, None, tasks)
+            tasks.cancel_scope.cancel()
+
+    def explain(self, exc: HtagwebError) -> tuple[int, str]:
+        """The close code and reason that tell the page what went wrong."""
+        app = str(self._app.ref) if self._app is not None else "an App"
+        failure = explain(exc, app)
+        return failure.code, failure.text(self._app is not None and self._app.options.debug)
 
     async def _attach(self, target: UserTarget, instance: str) -> UserChannel | None:
         channel = await target.connect()
@@ -175,6 +206,8 @@ class Relay:
                 await self._reply.wait()
         except ChannelClosed:
             return  # _from_process sees it too and ends the page
+        except HtagwebError as exc:  # the session store failed: nothing was sent
+            tasks.start_soon(self._finish, *self.explain(exc))
         except TimeoutError:
             claimed = self._claim_end()  # before the kill, so its EOF is not seen as a crash
             reason = await target.stop_overdue(channel.pid, self._timeout, "an interaction")
@@ -186,7 +219,12 @@ class Relay:
             while True:
                 kind, payload = await channel.receive()
                 if kind is Kind.CHANGES:  # before the reply: the store has them first
-                    await self._sync.save(payload)
+                    try:
+                        await self._sync.save(payload)
+                    except HtagwebError as exc:  # not stored: the page must not go on as if
+                        self._reply.set()
+                        await self._finish(*self.explain(exc))
+                        return
                 elif kind is Kind.REPLY or kind is Kind.PUSH:
                     if self._parano:
                         await self._send_message(None, payload)
