@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ GENERIC_ERROR = "the application failed to handle this action"
 _DISPATCHERS = frozenset({"__on__", "__on_event__"})  # htag's own event entry points
 
 Init = tuple[tuple[Any, ...], dict[str, Any]]
+_RESERVED = frozenset({"render", "state"})  # set by htag on every tag before it checks keywords
+logger = logging.getLogger(__name__)
 Push = Callable[[dict[str, Any]], Awaitable[bool]]
 
 
@@ -52,6 +55,10 @@ def parse(payload: bytes) -> Interaction:
         data = json.loads(payload)
     except (UnicodeDecodeError, ValueError):
         raise Rejected(Close.INVALID_PAYLOAD, "interaction is not valid JSON") from None
+    except RecursionError:  # thousands of nested brackets: refused, the process goes on
+        raise Rejected(Close.POLICY_VIOLATION, "interaction nested too deeply") from None
+    if _LONE_SURROGATE_ESCAPE.search(payload):
+        data = without_lone_surrogates(data)
     if not isinstance(data, dict):
         raise Rejected(Close.POLICY_VIOLATION, "interaction must be a JSON object")
     oid = data.get("id")
@@ -72,6 +79,37 @@ def parse(payload: bytes) -> Interaction:
     if event is not None and not isinstance(event, dict):
         raise Rejected(Close.POLICY_VIOLATION, "interaction 'event' must be an object")
     return Interaction(oid, method, args, kargs, event)
+
+
+# JSON may escape a lone UTF-16 surrogate ("\ud800"), and a browser's JSON.stringify sends one
+# for a broken string; Python decodes it to a str that cannot be encoded, which would break
+# the App's next page. Only payloads that contain such an escape are scrubbed.
+_LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            without_lone_surrogates(key): without_lone_surrogates(item)
+            for key, item in value.items()
+        }
+    return value
+
+
+def usable_init(app_class: type, init: Init) -> Init:
+    """`init` without the keywords htag refuses to set on the App (its own attributes and
+    methods: ``?parent=1``, ``?session=1``...); the App is created without them."""
+    args, kwargs = init
+    taken = [key for key in kwargs if key != "js" and (key in _RESERVED or hasattr(app_class, key))]
+    if not taken:
+        return init
+    logger.info("ignored query keywords that name attributes of the App: %r", taken)
+    return args, {key: value for key, value in kwargs.items() if key not in taken}
 
 
 def _callable_name(method: object) -> bool:

@@ -28,7 +28,7 @@ from typing import Any
 
 from htagweb_asgi.parano.link import HttpSessions, ParanoLink
 from htagweb_asgi.proc.activity import ActivityBoard
-from htagweb_asgi.proc.htag1 import GENERIC_ERROR, CreationFailed, Htag1App, Init
+from htagweb_asgi.proc.htag1 import GENERIC_ERROR, CreationFailed, Htag1App, Init, usable_init
 from htagweb_asgi.protocol.codes import Close, Rejected
 from htagweb_asgi.protocol.config import ProcessSettings
 from htagweb_asgi.protocol.frames import (
@@ -81,7 +81,7 @@ class UserApp:
         self.busy = asyncio.Lock()
         self.exit_requested = False
         self.stopped = asyncio.Event()
-        self.tasks: set[asyncio.Task[None]] = set()  # ends started outside a request
+        self.tasks: set[asyncio.Task[Any]] = set()  # connections, and ends started by signals
 
     def end_soon(self, code: Close, reason: str) -> None:
         """Run end() in a task we keep a reference to until it is done."""
@@ -95,6 +95,9 @@ class UserApp:
     ) -> None:
         conn = Connection(reader, writer)
         self.connections.add(conn)
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
         try:
             await conn.send(encode_json(Kind.HELLO, {"pid": os.getpid()}))
             while not self.stopped.is_set():
@@ -109,6 +112,18 @@ class UserApp:
             self.connections.discard(conn)
             self.subscribers.discard(conn)
             writer.close()
+            if task is not None:
+                self.tasks.discard(task)
+
+    async def close(self) -> None:
+        """Stop serving: close every connection, and end the tasks still working for one
+        (cancelled, and awaited: nothing is left pending when the loop closes)."""
+        for conn in list(self.connections):
+            conn.writer.close()
+        tasks = [task for task in self.tasks if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def dispatch(self, conn: Connection, kind: Kind, payload: bytes) -> bool:
         """Handle one frame; return False to end the connection."""
@@ -131,7 +146,7 @@ class UserApp:
     # -- requests ----------------------------------------------------------------------------
     async def page(self, conn: Connection, request: dict[str, Any]) -> None:
         args, kwargs = request["init"]
-        init = (tuple(args), dict(kwargs))
+        init = usable_init(self.app_class, (tuple(args), dict(kwargs)))
         async with self.busy:
             self.board.touch(self.slot)
             if self.app is None:
@@ -156,7 +171,10 @@ class UserApp:
             if problem:
                 logger.error("session not saved: %s", problem)
         header = json.dumps({"instance": self.instance, "pid": os.getpid()})
-        await conn.send(encode(Kind.HTML, f"{header}\n{html}".encode()))
+        # "replace": an App may hold text that cannot be encoded (a lone surrogate); the
+        # page shows "?" there rather than failing to load.
+        page = f"{header}\n{html}".encode("utf-8", "replace")
+        await conn.send(encode(Kind.HTML, page))
         if self.exit_requested:
             await self.end(Close.EXITED, "the application exited")
 

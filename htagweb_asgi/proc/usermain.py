@@ -20,7 +20,7 @@ import sys
 from typing import Any, NoReturn
 
 from htagweb_asgi import appref
-from htagweb_asgi.proc import htag1, osutil
+from htagweb_asgi.proc import applog, htag1, osutil
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.user import UserApp
 from htagweb_asgi.protocol.codes import Close
@@ -51,8 +51,8 @@ async def _serve(app: UserApp, control: socket.socket, parent_fd: int) -> None:
     server = await asyncio.start_unix_server(app.serve_connection, sock=listener)
     async with server:
         await app.stopped.wait()
-        for conn in list(app.connections):
-            conn.writer.close()
+        server.close()  # no new connection while the open ones end
+        await app.close()
 
 
 async def _assignment(app: UserApp, control: socket.socket) -> socket.socket | None:
@@ -100,6 +100,7 @@ def main_spawned() -> None:
     if os.getppid() != spec["template_pid"]:
         os._exit(0)
     app_class = appref.load(config.app)
+    applog.install()
     control = socket.socket(fileno=SPAWNED_FDS[0])
     board = ActivityBoard(spec["slots"], fd=SPAWNED_FDS[2])
     run(app_class, control, config.process_settings(), board, SPAWNED_FDS[1])

@@ -15,6 +15,20 @@ from htagweb_asgi.web.routing import MountedApp
 
 logger = logging.getLogger(__name__)
 
+_JSON_GROWTH = 6  # a character JSON-escaped again may take 6 ("\u001f")
+_FRAME_SLACK = 4096  # the JSON around a payload (keys, brackets) and the kind byte
+
+
+def process_frame_limit(limits: Limits, max_session: int) -> int:
+    """The largest frame a user process accepts from the host: whatever the network may send
+    within our limits (a websocket message, a POST body), or a SESSION or PAGE frame, which
+    carry JSON texts escaped once more. The limits proper are enforced in the worker,
+    where a message over them gets its 1009 or 413: the process must never be stricter."""
+    session = _JSON_GROWTH * max_session
+    query = _JSON_GROWTH * limits.max_query_size
+    largest = max(limits.max_frame_size, limits.max_body_size, session, query)
+    return largest + _FRAME_SLACK
+
 
 class PoolRegistry:
     """One ProcessPool per (App, server) in this worker, created on first use."""
@@ -43,7 +57,7 @@ class PoolRegistry:
 
     def _create(self, app: MountedApp, server: str, address: list[Any] | None) -> ProcessPool:
         base = self._base_dir or paths.default_base()
-        paths.ensure_private_dir(base)
+        paths.check_base(base)
         config = self._template_config(app, base, server, address)
         return ProcessPool(app.ref, config.directory, config, app.options.timeout_interaction)
 
@@ -63,7 +77,7 @@ class PoolRegistry:
             debug=options.debug,
             timeout_inactivity=options.timeout_inactivity,
             max_processes=self._limits.max_processes,
-            max_frame=self._limits.max_frame_size,
+            max_frame=process_frame_limit(self._limits, self._max_session),
             max_session=self._max_session,
             lease_grace=self._settings.lease_grace,
             stop_grace=self._settings.stop_grace,

@@ -22,8 +22,12 @@ STOP_TIMEOUT = 15.0
 
 # command line per server kind; {app} is the import string, {fd} the listening socket's fd
 COMMANDS: dict[str, Sequence[str]] = {
-    "hypercorn": ["-m", "hypercorn", "{app}", "--bind", "fd://{fd}"],
-    "hypercorn-trio": ["-m", "hypercorn", "-k", "trio", "{app}", "--bind", "fd://{fd}"],
+    # -w 0: hypercorn serves in this one process. Its default (-w 1) is a master and a spawned
+    # worker sharing a multiprocessing Event: named semaphores in the machine-wide /dev/shm
+    # that the worker reopens by name as it starts, so anything that cleans /dev/shm
+    # meanwhile kills the server ("server died" after SemLock._rebuild's FileNotFoundError).
+    "hypercorn": ["-m", "hypercorn", "-w", "0", "{app}", "--bind", "fd://{fd}"],
+    "hypercorn-trio": ["-m", "hypercorn", "-w", "0", "-k", "trio", "{app}", "--bind", "fd://{fd}"],
     "uvicorn": ["-m", "uvicorn", "{app}", "--fd", "{fd}"],
     "uvicorn-uvloop": ["-m", "uvicorn", "--loop", "uvloop", "{app}", "--fd", "{fd}"],
     "daphne": ["-m", "daphne", "--fd", "{fd}", "{app}"],
@@ -72,6 +76,7 @@ class Server:
     sock: socket.socket = field(default_factory=listening_socket)
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
+    python: str = sys.executable  # another venv's, to run as a newcomer's install does
 
     def __post_init__(self) -> None:
         self.port = int(self.sock.getsockname()[1])
@@ -96,13 +101,13 @@ class Server:
         fd = self.sock.fileno()
         args = [part.format(app=self.app, fd=fd, port=self.port) for part in COMMANDS[self.kind]]
         # XDG_RUNTIME_DIR: Apps built without runtime_dir (the examples) keep their files here
-        env = dict(
-            os.environ,
-            HTAGWEB_TEST_RUNTIME=self.runtime,
-            XDG_RUNTIME_DIR=self.runtime,
-            PYTHONPATH=str(ROOT),
+        env = {
+            **os.environ,
+            "HTAGWEB_TEST_RUNTIME": self.runtime,
+            "XDG_RUNTIME_DIR": self.runtime,
+            "PYTHONPATH": str(ROOT),
             **self.env,
-        )
+        }
         pass_fds: tuple[int, ...] = (fd,)
         if self.kind in SELF_BINDING:
             env["PORT"] = str(self.port)
@@ -110,7 +115,7 @@ class Server:
             pass_fds = ()
         log = open(self.log_path, "ab")  # noqa: SIM115 - the server writes to it until stop()
         self.process = subprocess.Popen(
-            [sys.executable, *args, *self.extra_args],
+            [self.python, *args, *self.extra_args],
             cwd=ROOT,
             env=env,
             stdout=log,

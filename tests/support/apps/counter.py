@@ -15,16 +15,19 @@ class App(Tag.body):
         self.pushes = 0
         self.value = Tag.span("0", _class="value")
         self.pushed = Tag.span("0", _class="pushed")
+        self.said = Tag.span("", _class="said")
         self.add(Tag.div(f"pid={os.getpid()}", _class="pid"))
         self.add(Tag.div(f"init={list(args)!r} {sorted(kwargs.items())!r}", _class="init"))
         self.add(self.value)
         self.add(self.pushed)
+        self.add(self.said)
         self.add(Tag.button("+1", _class="inc", _onclick=self.increment))
         self.add(Tag.button("push", _class="push", _onclick=self.start_pushes))
         self.add(Tag.button("slow", _class="slow", _onclick=self.slow))
         self.add(Tag.button("exit", _class="exit", _onclick=self.leave))
         self.add(Tag.button("crash", _class="crash", _onclick=self.crash))
         self.add(Tag.button("fail", _class="fail", _onclick=self.fail))
+        self.add(Tag.button("say", _class="say", _onclick=self.say))
         self._tasks: set[asyncio.Task[None]] = set()
 
     def increment(self, _: object) -> None:
@@ -54,6 +57,10 @@ class App(Tag.body):
 
     def crash(self, _: object) -> None:
         os._exit(3)
+
+    def say(self, button: Tag) -> None:
+        """Show what the page sent as the event's value (whatever text it is)."""
+        self.said.clear(str(button.event.get("value", "")))
 
     def fail(self, _: object) -> None:
         raise ValueError("deliberate failure")

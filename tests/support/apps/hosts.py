@@ -46,3 +46,26 @@ def build() -> HtagASGI:
 
 
 main = build()
+
+# A POST may be larger than a websocket message: the user process must take both.
+bodies = HtagASGI(
+    COUNTER,
+    http_only=True,
+    runtime_dir=RUNTIME,
+    max_frame_size=64 * 1024,
+    max_body_size=256 * 1024,
+)
+bodies.add_route("/hello.txt", hello)
+
+# Where a newcomer's App keeps its sockets: the default runtime directory (from $TMPDIR).
+default_runtime = HtagASGI(COUNTER)
+default_runtime.add_route("/hello.txt", hello)
+
+
+async def without_websockets(scope, receive, send):  # type: ignore[no-untyped-def]
+    """main behind a server that has no websocket library: every handshake is refused."""
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1000})  # the server answers 403
+        return
+    await main(scope, receive, send)
