@@ -23,7 +23,7 @@ import traceback
 from typing import Any
 
 from htagweb_asgi import appref, system
-from htagweb_asgi.proc import htag1, osutil, renewal
+from htagweb_asgi.proc import applog, htag1, osutil, renewal
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.supervisor import Supervisor
 from htagweb_asgi.protocol.config import CONTROL_SOCKET, SPARE_SLOTS, TemplateConfig
@@ -58,6 +58,7 @@ def _load(config: TemplateConfig) -> type:
     sys.path[:] = config.sys_path
     app_class = appref.load(config.app)
     htag1.preload()  # warm: every user process needs it
+    applog.install()  # before forking: every user process inherits it
     return app_class
 
 
