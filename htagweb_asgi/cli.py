@@ -12,6 +12,7 @@ from typing import Any
 
 from htagweb_asgi import paths
 from htagweb_asgi.protocol import control
+from htagweb_asgi.protocol.control import MIN_MATCH
 from htagweb_asgi.web.host import HtagASGI
 from htagweb_asgi.web.server import serve
 
@@ -22,9 +23,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m htagweb_asgi",
         description="Serve an htag App, each user in their own process.",
+        epilog=(
+            "operators' commands: 'python -m htagweb_asgi ps' lists the live user processes; "
+            "'python -m htagweb_asgi kill MATCH' ends those of a session (MATCH: 6 or more "
+            "characters of the SESSION column, or a PID); both take --runtime-dir."
+        ),
     )
     parser.add_argument("app", help="the App as 'module:App' (or a module holding App)")
-    parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 for everyone)",
+    )
     parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
     parser.add_argument("-w", "--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks in pages")
@@ -65,7 +75,18 @@ def operate(argv: Sequence[str]) -> int:
         parser.error("kill needs a session hash prefix or a pid")
     ended = control.kill(base, args.match)
     sys.stdout.write(f"ended {ended} process(es)\n")
+    if not ended:
+        sys.stderr.write(_why_nothing_matched(args.match) + "\n")
     return 0 if ended else 1
+
+
+def _why_nothing_matched(match: str) -> str:
+    if not match.isdigit() and len(match) < MIN_MATCH:
+        return (
+            f"{match!r} is too short to name a session: give at least {MIN_MATCH} characters "
+            "of the SESSION column of 'ps', or a PID"
+        )
+    return f"no live user process has the session prefix or PID {match!r} (see 'ps')"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

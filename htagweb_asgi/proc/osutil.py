@@ -40,17 +40,19 @@ def accepts_connections(address: list[Any] | None, timeout: float = 0.5) -> bool
     """
     if not address:
         return False
-    host, port = address
-    if port is None:
-        family, target = socket.AF_UNIX, host
-    else:
-        family, target = (socket.AF_INET6 if ":" in host else socket.AF_INET), (host, port)
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.settimeout(timeout)
-        try:
+    try:
+        host, port = address
+        if port is None:
+            family, target = socket.AF_UNIX, host
+        else:  # granian gives the port as a string
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            target = (host, int(port))
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.settimeout(timeout)
             probe.connect(target)
-        except OSError:
-            return False
+    except (OSError, ValueError, TypeError) as exc:  # refused, or an address we cannot use
+        logger.debug("the server at %r does not answer: %s", address, exc)
+        return False
     return True
 
 

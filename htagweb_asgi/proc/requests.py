@@ -16,10 +16,10 @@ from typing import Any, Protocol
 from htagweb_asgi.proc.children import EVICT
 from htagweb_asgi.proc.leases import Leases
 from htagweb_asgi.protocol.config import TemplateConfig
+from htagweb_asgi.protocol.control import MIN_MATCH
 from htagweb_asgi.protocol.frames import Kind, encode_json, load_json
 
 KEY_RE = re.compile(r"[0-9a-f]{32}")
-MIN_MATCH = 6  # characters of a session hash an operator must give to `kill`
 
 
 class Child(Protocol):

@@ -18,6 +18,7 @@ from htagweb_asgi.protocol.config import CONTROL_SOCKET
 from htagweb_asgi.protocol.frames import FrameDecoder, Kind, encode_json, load_json
 
 _TIMEOUT = 5.0
+MIN_MATCH = 6  # characters of a session hash an operator must give to `kill`
 
 
 def _ask(path: str, kind: Kind, request: dict[str, Any]) -> Any:

@@ -36,7 +36,11 @@ def _normalized(scheme: str, netloc: str) -> str | None:
 
 
 def origin_allowed(scope: Mapping[str, Any], allowed: Collection[str]) -> bool:
-    """Whether the request's Origin is this host (or in `allowed`, or `allowed` has "*")."""
+    """Whether the request's Origin is this host (or in `allowed`, or `allowed` has "*").
+
+    The Origin must be a serialized origin (scheme://host[:port], RFC 6454): anything else
+    (userinfo, a path, a query, a malformed host) is refused, never parsed leniently.
+    """
     raw = header(scope, b"origin")
     if raw is None:
         return False
@@ -46,8 +50,13 @@ def origin_allowed(scope: Mapping[str, Any], allowed: Collection[str]) -> bool:
     host = header(scope, b"host")
     if host is None:
         return False
-    parts = urlsplit(origin)
-    if parts.scheme not in _DEFAULT_PORTS or parts.path not in ("", "/"):
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # "http://[::1" and the like
+        return False
+    if parts.scheme not in _DEFAULT_PORTS or "@" in parts.netloc:
+        return False
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
         return False
     request_scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
     if parts.scheme != request_scheme and parts.scheme != "https":
@@ -74,7 +83,6 @@ def cross_site_refusal(
         return "cross-site request refused (Origin)"
     if cross_site_fetch(scope):
         return "cross-site request refused (Sec-Fetch-Site)"
-    token = header(scope, CSRF_HEADER)
-    if not sessions.check_csrf(session_id, token.decode("latin-1") if token else None):
+    if not sessions.check_csrf(session_id, header(scope, CSRF_HEADER)):
         return "missing or wrong CSRF token"
     return ""

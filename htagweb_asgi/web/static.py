@@ -23,6 +23,10 @@ def client_script() -> tuple[bytes, str]:
 
 
 async def serve_client_script(scope: Mapping[str, Any], send: ASGISendCallable) -> None:
+    if scope.get("method") not in ("GET", "HEAD"):
+        allow = [(b"allow", b"GET, HEAD")]
+        await send_response(send, 405, b"method not allowed", headers=allow)
+        return
     body, version = client_script()
     etag = f'"{version}"'.encode()
     headers = [
