@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,12 +40,17 @@ def newcomer_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = str(venv / "bin" / "python")
     for arguments in commands:
-        subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", *arguments],
+        done = subprocess.run(
+            [python, "-m", "pip", "install", *arguments],
             cwd=ROOT,
-            check=True,
+            capture_output=True,
+            text=True,
             timeout=600,
         )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        said = (done.stdout + done.stderr).lower()
+        assert "deprecat" not in said and "would be ignored" not in said  # a quiet install
+    shutil.rmtree(ROOT / "build", ignore_errors=True)  # what setuptools leaves in the clone
     yield python
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from htagweb_asgi.protocol.codes import Close
 from tests.support.client import Visitor, click, closed_with, receive, updated_text
-from tests.support.servers import Server, start_server
+from tests.support.servers import Server, our_processes, start_server, user_processes
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
@@ -136,3 +136,21 @@ async def test_a_100_character_temp_dir_works(logs: Path) -> None:
         eventually(lambda: not os.path.exists(short) or not os.listdir(short), 10)
         shutil.rmtree(short, ignore_errors=True)
         shutil.rmtree(top, ignore_errors=True)
+
+
+async def test_granian_stops_cleanly(runtime: str, logs: Path) -> None:
+    """granian gives the server's port as a string: the template still probes it, and stops
+    with the server, leaving nothing behind."""
+    own = tempfile.mkdtemp(prefix="hw-")
+    server = start_server("granian", "tests.support.apps.hosts:main", own, logs)
+    visitor = Visitor(server.url)
+    try:
+        page = await visitor.page()
+        assert page.pid in {process.pid for process in user_processes(own)}
+    finally:
+        await visitor.aclose()
+        server.close()
+    eventually(lambda: not our_processes(own), 10, message="processes left behind")
+    eventually(lambda: not os.listdir(own), 10, message=f"files left: {os.listdir(own)}")
+    assert "Traceback" not in server.log_path.read_text()
+    shutil.rmtree(own, ignore_errors=True)
