@@ -12,6 +12,7 @@ name it is given, so the shape and the names are checked here before htag sees t
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -105,11 +106,19 @@ def usable_init(app_class: type, init: Init) -> Init:
     """`init` without the keywords htag refuses to set on the App (its own attributes and
     methods: ``?parent=1``, ``?session=1``...); the App is created without them."""
     args, kwargs = init
-    taken = [key for key in kwargs if key != "js" and (key in _RESERVED or hasattr(app_class, key))]
+    names = _attribute_names(app_class)
+    taken = [key for key in kwargs if key != "js" and key in names]
     if not taken:
         return init
     logger.info("ignored query keywords that name attributes of the App: %r", taken)
     return args, {key: value for key, value in kwargs.items() if key not in taken}
+
+
+@functools.cache
+def _attribute_names(app_class: type) -> frozenset[str]:
+    """What htag refuses as a keyword: ``dir()`` of the tag (not ``hasattr``: any name is an
+    attribute of a Tag class, ``Tag.b`` makes a <b>), and what it sets before checking."""
+    return frozenset(dir(app_class)) | _RESERVED
 
 
 def _callable_name(method: object) -> bool:
