@@ -42,7 +42,7 @@ def setting(name: str, default: str | None = None) -> str:
     return value
 
 
-sessions = Sessions()  # signed cookie, SQLite store shared by every worker (see the README)
+sessions = Sessions()  # signed cookie, SQLite store shared by every worker (docs/guide/sessions.md)
 ui = HtagASGI("examples.fastapi.greeting:App", sessions=sessions)
 app = FastAPI(lifespan=ui.lifespan)
 app.add_middleware(SessionMiddleware, sessions=sessions)

@@ -44,7 +44,7 @@ COMMANDS: dict[str, Sequence[str]] = {
     "script": ["{app}"],
     # several workers: a user's requests land on any of them
     "gunicorn-4": [
-        *("-m", "gunicorn", "{app}", "-w", "4", "-k", "uvicorn.workers.UvicornWorker"),
+        *("-m", "gunicorn", "{app}", "-w", "4", "-k", "uvicorn_worker.UvicornWorker"),
         *("--bind", "fd://{fd}", "--graceful-timeout", "5"),
     ],
     "uvicorn-4": ["-m", "uvicorn", "{app}", "--fd", "{fd}", "--workers", "4"],
