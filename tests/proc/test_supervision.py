@@ -44,7 +44,12 @@ def socket_gone(path: str) -> bool:
 
 async def page_of(pool: ProcessPool, n: int) -> tuple[str, int]:
     """Render user n's page; return its HTML and the pid that rendered it."""
-    page = await render_page(target(pool, key(n)), ((), {}), 10.0)
+    return await page_for(pool, key(n))
+
+
+async def page_for(pool: ProcessPool, process_key: str) -> tuple[str, int]:
+    """Render the page of the user whose process key is `process_key` (see page_of)."""
+    page = await render_page(target(pool, process_key), ((), {}), 10.0)
     pid = int(page.html.split("pid=")[1].split("<")[0]) if "pid=" in page.html else -1
     return page.html, pid
 
@@ -210,11 +215,15 @@ async def test_a_source_change_renews_the_template_for_new_users(
 async def test_the_operator_can_end_one_users_processes(
     pools: list[PoolRegistry], runtime_dir: str
 ) -> None:
+    """KILL by session hash prefix ends every process it matches, says how many (a count,
+    not a flag), and leaves the others alone."""
     pool = registry(pools, runtime_dir).pool(COUNTER, SCOPE)
-    _, pid = await page_of(pool, 1)
+    prefix = "1" * 12
+    _, pid = await page_for(pool, prefix + "a" * 20)
+    _, twin = await page_for(pool, prefix + "b" * 20)  # the same prefix: the same session
     _, other = await page_of(pool, 2)
     async with await Channel.connect(os.path.join(pool.directory, "template.sock")) as channel:
-        kind, reply = await channel.request(Kind.KILL, {"match": key(1)[:12]})
-    assert kind is Kind.DONE and reply == {"killed": True}
-    await eventually_async(lambda: not pid_alive(pid))
+        kind, reply = await channel.request(Kind.KILL, {"match": prefix})
+    assert kind is Kind.DONE and reply == {"killed": 2}
+    await eventually_async(lambda: not pid_alive(pid) and not pid_alive(twin))
     assert pid_alive(other)
