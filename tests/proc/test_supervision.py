@@ -10,8 +10,10 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
 
 from htagweb_asgi.appref import AppRef
@@ -71,19 +73,28 @@ def registry(made: list[PoolRegistry], runtime_dir: str, **settings: object) -> 
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
-async def test_fork_shares_memory_and_spawn_is_the_fallback(
+async def test_both_start_methods_serve_users(
     pools: list[PoolRegistry], runtime_dir: str, start_method: str
 ) -> None:
-    """Both start methods serve users; a forked process shares most of its memory."""
+    """fork (copy-on-write from the template) and spawn (the fallback) both serve users."""
     pool = registry(pools, runtime_dir, start_method=start_method).pool(COUNTER, SCOPE)
     _, pid = await page_of(pool, 1)
     assert (await pool.listing())["start_method"] == start_method
-    usage = memory_usage(pid)
-    if start_method == "fork":
-        assert usage["uss"] < usage["rss"] / 3, usage
-    else:
-        assert usage["uss"] > usage["rss"] / 2, usage  # a fresh interpreter shares little
     assert (await page_of(pool, 1))[1] == pid
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="USS is read from Linux /proc")
+async def test_a_forked_process_owns_less_memory_than_a_spawned_one(
+    pools: list[PoolRegistry], runtime_dir: str
+) -> None:
+    """A forked user process shares the template's pages; a spawned one, a fresh
+    interpreter, owns its own (compared, not held to a ratio: that varies with the kernel)."""
+    owned = {}
+    for start_method in ("fork", "spawn"):
+        pool = registry(pools, runtime_dir, start_method=start_method).pool(COUNTER, SCOPE)
+        _, pid = await page_of(pool, 1)
+        owned[start_method] = memory_usage(pid)["uss"]
+    assert owned["fork"] < owned["spawn"], owned
 
 
 async def test_new_users_take_a_ready_spare_which_is_replaced(
@@ -108,20 +119,32 @@ async def test_new_users_take_a_ready_spare_which_is_replaced(
     assert all(pid_alive(spare) for spare in now)
 
 
-async def test_at_the_cap_the_least_recently_active_idle_process_is_evicted(
+async def test_at_the_cap_the_least_recently_active_process_is_evicted(
     pools: list[PoolRegistry], runtime_dir: str
 ) -> None:
-    made = registry(pools, runtime_dir, max_processes=2, evict_after=0.3, spare_processes=0)
+    """evict_after=0: every process may be evicted, so the cap ends the least recently
+    active one, whatever the machine's speed (the idle threshold itself, with a fake clock:
+    tests/unit/test_eviction.py)."""
+    made = registry(pools, runtime_dir, max_processes=2, evict_after=0, spare_processes=0)
     pool = made.pool(COUNTER, SCOPE)
     _, first = await page_of(pool, 1)
     _, second = await page_of(pool, 2)
-    await anyio.sleep(0.4)  # both idle long enough to be evictable
     await page_of(pool, 1)  # user 1 is active again: user 2 is the least recently active
     _, third = await page_of(pool, 3)
     await eventually_async(lambda: not pid_alive(second))
     assert pid_alive(first) and pid_alive(third)
-    with pytest.raises(PoolFull):  # now everyone was active within evict_after
-        await page_of(pool, 4)
+
+
+async def test_at_the_cap_processes_active_within_evict_after_are_kept(
+    pools: list[PoolRegistry], runtime_dir: str
+) -> None:
+    made = registry(pools, runtime_dir, max_processes=2, evict_after=3600, spare_processes=0)
+    pool = made.pool(COUNTER, SCOPE)
+    _, first = await page_of(pool, 1)
+    _, second = await page_of(pool, 2)
+    with pytest.raises(PoolFull):
+        await page_of(pool, 3)
+    assert pid_alive(first) and pid_alive(second)
 
 
 async def test_apps_failing_at_creation_give_an_error_not_a_loop(
@@ -145,17 +168,24 @@ async def test_apps_failing_at_creation_give_an_error_not_a_loop(
 
 
 async def test_an_app_that_does_not_import_is_reported_with_its_traceback(
-    pools: list[PoolRegistry], runtime_dir: str
+    pools: list[PoolRegistry], runtime_dir: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = MountedApp("", AppRef("tests.support.apps.broken", "App"), AppOptions())
     pool = registry(pools, runtime_dir).pool(app, SCOPE)
+    starts: list[object] = []
+    start_process = anyio.open_process
+
+    async def counted(command: Any, **options: Any) -> anyio.abc.Process:
+        starts.append(command)
+        return await start_process(command, **options)
+
+    monkeypatch.setattr(anyio, "open_process", counted)
     with pytest.raises(AppLoadError) as info:
         await pool.spawn(key(1))
-    assert "broken on purpose" in info.value.traceback
-    started = time.monotonic()
-    with pytest.raises(AppLoadError):  # remembered: no new template start for a while
+    assert "broken on purpose" in info.value.traceback and len(starts) == 1
+    with pytest.raises(AppLoadError) as again:  # remembered: no new template start for a while
         await pool.spawn(key(1))
-    assert time.monotonic() - started < 0.5
+    assert "broken on purpose" in again.value.traceback and len(starts) == 1
 
 
 @pytest.fixture
