@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import pytest
 
 from htagweb_asgi import cli
-from htagweb_asgi.appref import AppRef
-from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
+from htagweb_asgi.options import AppOptions
 from htagweb_asgi.parano import primitives
 from htagweb_asgi.web.page import render_page
 from htagweb_asgi.web.registry import PoolRegistry
-from htagweb_asgi.web.routing import MountedApp
+from tests.support.pools import COUNTER
 from tests.support.targets import target
 from tests.support.waiting import eventually_async, pid_alive, pid_gone
 
 pytestmark = pytest.mark.anyio
-
-APP = MountedApp("", AppRef("tests.support.apps.counter", "App"), AppOptions())
-
-
-@pytest.fixture
-async def registry(runtime_dir: str) -> AsyncIterator[PoolRegistry]:
-    pools = PoolRegistry(runtime_dir, Limits(), TemplateSettings(lease_grace=0.5))
-    yield pools
-    await pools.close()
 
 
 async def command(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,7 +31,7 @@ async def command(*args: str) -> subprocess.CompletedProcess[str]:
 async def test_ps_lists_and_kill_ends_a_users_process(
     registry: PoolRegistry, runtime_dir: str
 ) -> None:
-    pool = registry.pool(APP, {"server": ("127.0.0.1", 8000)})
+    pool = registry.pool(COUNTER, {"server": ("127.0.0.1", 8000)})
     for digit in "12":
         await render_page(target(pool, digit * 32), ((), {}), 10.0)
     listing = (await pool.listing())["processes"]
