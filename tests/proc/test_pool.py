@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import anyio
 import pytest
 
+from htagweb_asgi.protocol import control
 from htagweb_asgi.protocol.frames import Kind
 from htagweb_asgi.web.channel import Channel, ChannelClosed
 from htagweb_asgi.web.pool import PoolFull, ProcessPool
 from htagweb_asgi.web.registry import PoolRegistry
+from tests.support.lease_holder import lease_holder
 from tests.support.pools import COUNTER, MakeRegistry
 from tests.support.waiting import eventually_async, pid_alive, pid_gone
 
 pytestmark = pytest.mark.anyio
 
-SCOPE = {"server": ("127.0.0.1", 1234)}
+SCOPE: dict[str, tuple[str, int]] = {"server": ("127.0.0.1", 1234)}
 KEY = "0123456789abcdef" * 2
 
 
@@ -84,16 +87,28 @@ async def test_the_template_stops_and_cleans_up_when_no_worker_holds_a_lease(
     await eventually_async(lambda: not os.path.exists(pool.directory))
 
 
-async def test_a_lost_lease_stops_the_template_after_the_grace(registry: PoolRegistry) -> None:
-    """A worker that dies (no goodbye) is noticed through its closed lease socket."""
+async def test_a_lost_lease_stops_the_template_after_the_grace(
+    registry: PoolRegistry, runtime_dir: str
+) -> None:
+    """A worker killed without a goodbye (SIGKILL) is noticed through its lease socket,
+    which the kernel closes: once no lease is left, the template ends after the grace."""
     pool = registry.pool(COUNTER, SCOPE)
     await (await pool.spawn(KEY)).aclose()
     pid = await pid_of(pool, KEY)
-    lease = pool._lease
-    assert lease is not None
-    pool._lease = None
-    await lease.aclose()  # as the kernel does for a SIGKILLed worker
-    await eventually_async(lambda: pid_gone(pid))
+    template = (await pool.listing())["pid"]
+    async with lease_holder(runtime_dir, SCOPE["server"][1]) as other_worker:
+        assert other_worker.listing["pid"] == template and other_worker.listing["workers"] == 2
+        await registry.close()  # this worker says goodbye; the other one holds on
+        await eventually_async(lambda: workers(runtime_dir) == [1])
+        assert pid_alive(template) and pid_alive(pid)
+        other_worker.process.send_signal(signal.SIGKILL)
+        await eventually_async(lambda: pid_gone(pid) and pid_gone(template))
+        assert await other_worker.process.wait() == -signal.SIGKILL
+
+
+def workers(runtime_dir: str) -> list[int]:
+    """How many workers hold a lease, per live template (as `ps` shows them)."""
+    return [template["workers"] for template in control.listings(runtime_dir)]
 
 
 async def test_the_template_refuses_a_malformed_key(registry: PoolRegistry) -> None:
