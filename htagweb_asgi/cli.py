@@ -16,7 +16,7 @@ from htagweb_asgi.protocol.control import MIN_MATCH
 from htagweb_asgi.web.host import HtagASGI
 from htagweb_asgi.web.server import serve
 
-_CONFIG_ENV = "HTAGWEB_ASGI_CLI_CONFIG"
+CONFIG_ENV = "HTAGWEB_ASGI_CLI_CONFIG"  # carries worker_config() to the workers, as JSON
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -46,18 +46,34 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def app_from_environment() -> HtagASGI:
-    """The uvicorn factory each worker calls: the CLI's options travel in the environment,
-    because workers are fresh interpreters that cannot receive Python objects."""
-    config = json.loads(os.environ[_CONFIG_ENV])
+def worker_config(args: argparse.Namespace) -> dict[str, Any]:
+    """What each worker needs of the command line to build its HtagASGI (JSON values)."""
+    return {
+        "app": args.app,
+        "debug": args.debug,
+        "http_only": args.http_only,
+        "parano": args.parano,
+        "timeout_interaction": args.timeout_interaction,
+        "timeout_inactivity": args.timeout_inactivity,
+    }
+
+
+def app_from_config(config: dict[str, Any]) -> HtagASGI:
+    """The HtagASGI of a worker_config()."""
     return HtagASGI(
         config["app"],
         debug=config["debug"],
         http_only=config["http_only"],
-        parano=config.get("parano", False),
+        parano=config["parano"],
         timeout_interaction=config["timeout_interaction"],
         timeout_inactivity=config["timeout_inactivity"],
     )
+
+
+def app_from_environment() -> HtagASGI:
+    """The uvicorn factory each worker calls: the CLI's options travel in the environment,
+    because workers are fresh interpreters that cannot receive Python objects."""
+    return app_from_config(json.loads(os.environ[CONFIG_ENV]))
 
 
 def operate(argv: Sequence[str]) -> int:
@@ -96,17 +112,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # find 'module' in the current directory, like uvicorn
-    os.environ[_CONFIG_ENV] = json.dumps(
-        {
-            "app": args.app,
-            "debug": args.debug,
-            "http_only": args.http_only,
-            "parano": args.parano,
-            "timeout_interaction": args.timeout_interaction,
-            "timeout_inactivity": args.timeout_inactivity,
-        }
-    )
-    app_from_environment()  # fail here, once, on bad options rather than in every worker
+    config = worker_config(args)
+    app_from_config(config)  # fail here, once, on bad options rather than in every worker
+    os.environ[CONFIG_ENV] = json.dumps(config)
     serve(
         "htagweb_asgi.cli:app_from_environment",
         factory=True,

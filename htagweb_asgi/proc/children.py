@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -137,15 +137,14 @@ class UserProcesses:
 
     def _evict_one(self) -> bool:
         """At the cap: end the least recently active process idle for evict_after seconds."""
-        now = self.board.clock()
-        idle = [
-            (self.board.last_activity(child.slot), child)
-            for child in self.current.values()
-            if now - self.board.last_activity(child.slot) >= self.config.evict_after
-        ]
-        if not idle:
+        victim = eviction_victim(
+            self.current.values(),
+            self.board.last_activity,
+            self.board.clock(),
+            self.config.evict_after,
+        )
+        if victim is None:
             return False
-        _, victim = min(idle, key=lambda pair: pair[0])
         logger.info(
             "at the cap of %d processes: evicting %d", self.config.max_processes, victim.pid
         )
@@ -231,6 +230,25 @@ class UserProcesses:
         self.checks = [(float(deadline), int(pid)) for deadline, pid in state["checks"]]
         heapq.heapify(self.checks)
         self.board.reserve({child.slot for child in self.by_pid.values() if child.slot >= 0})
+
+
+def eviction_victim(
+    children: Iterable[Child],
+    last_activity: Callable[[int], float],
+    now: float,
+    evict_after: float,
+) -> Child | None:
+    """The process to evict at the cap: the least recently active of those idle for at
+    least `evict_after` seconds at `now` (`last_activity` reads a slot); None when every
+    process was active more recently."""
+    idle = [
+        (last_activity(child.slot), child)
+        for child in children
+        if now - last_activity(child.slot) >= evict_after
+    ]
+    if not idle:
+        return None
+    return min(idle, key=lambda pair: pair[0])[1]
 
 
 def _log_exit(child: Child, code: int) -> None:

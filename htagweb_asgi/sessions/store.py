@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 from htagweb_asgi.sessions.values import Snapshot
 
@@ -64,28 +64,32 @@ class SessionStore(ABC):
 
 class MemoryStore(SessionStore):
     """Sessions in this process's memory: for tests and single-worker servers only (each
-    worker would have its own, and a restart forgets them)."""
+    worker would have its own, and a restart forgets them).
 
-    def __init__(self) -> None:
+    `clock` gives the time expiries are measured with (seconds; tests pass a fake one).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._sessions: dict[str, tuple[float, dict[str, str]]] = {}
         self._lock = threading.Lock()
+        self._clock = clock
         self._writes = 0  # the stamp: every write changes it
 
     def load(self, session_id: str) -> Snapshot:
         with self._lock:
             expires, data = self._sessions.get(session_id, (0.0, {}))
-            return dict(data) if expires > time.time() else {}
+            return dict(data) if expires > self._clock() else {}
 
     def save(self, session_id: str, changes: Mapping[str, str | None], max_age: float) -> None:
         with self._lock:
             expires, data = self._sessions.get(session_id, (0.0, {}))
-            data = dict(data) if expires > time.time() else {}
+            data = dict(data) if expires > self._clock() else {}
             for key, value in changes.items():
                 if value is None:
                     data.pop(key, None)
                 else:
                     data[key] = value
-            self._sessions[session_id] = (time.time() + max_age, data)
+            self._sessions[session_id] = (self._clock() + max_age, data)
             self._writes += 1
 
     def delete(self, session_id: str) -> None:
@@ -103,7 +107,7 @@ class MemoryStore(SessionStore):
         return self._writes
 
     def cleanup(self) -> int:
-        now = time.time()
+        now = self._clock()
         with self._lock:
             expired = [sid for sid, (expires, _) in self._sessions.items() if expires <= now]
             for sid in expired:
@@ -122,10 +126,15 @@ CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires);
 
 class SQLiteStore(SessionStore):
     """Sessions in an SQLite file: shared by every worker and process of the machine, kept
-    across restarts. WAL mode lets readers work while another process writes."""
+    across restarts. WAL mode lets readers work while another process writes.
 
-    def __init__(self, path: str) -> None:
+    `clock` gives the time expiries are measured with: wall-clock seconds, which every
+    process sharing the file agrees on (tests pass a fake one).
+    """
+
+    def __init__(self, path: str, clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        self._clock = clock
         self._local = threading.local()  # one connection per thread (sqlite3's rule)
         self._ready_in: int | None = None  # the pid that checked the file (once per process)
         self._ready_lock = threading.Lock()
@@ -164,14 +173,14 @@ class SQLiteStore(SessionStore):
     def load(self, session_id: str) -> Snapshot:
         db = self._db()
         row = db.execute("SELECT expires FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        if row is None or row[0] <= time.time():
+        if row is None or row[0] <= self._clock():
             return {}
         rows = db.execute("SELECT key, value FROM entries WHERE id = ?", (session_id,))
         return dict(rows.fetchall())
 
     def save(self, session_id: str, changes: Mapping[str, str | None], max_age: float) -> None:
         db = self._db()
-        now = time.time()
+        now = self._clock()
         with _transaction(db):
             row = db.execute("SELECT expires FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if row is not None and row[0] <= now:  # expired: start it afresh
@@ -212,7 +221,7 @@ class SQLiteStore(SessionStore):
     def cleanup(self) -> int:
         db = self._db()
         with _transaction(db):
-            now = time.time()
+            now = self._clock()
             db.execute(
                 "DELETE FROM entries WHERE id IN (SELECT id FROM sessions WHERE expires <= ?)",
                 (now,),

@@ -118,6 +118,16 @@ class HtagASGI:
         _check_parano(options)
         self._router.apps[base] = MountedApp(base, appref.resolve(app), options)
 
+    def app_options(self, path: str = "/") -> AppOptions:
+        """The options of the App served at `path` (its defaults with add_app's overrides).
+
+        Raises ValueError for a bad path, KeyError when no App is served there.
+        """
+        base = Router.normalize(path)
+        if base not in self._router.apps:
+            raise KeyError(f"no App is served at {path!r}")
+        return self._router.apps[base].options
+
     def add_route(self, path: str, endpoint: ASGI3Application | Any) -> None:
         """Serve the ASGI app `endpoint` at exactly `path` (htagweb's ``add_route``).
 

@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
-import psutil
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.servers import ROOT, Server, log_path
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, pid_gone
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +31,6 @@ import django
 django.setup()
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from tests.support.waiting import eventually
 call_command("migrate", verbosity=0)
 User.objects.create_user("alice", password={PASSWORD!r}, first_name="Alice", last_name="Liddell")
 """
@@ -77,13 +75,6 @@ def app_pid(page: Page) -> int:
     return int(page.locator(".pid").text_content() or 0)
 
 
-def ended(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 @pytest.mark.parametrize("cell", CELLS)
 def test_the_app_shows_the_django_user_until_logout(
     cell: str, servers: dict[str, Server], browser: Browser
@@ -106,7 +97,7 @@ def test_the_app_shows_the_django_user_until_logout(
         assert app.url == server.url + "/ui/"
         alice = app_pid(app)
         assert alice != anonymous
-        eventually(lambda: ended(anonymous), 5, message="the anonymous process outlived login")
+        eventually(lambda: pid_gone(anonymous), 5, message="the anonymous process outlived login")
 
         app.click(".increment")  # the App writes the count into the Django session
         expect(app.locator(".count")).to_have_text("1")
@@ -117,7 +108,7 @@ def test_the_app_shows_the_django_user_until_logout(
         expect(home.locator(".clicks")).to_have_text("1")
         home.click("button.logout")
         expect(home.locator("a.login")).to_be_visible()
-        eventually(lambda: ended(alice), 5, message="the logged-in process outlived logout")
+        eventually(lambda: pid_gone(alice), 5, message="the logged-in process outlived logout")
         expect(app.locator(".user")).to_have_text("anonymous", timeout=EXPECT_TIMEOUT)
         assert app_pid(app) not in (alice, anonymous)
     except AssertionError as exc:

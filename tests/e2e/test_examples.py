@@ -38,14 +38,12 @@ async def check_clicks_and_pushes(visitor: Visitor, path: str) -> None:
 
 
 async def test_hello_script_serves_clicks_and_pushes(hello: Server) -> None:
-    visitor = Visitor(hello.url)
-    await check_clicks_and_pushes(visitor, "/")
-    await visitor.aclose()
+    async with Visitor(hello.url) as visitor:
+        await check_clicks_and_pushes(visitor, "/")
 
 
 async def test_fastapi_example(fastapi_example: Server) -> None:
-    visitor = Visitor(fastapi_example.url)
-    assert "FastAPI home" in (await visitor.http.get("/")).text
-    assert "time" in (await visitor.http.get("/api/time")).json()
-    await check_clicks_and_pushes(visitor, "/ui/")
-    await visitor.aclose()
+    async with Visitor(fastapi_example.url) as visitor:
+        assert "FastAPI home" in (await visitor.http.get("/")).text
+        assert "time" in (await visitor.http.get("/api/time")).json()
+        await check_clicks_and_pushes(visitor, "/ui/")

@@ -31,8 +31,7 @@ def uvicorn(runtime: str, logs: Path) -> Iterator[Server]:
 
 
 async def test_deeply_nested_json_is_refused_and_the_app_lives_on(uvicorn: Server) -> None:
-    visitor = Visitor(uvicorn.url)
-    try:
+    async with Visitor(uvicorn.url) as visitor:
         page = await visitor.page()
         async with visitor.websocket(page) as ws:
             await click(ws, page, "inc")
@@ -40,14 +39,11 @@ async def test_deeply_nested_json_is_refused_and_the_app_lives_on(uvicorn: Serve
             assert (await closed_with(ws))[0] == Close.POLICY_VIOLATION  # not CRASHED
         again = await visitor.page()
         assert again.pid == page.pid and again.texts["value"] == "1"
-    finally:
-        await visitor.aclose()
 
 
 async def test_a_lone_surrogate_from_the_page_does_not_cost_the_app(uvicorn: Server) -> None:
     """A browser's JSON.stringify can send one; the App's next page must still render."""
-    visitor = Visitor(uvicorn.url)
-    try:
+    async with Visitor(uvicorn.url) as visitor:
         page = await visitor.page()
         message = json.loads(page.click("say"))
         message["event"] = {"value": "x\ud800y"}
@@ -56,25 +52,19 @@ async def test_a_lone_surrogate_from_the_page_does_not_cost_the_app(uvicorn: Ser
             assert updated_text(await receive(ws)) == ["x\ufffdy"]
         again = await visitor.page()
         assert again.pid == page.pid and again.texts["said"] == "x\ufffdy"
-    finally:
-        await visitor.aclose()
 
 
 @pytest.mark.parametrize("keyword", ["session", "parent", "childs", "tag", "init", "state"])
 async def test_query_keywords_that_name_htag_attributes_are_ignored(
     uvicorn: Server, keyword: str
 ) -> None:
-    visitor = Visitor(uvicorn.url)
-    try:
+    async with Visitor(uvicorn.url) as visitor:
         page = await visitor.page(f"/?a&{keyword}=1&b=2")  # not "failed to render"
         assert page.texts["init"] == "init=['a'] [('b', '2')]"  # the others are kept
-    finally:
-        await visitor.aclose()
 
 
 async def test_a_message_of_exactly_the_limit_is_served(uvicorn: Server) -> None:
-    visitor = Visitor(uvicorn.url)
-    try:
+    async with Visitor(uvicorn.url) as visitor:
         page = await visitor.page()
         message = page.click("inc")
         padded = message[:-1] + " " * (64 * 1024 - len(message.encode())) + message[-1]
@@ -84,35 +74,29 @@ async def test_a_message_of_exactly_the_limit_is_served(uvicorn: Server) -> None
             assert updated_text(await receive(ws)) == ["1"]
             await ws.send(padded + " ")
             assert (await closed_with(ws))[0] == Close.MESSAGE_TOO_BIG
-    finally:
-        await visitor.aclose()
 
 
 async def test_a_post_larger_than_a_websocket_message_is_served(runtime: str, logs: Path) -> None:
     server = start_server("uvicorn", "tests.support.apps.hosts:bodies", runtime, logs)
-    visitor = Visitor(server.url)
     try:
-        page = await visitor.page()
-        message = page.click("inc")
-        body = message[:-1] + " " * (200 * 1024) + message[-1]
-        reply = await visitor.post(page, body)
-        assert reply.status_code == 200 and updated_text(reply.json()) == ["1"]
-        too_big = await visitor.post(page, body + " " * (64 * 1024))
-        assert too_big.status_code == 413
-        assert too_big.json()["code"] == Close.MESSAGE_TOO_BIG
+        async with Visitor(server.url) as visitor:
+            page = await visitor.page()
+            message = page.click("inc")
+            body = message[:-1] + " " * (200 * 1024) + message[-1]
+            reply = await visitor.post(page, body)
+            assert reply.status_code == 200 and updated_text(reply.json()) == ["1"]
+            too_big = await visitor.post(page, body + " " * (64 * 1024))
+            assert too_big.status_code == 413
+            assert too_big.json()["code"] == Close.MESSAGE_TOO_BIG
     finally:
-        await visitor.aclose()
         server.close()
 
 
 @pytest.mark.parametrize("method", ["POST", "DELETE", "CONNECT", "PUT"])
 async def test_the_client_script_answers_get_and_head_only(uvicorn: Server, method: str) -> None:
-    visitor = Visitor(uvicorn.url)
-    try:
+    async with Visitor(uvicorn.url) as visitor:
         response = await visitor.http.request(method, "/_/client.js")
         assert response.status_code == 405 and response.headers["allow"] == "GET, HEAD"
-    finally:
-        await visitor.aclose()
 
 
 async def test_a_100_character_temp_dir_works(logs: Path) -> None:
@@ -122,16 +106,15 @@ async def test_a_100_character_temp_dir_works(logs: Path) -> None:
     os.mkdir(long_tmp)
     env = {"TMPDIR": long_tmp, "XDG_RUNTIME_DIR": ""}
     server = start_server("uvicorn", "tests.support.apps.hosts:default_runtime", top, logs, env=env)
-    visitor = Visitor(server.url)
     in_tmp = os.path.join(long_tmp, f"htagweb-asgi-{os.getuid()}")
     short = f"/tmp/hw-{os.getuid()}-{hashlib.sha256(in_tmp.encode()).hexdigest()[:8]}"
     try:
-        page = await visitor.page()
-        async with visitor.websocket(page) as ws:
-            assert updated_text(await click(ws, page, "inc")) == ["1"]
+        async with Visitor(server.url) as visitor:
+            page = await visitor.page()
+            async with visitor.websocket(page) as ws:
+                assert updated_text(await click(ws, page, "inc")) == ["1"]
         assert os.listdir(short)  # the App's sockets live there
     finally:
-        await visitor.aclose()
         server.close()
         eventually(lambda: not os.path.exists(short) or not os.listdir(short), 10)
         shutil.rmtree(short, ignore_errors=True)
@@ -143,12 +126,11 @@ async def test_granian_stops_cleanly(runtime: str, logs: Path) -> None:
     with the server, leaving nothing behind."""
     own = tempfile.mkdtemp(prefix="hw-")
     server = start_server("granian", "tests.support.apps.hosts:main", own, logs)
-    visitor = Visitor(server.url)
     try:
-        page = await visitor.page()
-        assert page.pid in {process.pid for process in user_processes(own)}
+        async with Visitor(server.url) as visitor:
+            page = await visitor.page()
+            assert page.pid in {process.pid for process in user_processes(own)}
     finally:
-        await visitor.aclose()
         server.close()
     eventually(lambda: not our_processes(own), 10, message="processes left behind")
     eventually(lambda: not os.listdir(own), 10, message=f"files left: {os.listdir(own)}")

@@ -21,14 +21,15 @@ async def test_uvicorn_root_path_behind_a_stripping_proxy(runtime: str, logs: Pa
         "uvicorn", "tests.support.apps.hosts:main", runtime, logs, "--root-path", "/ui"
     )
     try:
-        visitor = Visitor(server.url)
-        response = await visitor.http.get("/")
-        assert response.status_code == 200
-        assert "Path=/ui;" in response.headers["set-cookie"]
-        page = await visitor.page("/")
-        assert page.config["prefix"] == "/ui" and page.config["sub"] == "/"
-        async with visitor.websocket(page, path="") as ws:  # the proxy forwards /ui/_/ws as /_/ws
-            assert updated_text(await click(ws, page, "inc")) == ["1"]
-        await visitor.aclose()
+        async with Visitor(server.url) as visitor:
+            response = await visitor.http.get("/")
+            assert response.status_code == 200
+            assert "Path=/ui;" in response.headers["set-cookie"]
+            page = await visitor.page("/")
+            assert page.config["prefix"] == "/ui" and page.config["sub"] == "/"
+            async with visitor.websocket(
+                page, path=""
+            ) as ws:  # the proxy forwards /ui/_/ws as /_/ws
+                assert updated_text(await click(ws, page, "inc")) == ["1"]
     finally:
         server.close()

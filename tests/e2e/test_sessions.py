@@ -12,7 +12,6 @@ from pathlib import Path
 
 import anyio
 import httpx
-import psutil
 import pytest
 import websockets
 from websockets.typing import Origin
@@ -20,7 +19,7 @@ from websockets.typing import Origin
 from tests.support.client import Visitor, click, closed_with, receive
 from tests.support.pageparse import ParsedPage
 from tests.support.servers import Server, our_processes, start_server
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, pid_gone
 
 pytestmark = pytest.mark.anyio
 
@@ -43,87 +42,76 @@ def shown(message: dict[str, object]) -> dict[str, object]:
     return json.loads(ParsedPage.texts_of(fragment))
 
 
-async def fresh(server: Server, user: Visitor) -> Visitor:
-    """The same browser on a new connection (with several workers: any of them)."""
-    visitor = Visitor(server.url)
-    visitor.http.cookies.update(user.http.cookies)
-    return visitor
-
-
 async def test_a_route_and_the_app_share_one_session(served: tuple[Server, str]) -> None:
     server, _ = served
-    user = Visitor(server.url)
-    assert (await user.http.post("/api/session/from_route", json={"n": 1})).status_code == 200
-    page = await user.page("/ui/")
-    assert json.loads(page.texts["session"]) == {"from_route": {"n": 1}}
-    async with user.websocket(page) as ws:
-        assert shown(await click(ws, page, "write")) == {"from_app": 1, "from_route": {"n": 1}}
-    for _ in range(3):  # whichever worker reads it
-        other = await fresh(server, user)
-        assert (await other.http.get("/api/session")).json() == {
-            "from_app": 1,
-            "from_route": {"n": 1},
-        }
-        await other.aclose()
-    await user.http.post("/api/session/from_route", json={"n": 2})
-    async with user.websocket(page) as ws:  # the App sees the route's write at its next interaction
-        assert shown(await click(ws, page, "show"))["from_route"] == {"n": 2}
-    await user.aclose()
+    async with Visitor(server.url) as user:
+        assert (await user.http.post("/api/session/from_route", json={"n": 1})).status_code == 200
+        page = await user.page("/ui/")
+        assert json.loads(page.texts["session"]) == {"from_route": {"n": 1}}
+        async with user.websocket(page) as ws:
+            assert shown(await click(ws, page, "write")) == {"from_app": 1, "from_route": {"n": 1}}
+        for _ in range(3):  # whichever worker reads it
+            async with user.new_connection() as other:
+                assert (await other.http.get("/api/session")).json() == {
+                    "from_app": 1,
+                    "from_route": {"n": 1},
+                }
+        await user.http.post("/api/session/from_route", json={"n": 2})
+        # the App sees the route's write at its next interaction
+        async with user.websocket(page) as ws:
+            assert shown(await click(ws, page, "show"))["from_route"] == {"n": 2}
 
 
 async def test_concurrent_writes_to_different_keys_are_never_lost(
     served: tuple[Server, str],
 ) -> None:
     server, _ = served
-    user = Visitor(server.url)
-    page = await user.page("/ui/")
+    async with Visitor(server.url) as user:
+        page = await user.page("/ui/")
 
-    async def route_writes() -> None:
-        for n in range(1, 31):
-            other = await fresh(server, user)
-            assert (await other.http.post("/api/session/from_route", json=n)).status_code == 200
-            await other.aclose()
+        async def route_writes() -> None:
+            for n in range(1, 31):
+                async with user.new_connection() as other:
+                    response = await other.http.post("/api/session/from_route", json=n)
+                    assert response.status_code == 200
 
-    async def app_writes() -> None:
-        async with user.websocket(page) as ws:
-            for _ in range(30):
-                await click(ws, page, "write")
+        async def app_writes() -> None:
+            async with user.websocket(page) as ws:
+                for _ in range(30):
+                    await click(ws, page, "write")
 
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(route_writes)
-        tasks.start_soon(app_writes)
-    assert (await user.http.get("/api/session")).json() == {"from_app": 30, "from_route": 30}
-    await user.aclose()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(route_writes)
+            tasks.start_soon(app_writes)
+        assert (await user.http.get("/api/session")).json() == {"from_app": 30, "from_route": 30}
 
 
 async def test_tag_state_lives_in_the_session(served: tuple[Server, str]) -> None:
     server, _ = served
-    user = Visitor(server.url)
-    page = await user.page("/ui/")
-    async with user.websocket(page) as ws:
-        await click(ws, page, "state")
-        assert shown(await click(ws, page, "state")) == {
+    async with Visitor(server.url) as user:
+        page = await user.page("/ui/")
+        async with user.websocket(page) as ws:
+            await click(ws, page, "state")
+            assert shown(await click(ws, page, "state")) == {
+                "tests.support.apps.sessionapp.App": {"n": 2}
+            }
+        assert (await user.http.get("/api/session")).json() == {
             "tests.support.apps.sessionapp.App": {"n": 2}
         }
-    assert (await user.http.get("/api/session")).json() == {
-        "tests.support.apps.sessionapp.App": {"n": 2}
-    }
-    await user.aclose()
 
 
 async def test_an_unstorable_value_is_refused_by_name_and_the_session_is_intact(
     served: tuple[Server, str],
 ) -> None:
     server, _ = served
-    user = Visitor(server.url)
-    await user.http.post("/api/session/kept", json="yes")
-    page = await user.page("/ui/")
-    async with user.websocket(page) as ws:
-        assert "'unstorable' is not JSON-serializable" in (await click(ws, page, "bad"))["err"]
-        assert "'nested' is not JSON-serializable" in (await click(ws, page, "nested"))["err"]
-    assert json.loads((await user.page("/ui/")).texts["session"]) == {"kept": "yes"}
-    assert (await user.http.get("/api/session")).json() == {"kept": "yes"}
-    await user.aclose()
+    async with Visitor(server.url) as user:
+        await user.http.post("/api/session/kept", json="yes")
+        page = await user.page("/ui/")
+        async with user.websocket(page) as ws:
+            assert "'unstorable' is not JSON-serializable" in (await click(ws, page, "bad"))["err"]
+            assert "'nested' is not JSON-serializable" in (await click(ws, page, "nested"))["err"]
+        assert json.loads((await user.page("/ui/")).texts["session"]) == {"kept": "yes"}
+        assert (await user.http.get("/api/session")).json() == {"kept": "yes"}
 
 
 async def test_login_rotates_the_session_and_ends_the_old_process(
@@ -131,66 +119,59 @@ async def test_login_rotates_the_session_and_ends_the_old_process(
 ) -> None:
     """Session fixation: the id changes at login; the App of the old id cannot go on."""
     server, _ = served
-    user = Visitor(server.url)
-    page = await user.page("/ui/")
-    old_cookie = user.http.cookies["htagweb_session"]
-    async with user.websocket(page) as ws:
-        response = await user.http.post("/login", json={"name": "alice"})
-        assert response.status_code == 200 and "htagweb_session" in response.headers["set-cookie"]
-        code, reason = await closed_with(ws)
-    assert code == 4001 and "session ended" in reason
-    assert user.http.cookies["htagweb_session"] != old_cookie
-    eventually(
-        lambda: not psutil.pid_exists(page.pid) or psutil.Process(page.pid).status() == "zombie", 5
-    )
-    again = await user.page("/ui/")
-    assert again.pid != page.pid and again.texts["user"] == "alice"
-    stranger = Visitor(server.url)  # the old cookie: no data, no process
-    stranger.http.cookies.set("htagweb_session", old_cookie)
-    assert (await stranger.http.get("/api/session")).json() == {}
-    await user.aclose()
-    await stranger.aclose()
+    async with Visitor(server.url) as user:
+        page = await user.page("/ui/")
+        old_cookie = user.http.cookies["htagweb_session"]
+        async with user.websocket(page) as ws:
+            response = await user.http.post("/login", json={"name": "alice"})
+            assert response.status_code == 200
+            assert "htagweb_session" in response.headers["set-cookie"]
+            code, reason = await closed_with(ws)
+        assert code == 4001 and "session ended" in reason
+        assert user.http.cookies["htagweb_session"] != old_cookie
+        eventually(lambda: pid_gone(page.pid), 5, message="the old session's process runs on")
+        again = await user.page("/ui/")
+        assert again.pid != page.pid and again.texts["user"] == "alice"
+    async with Visitor(server.url) as stranger:  # the old cookie: no data, no process
+        stranger.http.cookies.set("htagweb_session", old_cookie)
+        assert (await stranger.http.get("/api/session")).json() == {}
 
 
 async def test_logout_ends_the_session_and_its_processes(served: tuple[Server, str]) -> None:
     server, _ = served
-    user = Visitor(server.url)
-    await user.http.post("/login", json={"name": "bob"})
-    page = await user.page("/ui/")
-    assert page.texts["user"] == "bob"
-    async with user.websocket(page) as ws:
-        response = await user.http.post("/logout")
-        assert "Max-Age=0" in response.headers["set-cookie"]
-        code, _ = await closed_with(ws)
-    assert code == 4001
-    eventually(
-        lambda: not psutil.pid_exists(page.pid) or psutil.Process(page.pid).status() == "zombie", 5
-    )
-    again = await user.page("/ui/")
-    assert again.texts["user"] == "anonymous"
-    await user.aclose()
+    async with Visitor(server.url) as user:
+        await user.http.post("/login", json={"name": "bob"})
+        page = await user.page("/ui/")
+        assert page.texts["user"] == "bob"
+        async with user.websocket(page) as ws:
+            response = await user.http.post("/logout")
+            assert "Max-Age=0" in response.headers["set-cookie"]
+            code, _ = await closed_with(ws)
+        assert code == 4001
+        eventually(lambda: pid_gone(page.pid), 5, message="the session's process runs on")
+        again = await user.page("/ui/")
+        assert again.texts["user"] == "anonymous"
 
 
 async def test_cross_site_websockets_are_refused(served: tuple[Server, str]) -> None:
     server, _ = served
-    user = Visitor(server.url)
-    page = await user.page("/ui/")
-    url = user.ws_url(page)
-    origins: list[Origin | None] = [
-        Origin("https://evil.example"),
-        Origin("http://127.0.0.1.evil.example"),
-        None,
-    ]
-    for origin in origins:
-        with pytest.raises(websockets.InvalidStatus) as refused:
-            async with websockets.connect(
-                url, additional_headers={"cookie": user.cookie_header}, origin=origin
-            ):
-                pass
-        assert refused.value.response.status_code == 403
-    async with user.websocket(page) as ws:  # our own origin: fine
-        await click(ws, page, "show")
-    await user.aclose()
+    async with Visitor(server.url) as user:
+        page = await user.page("/ui/")
+        url = user.ws_url(page)
+        origins: list[Origin | None] = [
+            Origin("https://evil.example"),
+            Origin("http://127.0.0.1.evil.example"),
+            None,
+        ]
+        for origin in origins:
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                async with websockets.connect(
+                    url, additional_headers={"cookie": user.cookie_header}, origin=origin
+                ):
+                    pass
+            assert refused.value.response.status_code == 403
+        async with user.websocket(page) as ws:  # our own origin: fine
+            await click(ws, page, "show")
 
 
 @pytest.mark.parametrize(
@@ -218,27 +199,26 @@ async def test_http_interactions_need_the_page_token_and_our_origin(logs: Path) 
     runtime = tempfile.mkdtemp(prefix="hw-")
     server = start_server("uvicorn", "tests.support.apps.hosts:main", runtime, logs)
     try:
-        user = Visitor(server.url)
-        page = await user.page("/http")
-        url = f"/http/_/post?i={page.config['instance']}"
-        body = page.click("inc")
-        good = {
-            "content-type": "application/json",
-            "origin": server.url,
-            "x-htagweb-csrf": page.config["csrf"],
-        }
-        cases = [
-            ({**good, "x-htagweb-csrf": ""}, 403),
-            ({**good, "x-htagweb-csrf": "0" * 32}, 403),
-            ({**good, "origin": "https://evil.example"}, 403),
-            ({**good, "sec-fetch-site": "cross-site"}, 403),
-            (good, 200),
-        ]
-        for headers, status in cases:
-            response = await user.http.post(url, content=body, headers=headers)
-            assert response.status_code == status, (headers, response.text)
-        assert response.json()["update"]
-        await user.aclose()
+        async with Visitor(server.url) as user:
+            page = await user.page("/http")
+            url = f"/http/_/post?i={page.config['instance']}"
+            body = page.click("inc")
+            good = {
+                "content-type": "application/json",
+                "origin": server.url,
+                "x-htagweb-csrf": page.config["csrf"],
+            }
+            cases = [
+                ({**good, "x-htagweb-csrf": ""}, 403),
+                ({**good, "x-htagweb-csrf": "0" * 32}, 403),
+                ({**good, "origin": "https://evil.example"}, 403),
+                ({**good, "sec-fetch-site": "cross-site"}, 403),
+                (good, 200),
+            ]
+            for headers, status in cases:
+                response = await user.http.post(url, content=body, headers=headers)
+                assert response.status_code == status, (headers, response.text)
+            assert response.json()["update"]
     finally:
         server.close()
         eventually(lambda: not our_processes(runtime), 10)
@@ -250,16 +230,15 @@ async def test_sessions_survive_a_server_restart(logs: Path) -> None:
     runtime = tempfile.mkdtemp(prefix="hw-")
     server = start_server("uvicorn", APP, runtime, logs)
     try:
-        user = Visitor(server.url)
-        await user.http.post("/api/session/kept", json=[1, 2])
-        server.stop()
-        server.start()
-        assert (await user.http.get("/api/session")).json() == {"kept": [1, 2]}
-        page = await user.page("/ui/")
-        assert json.loads(page.texts["session"]) == {"kept": [1, 2]}
-        async with user.websocket(page) as ws:
-            await receive_nothing_wrong(ws, page)
-        await user.aclose()
+        async with Visitor(server.url) as user:
+            await user.http.post("/api/session/kept", json=[1, 2])
+            server.stop()
+            server.start()
+            assert (await user.http.get("/api/session")).json() == {"kept": [1, 2]}
+            page = await user.page("/ui/")
+            assert json.loads(page.texts["session"]) == {"kept": [1, 2]}
+            async with user.websocket(page) as ws:
+                await receive_nothing_wrong(ws, page)
     finally:
         server.close()
         eventually(lambda: not our_processes(runtime), 10)
@@ -274,16 +253,14 @@ async def receive_nothing_wrong(ws: websockets.ClientConnection, page: ParsedPag
 async def test_a_message_after_logout_from_another_tab(served: tuple[Server, str]) -> None:
     """A page whose session ended elsewhere is asked to reload, not left talking to nothing."""
     server, _ = served
-    user = Visitor(server.url)
-    page = await user.page("/ui/")
-    other = await fresh(server, user)
-    await other.http.post("/logout")
-    await other.aclose()
-    async with user.websocket(page, ready=False) as ws:
-        message = await receive(ws)
-        if message == {"htagweb": {"ready": True}}:  # attached before the template ended it
-            code, _ = await closed_with(ws)
-        else:
-            code = message["htagweb"]["close"]
-    assert code == 4001
-    await user.aclose()
+    async with Visitor(server.url) as user:
+        page = await user.page("/ui/")
+        async with user.new_connection() as other:
+            await other.http.post("/logout")
+        async with user.websocket(page, ready=False) as ws:
+            message = await receive(ws)
+            if message == {"htagweb": {"ready": True}}:  # attached before the template ended it
+                code, _ = await closed_with(ws)
+            else:
+                code = message["htagweb"]["close"]
+        assert code == 4001

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import anyio
 import httpx
+import psutil
 import pytest
 import websockets
 
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.anyio
 SECRET = "a test secret that is long enough"
 ROOT_APP = "tests.support.apps.counter:App@/"
 MULTI = ["gunicorn-4", "uvicorn-4", "hypercorn-4"]
+RESPAWNING = ["gunicorn-4", "uvicorn-4"]  # servers that replace a worker that died
 
 
 def own_runtime() -> str:
@@ -72,21 +74,17 @@ async def test_one_user_reaches_one_process_from_every_worker(multi: tuple[Serve
     """20 page loads and 20 websockets, each on a new connection (so spread over workers):
     one pid, the state kept, and several workers holding a lease on the template."""
     server, runtime = multi
-    first = Visitor(server.url)
-    page = await first.page()
-    pids = {page.pid}
-    for n in range(1, 21):
-        visitor = Visitor(server.url)  # a new connection, the same cookie
-        visitor.http.cookies.update(first.http.cookies)
-        again = await visitor.page()
-        pids.add(again.pid)
-        async with visitor.websocket(again) as ws:
-            assert updated_text(await click(ws, again, "inc")) == [str(n)]
-        await visitor.aclose()
+    async with Visitor(server.url) as first:
+        page = await first.page()
+        pids = {page.pid}
+        for n in range(1, 21):
+            async with first.new_connection() as visitor:
+                again = await visitor.page()
+                pids.add(again.pid)
+                async with visitor.websocket(again) as ws:
+                    assert updated_text(await click(ws, again, "inc")) == [str(n)]
     assert pids == {page.pid}
-    workers = [t["workers"] for t in control.listings(runtime) if t["label"].endswith(" /")]
-    assert workers and workers[0] >= 2, workers
-    await first.aclose()
+    assert root_leases(runtime) >= 2
 
 
 async def test_concurrent_first_requests_start_exactly_one_process(
@@ -112,23 +110,76 @@ async def test_concurrent_first_requests_start_exactly_one_process(
     assert [p["pid"] for p in root_processes(runtime) if p["key"] == key] == pids[:1]
 
 
-async def test_a_killed_worker_leaves_other_users_alone(multi: tuple[Server, str]) -> None:
-    server, _ = multi
-    visitor = Visitor(server.url)
-    page = await visitor.page()
-    async with visitor.websocket(page) as ws:
-        assert updated_text(await click(ws, page, "inc")) == ["1"]
-    workers = server.tree()[1:]
-    workers[0].send_signal(signal.SIGKILL)
-    for n in (2, 3, 4):  # whichever worker answers now, the user's process is still there
-        fresh = Visitor(server.url)
-        fresh.http.cookies.update(visitor.http.cookies)
-        again = await fresh.page()
-        assert again.pid == page.pid
-        async with fresh.websocket(again) as ws:
-            assert updated_text(await click(ws, again, "inc")) == [str(n)]
-        await fresh.aclose()
-    await visitor.aclose()
+def root_leases(runtime: str) -> int:
+    """How many workers hold a lease on the root App's template (its `workers`)."""
+    [template] = [t for t in control.listings(runtime) if t["label"].endswith(" /")]
+    return int(template["workers"])
+
+
+@pytest.mark.parametrize("kind", RESPAWNING)
+async def test_a_killed_worker_is_replaced_and_users_are_left_alone(kind: str, logs: Path) -> None:
+    """SIGKILL of the worker that served a user (as the OOM killer does): its lease on the
+    template goes, the server starts another worker, and the user keeps their process and
+    state whichever worker answers; a worker serving the App takes a lease again."""
+    runtime = own_runtime()
+    server = launch(kind, runtime, logs)
+    try:
+        async with Visitor(server.url) as user:
+            page = await user.page()
+            victim = await worker_of(user)  # the same connection: the worker that served it
+            workers = {worker.pid for worker in server.workers()}
+            assert len(workers) == 4 and victim in workers, (victim, workers)
+            async with user.websocket(page) as ws:
+                assert updated_text(await click(ws, page, "inc")) == ["1"]
+            leases = root_leases(runtime)  # the websocket's worker may be another one
+            assert leases in (1, 2)
+            psutil.Process(victim).send_signal(signal.SIGKILL)
+            eventually(lambda: root_leases(runtime) == leases - 1, 5, message="its lease stayed")
+            eventually(lambda: replaced(server, victim), 10, message="no worker replaced it")
+            for n in range(2, 52):  # until workers serving the App hold as many leases again
+                async with user.new_connection() as visitor:
+                    again = await visitor.page()
+                    assert again.pid == page.pid
+                    async with visitor.websocket(again) as ws:
+                        assert updated_text(await click(ws, again, "inc")) == [str(n)]
+                if root_leases(runtime) >= leases:
+                    break
+            assert root_leases(runtime) >= leases
+            assert server.process is not None and server.process.poll() is None
+    finally:
+        finish(server, runtime)
+
+
+async def test_hypercorn_stops_when_a_worker_is_killed_and_leaves_nothing(logs: Path) -> None:
+    """hypercorn -w (0.18) does not replace a worker that dies: it stops the others and
+    exits (hypercorn/run.py, _join_exited). Our processes must end with it."""
+    runtime = own_runtime()
+    server = launch("hypercorn-4", runtime, logs)
+    try:
+        async with Visitor(server.url) as user:
+            await user.page()
+            victim = await worker_of(user)
+        assert victim in {worker.pid for worker in server.workers()}
+        psutil.Process(victim).send_signal(signal.SIGKILL)
+        assert server.process is not None
+        server.process.wait(15)
+        eventually(lambda: not our_processes(runtime), 10, message="processes outlived it")
+        assert ours_left(runtime) == []
+    finally:
+        finish(server, runtime)
+
+
+def replaced(server: Server, victim: int) -> bool:
+    """Whether the server runs its 4 workers again, without `victim`."""
+    workers = {worker.pid for worker in server.workers()}
+    return victim not in workers and len(workers) == 4
+
+
+async def worker_of(visitor: Visitor) -> int:
+    """The pid of the worker behind the visitor's kept-alive connection."""
+    response = await visitor.http.get("/worker-pid.txt")
+    assert response.status_code == 200
+    return int(response.text)
 
 
 @pytest.mark.parametrize("kind", MULTI)
@@ -137,9 +188,8 @@ async def test_sigkill_of_the_whole_server_leaves_nothing_within_5_s(kind: str, 
     server = launch(kind, runtime, logs)
     try:
         for _ in range(3):
-            visitor = Visitor(server.url)
-            await visitor.page()
-            await visitor.aclose()
+            async with Visitor(server.url) as visitor:
+                await visitor.page()
         assert len(root_processes(runtime)) == 3
         for proc in server.tree():
             proc.send_signal(signal.SIGKILL)
@@ -164,10 +214,9 @@ async def test_sigterm_stops_everything_and_removes_the_files(logs: Path) -> Non
     server = launch("hypercorn-4", runtime, logs)
     try:
         for _ in range(3):
-            visitor = Visitor(server.url)
-            await visitor.page("/")
-            await visitor.page("/other")
-            await visitor.aclose()
+            async with Visitor(server.url) as visitor:
+                await visitor.page("/")
+                await visitor.page("/other")
         assert our_processes(runtime)
         assert server.stop(signal.SIGTERM) is not None
         eventually(lambda: not our_processes(runtime), 5, message="processes outlived SIGTERM")
@@ -183,38 +232,45 @@ async def test_worker_restarts_do_not_end_users(logs: Path) -> None:
     runtime = own_runtime()
     server = launch("gunicorn-4", runtime, logs, "--max-requests", "5", "--preload")
     try:
-        user = Visitor(server.url)
-        page = await user.page()
-        workers_before = {p.pid for p in server.tree()[1:]}
-        values: list[int] = []
-        for _ in range(15):
-            noise = Visitor(server.url)  # other requests, enough to recycle every worker
-            for _ in range(3):  # each on its own connection: a retiring worker closes its
-                # keep-alive ones, and a browser would retry there where httpx does not
-                reply = await noise.http.get("/hello.txt", headers={"connection": "close"})
-                assert reply.status_code == 200
-            await noise.aclose()
-            values.append(await click_surviving_restarts(server, user, page.pid))
-        assert values == sorted(set(values)), values  # every click counted once, in order
-        assert not workers_before & {p.pid for p in server.tree()[1:]}, "no worker was restarted"
-        assert (await user.page()).pid == page.pid
-        await user.aclose()
+        async with Visitor(server.url) as user:
+            page = await user.page()
+            workers_before = {worker.pid for worker in server.workers()}
+            values: list[int] = []
+            for _ in range(15):
+                for _ in range(3):  # other requests, enough to recycle every worker
+                    await request_surviving_restarts(server)
+                values.append(await click_surviving_restarts(user, page.pid))
+            assert values == sorted(set(values)), values  # every click counted once, in order
+            workers_after = {worker.pid for worker in server.workers()}
+            assert not workers_before & workers_after, "no worker was restarted"
+            assert (await user.page()).pid == page.pid
     finally:
         finish(server, runtime)
 
 
-async def click_surviving_restarts(server: Server, user: Visitor, pid: int) -> int:
+async def request_surviving_restarts(server: Server) -> None:
+    """A plain request, on new connections until a worker answers it: a retiring worker
+    closes a connection it accepted without answering (as for the user's below)."""
+    for _ in range(5):
+        async with Visitor(server.url) as noise:
+            try:
+                response = await noise.http.get("/hello.txt")
+            except httpx.TransportError:
+                continue
+        assert response.status_code == 200
+        return
+    raise AssertionError("no worker answered five times in a row")
+
+
+async def click_surviving_restarts(user: Visitor, pid: int) -> int:
     """Load the page and click, on new connections, until a worker answers; return the count."""
     for _ in range(5):
-        fresh = Visitor(server.url)
-        fresh.http.cookies.update(user.http.cookies)
-        try:
-            again = await fresh.page()
-            assert again.pid == pid
-            async with fresh.websocket(again) as ws:
-                return int(updated_text(await click(ws, again, "inc"))[0])
-        except (websockets.ConnectionClosed, websockets.InvalidHandshake, httpx.TransportError):
-            continue  # that worker was retiring (also mid-handshake: no valid HTTP response)
-        finally:
-            await fresh.aclose()
+        async with user.new_connection() as fresh:
+            try:
+                again = await fresh.page()
+                assert again.pid == pid
+                async with fresh.websocket(again) as ws:
+                    return int(updated_text(await click(ws, again, "inc"))[0])
+            except (websockets.ConnectionClosed, websockets.InvalidHandshake, httpx.TransportError):
+                continue  # that worker was retiring (also mid-handshake: no valid HTTP response)
     raise AssertionError("no worker answered five times in a row")

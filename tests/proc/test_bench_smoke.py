@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
+from bench.goals import GOALS
+from bench.metrics import metrics
+from bench.sizes import Sizes
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = {"new_users", "click_during_arrivals", "clicks", "pushes", "sweep"}
-FIGURES = [
-    "new_seq_usable_p50",
-    "new_conc_usable_p50",
-    "arrival_click_p99",
-    "click1_p50",
-    "click1_p99",
-    "click50_rate",
-    "click50_cpu",
-    "push_p50",
-    "uss_after_clicks",
-    "pss_after_clicks",
-    "sweep2_few_cpu",
-    "sweep4_many_p99",
-]
+# the goals measured against the floor (a bare websocket server), which --quick does not run
+RELATIVE_TO_THE_FLOOR = {goal.text for goal in GOALS if "the floor's" in goal.text}
+
+
+def is_figure(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def test_quick_bench_measures_every_scenario_without_errors(tmp_path: Path) -> None:
     """`python -m bench --quick` runs every scenario on our host, checks every click, writes
-    its JSON (no timing asserted: CI machines are shared)."""
+    its JSON with a figure for every metric and goal (no timing asserted: CI machines are
+    shared)."""
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
         cwd=ROOT,
@@ -42,8 +40,17 @@ def test_quick_bench_measures_every_scenario_without_errors(tmp_path: Path) -> N
     assert {run["target"] for run in data["runs"]} == {"ours-1w"}
     assert data["clicks_checked"] > 0
     assert all(run["leftover_processes"] == 0 for run in data["runs"])
+    sizes = Sizes(**{**data["sizes"], "sweep_sizes": tuple(data["sizes"]["sweep_sizes"])})
+    expected = metrics(sizes)
+    assert {metric.scenario for metric in expected} == SCENARIOS  # each scenario has figures
     figures = data["medians"]["ours-1w"]
-    missing = [key for key in FIGURES if figures[key]["median"] is None]
+    missing = [m.key for m in expected if not is_figure(figures.get(m.key, {}).get("median"))]
     assert not missing, missing
     assert set(data["ratios"]) == {"ours-1w/htagweb", "ours-1w/floor"}
-    assert [goal["goal"] for goal in data["goals"]["ours-1w"]]
+    goals = data["goals"]["ours-1w"]
+    assert [goal["goal"] for goal in goals] == [goal.text for goal in GOALS]
+    for goal in goals:
+        if goal["goal"] in RELATIVE_TO_THE_FLOOR:
+            assert goal["value"] is None and goal["met"] is None, goal
+        else:
+            assert is_figure(goal["value"]) and isinstance(goal["met"], bool), goal

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
-import psutil
 import pytest
 
-from htagweb_asgi.appref import AppRef
-from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
+from htagweb_asgi import cli
+from htagweb_asgi.options import AppOptions
+from htagweb_asgi.parano import primitives
 from htagweb_asgi.web.page import render_page
 from htagweb_asgi.web.registry import PoolRegistry
-from htagweb_asgi.web.routing import MountedApp
+from tests.support.pools import COUNTER
 from tests.support.targets import target
+from tests.support.waiting import eventually_async, pid_alive, pid_gone
 
 pytestmark = pytest.mark.anyio
-
-APP = MountedApp("", AppRef("tests.support.apps.counter", "App"), AppOptions())
-
-
-@pytest.fixture
-async def registry(runtime_dir: str) -> AsyncIterator[PoolRegistry]:
-    pools = PoolRegistry(runtime_dir, Limits(), TemplateSettings(lease_grace=0.5))
-    yield pools
-    await pools.close()
 
 
 async def command(*args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +31,7 @@ async def command(*args: str) -> subprocess.CompletedProcess[str]:
 async def test_ps_lists_and_kill_ends_a_users_process(
     registry: PoolRegistry, runtime_dir: str
 ) -> None:
-    pool = registry.pool(APP, {"server": ("127.0.0.1", 8000)})
+    pool = registry.pool(COUNTER, {"server": ("127.0.0.1", 8000)})
     for digit in "12":
         await render_page(target(pool, digit * 32), ((), {}), 10.0)
     listing = (await pool.listing())["processes"]
@@ -53,30 +44,40 @@ async def test_ps_lists_and_kill_ends_a_users_process(
     assert "USS" in shown.stdout.splitlines()[0]
     ended = await command("kill", "1" * 12, "--runtime-dir", runtime_dir)
     assert ended.returncode == 0 and "ended 1" in ended.stdout
-    with anyio.fail_after(5):
-        while (
-            psutil.pid_exists(pids["1" * 12])
-            and psutil.Process(pids["1" * 12]).status() != psutil.STATUS_ZOMBIE
-        ):
-            await anyio.sleep(0.02)
-    assert psutil.pid_exists(pids["2" * 12])
+    await eventually_async(lambda: pid_gone(pids["1" * 12]))
+    assert pid_alive(pids["2" * 12])
     assert (await command("kill", "abcdef", "--runtime-dir", runtime_dir)).returncode == 1
 
 
-def test_the_command_line_passes_parano_to_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """--parano reaches HtagASGI in each worker (through the environment)."""
-    from htagweb_asgi import cli
-
-    args = cli.parse_args(["tests.support.apps.counter:App", "--parano", "--http-only"])
-    assert args.parano and args.http_only
-    config = {
-        "app": args.app,
-        "debug": False,
-        "http_only": True,
-        "parano": True,
-        "timeout_interaction": 60.0,
-        "timeout_inactivity": 0.0,
+@pytest.mark.skipif(not primitives.aes_gcm_available(), reason="this CPU has no AES instructions")
+def test_every_option_of_the_command_line_reaches_the_server_or_the_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """main() gives the address, workers and root path to the server, and the App's options
+    to each worker (through the environment): dropping any one of them fails here."""
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(cli, "serve", lambda app, **options: served.update(options, app=app))
+    monkeypatch.setenv(cli.CONFIG_ENV, "")  # whatever main() writes is undone after the test
+    monkeypatch.setattr(sys, "path", list(sys.path))  # main() may add the current directory
+    cli.main(
+        [
+            "tests.support.apps.counter:App",
+            *("--host", "127.0.0.2", "--port", "8123", "--workers", "3"),
+            *("--debug", "--http-only", "--parano", "--root-path", "/px"),
+            *("--timeout-interaction", "7.5", "--timeout-inactivity", "30"),
+        ]
+    )
+    assert served == {
+        "app": "htagweb_asgi.cli:app_from_environment",
+        "factory": True,
+        "host": "127.0.0.2",
+        "port": 8123,
+        "workers": 3,
+        "root_path": "/px",
+        "debug": True,
+        "ws_per_message_deflate": False,  # ciphertext does not compress
     }
-    monkeypatch.setenv(cli._CONFIG_ENV, json.dumps(config))
-    host = cli.app_from_environment()
-    assert host._defaults.parano and host._defaults.http_only
+    worker = cli.app_from_environment()  # what each worker builds
+    assert worker.app_options("/") == AppOptions(
+        debug=True, parano=True, http_only=True, timeout_interaction=7.5, timeout_inactivity=30
+    )

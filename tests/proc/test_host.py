@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from htagweb_asgi import AppImportError, HtagASGI, ParanoUnavailable
+from htagweb_asgi.options import AppOptions
 from htagweb_asgi.parano import primitives
 from tests.support.asgi_driver import call_http, call_lifespan, call_websocket, http_scope
 from tests.support.pageparse import ParsedPage
@@ -108,6 +109,20 @@ def test_options_are_checked() -> None:
         host.add_app("/", "m:App")
     with pytest.raises(ValueError):
         host.add_route("/_/x", object())
+
+
+def test_app_options_are_the_defaults_with_each_apps_overrides() -> None:
+    host = HtagASGI("m:App", debug=True, timeout_interaction=7)
+    host.add_app("/admin", "m:App", http_only=True)
+    assert host.app_options() == AppOptions(debug=True, timeout_interaction=7)
+    admin = AppOptions(debug=True, http_only=True, timeout_interaction=7)
+    assert host.app_options("/admin") == host.app_options("admin/") == admin
+    with pytest.raises(KeyError):
+        host.app_options("/nothing")
+    with pytest.raises(ValueError):
+        host.app_options("/../admin")
+    with pytest.raises(KeyError):
+        HtagASGI().app_options()
 
 
 @pytest.mark.skipif(not primitives.aes_gcm_available(), reason="this CPU has no AES instructions")

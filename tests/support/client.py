@@ -18,14 +18,28 @@ TIMEOUT = 10.0
 
 
 class Visitor:
-    """One browser's worth of state against one server."""
+    """One browser's worth of state against one server; ``async with Visitor(url) as v:``
+    closes its connections however the test ends (servers are shared by a module's tests)."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.http = httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT, follow_redirects=False)
 
+    async def __aenter__(self) -> Visitor:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    def new_connection(self) -> Visitor:
+        """The same browser (its cookies as they are now) on a new connection: with several
+        workers, served by any of them."""
+        other = Visitor(self.base_url)
+        other.http.cookies.update(self.http.cookies)
+        return other
 
     @property
     def origin(self) -> str:

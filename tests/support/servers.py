@@ -51,6 +51,9 @@ COMMANDS: dict[str, Sequence[str]] = {
     "hypercorn-4": ["-m", "hypercorn", "{app}", "-w", "4", "--bind", "fd://{fd}"],
 }
 SELF_BINDING = {"granian", "script"}
+# the command line of a process started by multiprocessing's spawn (uvicorn's and hypercorn's
+# workers); the resource tracker they also start runs multiprocessing.resource_tracker
+SPAWNED_WORKER = "from multiprocessing.spawn import spawn_main"
 
 
 def listening_socket(port: int = 0) -> socket.socket:
@@ -153,10 +156,30 @@ class Server:
         return self.process.returncode
 
     def tree(self) -> list[psutil.Process]:
-        """The server process and its workers (our templates are not among them: detached)."""
+        """The server process and all its descendants: its workers, and helpers such as
+        multiprocessing's resource tracker (our templates are not among them: detached)."""
         assert self.process is not None
         master = psutil.Process(self.process.pid)
         return [master, *master.children(recursive=True)]
+
+    def workers(self) -> list[psutil.Process]:
+        """The live processes that serve requests, told by their command line: forks of the
+        server process (gunicorn), or multiprocessing's spawned children (uvicorn and
+        hypercorn ``--workers``), never helpers such as the resource tracker."""
+        assert self.process is not None
+        master = psutil.Process(self.process.pid)
+        command = master.cmdline()
+        found = []
+        for child in master.children():
+            try:
+                line = child.cmdline()
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    continue
+            except psutil.NoSuchProcess:  # a worker that just ended (zombies included)
+                continue
+            if line == command or SPAWNED_WORKER in " ".join(line):
+                found.append(child)
+        return found
 
     def close(self) -> None:
         self.stop()

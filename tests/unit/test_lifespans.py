@@ -124,6 +124,7 @@ async def test_startup_runs_in_parallel() -> None:
 
 async def test_the_server_hears_the_end_only_once_the_apps_returned() -> None:
     """hypercorn cancels the lifespan task as soon as it has the shutdown answer."""
+    answered, may_return = anyio.Event(), anyio.Event()
     returned: list[bool] = []
     heard_end_after_return: list[bool] = []
 
@@ -132,7 +133,8 @@ async def test_the_server_hears_the_end_only_once_the_apps_returned() -> None:
         await send({"type": "lifespan.startup.complete"})
         await receive()
         await send({"type": "lifespan.shutdown.complete"})
-        await anyio.sleep(0.05)  # tidies up after answering
+        answered.set()
+        await may_return.wait()  # tidies up after answering, until the test lets it return
         returned.append(True)
 
     events = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
@@ -145,5 +147,10 @@ async def test_the_server_hears_the_end_only_once_the_apps_returned() -> None:
             heard_end_after_return.append(bool(returned))
 
     with anyio.fail_after(10):
-        await LifespanFanOut([tidy_app])({"type": "lifespan"}, receive, send)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(LifespanFanOut([tidy_app]), {"type": "lifespan"}, receive, send)
+            await answered.wait()
+            await anyio.wait_all_tasks_blocked()  # a relay that did not wait has spoken now
+            assert heard_end_after_return == []
+            may_return.set()
     assert heard_end_after_return == [True]

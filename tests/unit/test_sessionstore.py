@@ -5,18 +5,28 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from htagweb_asgi.sessions.store import MemoryStore, SessionStore, SQLiteStore
+from tests.support.clock import FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture(params=["sqlite", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SessionStore]:
-    yield SQLiteStore(str(tmp_path / "s.sqlite3")) if request.param == "sqlite" else MemoryStore()
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> Iterator[SessionStore]:
+    if request.param == "sqlite":
+        yield SQLiteStore(str(tmp_path / "s.sqlite3"), clock=clock)
+    else:
+        yield MemoryStore(clock=clock)
 
 
 def test_writes_are_per_key(store: SessionStore) -> None:
@@ -26,10 +36,14 @@ def test_writes_are_per_key(store: SessionStore) -> None:
     assert store.load("other") == {}
 
 
-def test_expired_sessions_are_empty_and_cleaned_up(store: SessionStore) -> None:
-    store.save("old", {"a": "1"}, 0.05)
+def test_expired_sessions_are_empty_and_cleaned_up(store: SessionStore, clock: FakeClock) -> None:
+    """A session lives max_age seconds after its last write, not a moment longer."""
+    store.save("old", {"a": "1"}, 10)
     store.save("new", {"a": "2"}, 60)
-    time.sleep(0.1)  # the store's own clock decides: nothing to wait on
+    clock.advance(9.5)
+    assert store.load("old") == {"a": "1"}
+    assert store.cleanup() == 0
+    clock.advance(0.5)  # exactly max_age after the write
     assert store.load("old") == {}
     assert store.cleanup() == 1
     assert store.load("new") == {"a": "2"}

@@ -28,6 +28,15 @@ async def hello(scope, receive, send):  # type: ignore[no-untyped-def]
     await send({"type": "http.response.body", "body": b"hello"})
 
 
+async def worker_pid(scope, receive, send):  # type: ignore[no-untyped-def]
+    """The pid of the worker process that answers (on a kept-alive connection: the worker
+    that served the connection's earlier requests)."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+
+
 def build() -> HtagASGI:
     host = HtagASGI(
         COUNTER,
@@ -42,6 +51,7 @@ def build() -> HtagASGI:
     host.add_app("/other", "tests.support.apps.other:Other")
     host.add_app("/broken", "tests.support.apps.broken:App")
     host.add_route("/hello.txt", hello)
+    host.add_route("/worker-pid.txt", worker_pid)
     return host
 
 
