@@ -117,6 +117,7 @@ class UserProcesses:
     def send_signal(self, child: Child, sig: signal.Signals) -> None:
         """Signal `child`; it stops being its key's process at once (reaped later)."""
         child.killed = child.killed or sig == signal.SIGKILL
+        child.ending = child.ending or sig == signal.SIGTERM  # we stop it: not worth a warning
         os.kill(child.pid, sig)  # cannot miss: an unreaped child keeps its pid
         if self.current.get(child.key) is child:
             del self.current[child.key]
