@@ -52,7 +52,7 @@ def resolve(app: object) -> AppRef:
                 "so its user processes can import it"
             )
         return _from_module(sys.modules[app.__module__], app.__qualname__)
-    raise AppImportError(f"expected an htag Tag subclass, a module or 'module:App', not {app!r}")
+    raise AppImportError(f"expected an htag App class, a module or 'module:App', not {app!r}")
 
 
 def _from_module(module: ModuleType, qualname: str) -> AppRef:
@@ -99,7 +99,12 @@ def _import(ref: AppRef) -> ModuleType:
 
 
 def _require_tag(cls: type) -> None:
-    from htag import Tag
+    """htag 1 serves any Tag subclass (its root renders as <body>); htag 2 an App (``Tag.App``):
+    its ``Tag`` is a factory, not a class."""
+    import htag
 
-    if not issubclass(cls, Tag):
-        raise AppImportError(f"{cls.__qualname__} is not an htag Tag subclass")
+    if isinstance(htag.Tag, type):
+        if not issubclass(cls, htag.Tag):
+            raise AppImportError(f"{cls.__qualname__} is not an htag Tag subclass")
+    elif not issubclass(cls, htag.App):
+        raise AppImportError(f"{cls.__qualname__} is not an htag App (a Tag.App subclass)")

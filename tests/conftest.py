@@ -3,7 +3,8 @@
 - unit/: no process of ours, no network; asyncio and trio (``pytest -m unit``, seconds);
 - proc/: real template and user processes, driven in-process;
 - e2e/: real servers on loopback ports, raw HTTP and websocket clients;
-- browser/: real servers driven by headless Debian Chromium.
+- browser/: real servers driven by headless Debian Chromium;
+- htag2/: htag 2 Apps (collected only where htag 2 is installed; see scripts/test.sh).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.htagversion import HTAG_MAJOR
 from tests.support.servers import our_processes
 from tests.support.waiting import eventually
 
 TIERS = ("unit", "proc", "e2e", "browser")
+
+# tests/htag2 needs htag 2 (its own environment: .venv-htag2); an environment has one htag.
+collect_ignore = ["htag2"] if HTAG_MAJOR == 1 else []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,6 +10,7 @@ nothing more is logged. The App still gets its error reply each time.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 
@@ -57,13 +58,15 @@ def install() -> None:
 
 
 def _silence_htag_prints() -> None:
-    """htag 1 also ``print()``s every exception it logs: the log line above is enough. Its
-    module-level ``print`` is replaced; an App's own print() still reaches the server log."""
-    try:
-        import htag.render
-    except ImportError:  # not htag 1
-        return
-    htag.render.print = lambda *args, **kwargs: None
+    """htag also ``print()``s every exception it logs (htag 1 in htag.render, htag 2 in
+    htag.runner): the log line is enough. Its module-level ``print`` is replaced; an App's own
+    print() still reaches the server log."""
+    for name in ("htag.render", "htag.runner"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # the other htag
+            continue
+        module.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 
 def _is_htag_exception(record: logging.LogRecord) -> bool:

@@ -2,8 +2,8 @@
 
 The user process (user.py) speaks frames; this module speaks htag: build the renderer with
 the page's init arguments, render the page, validate and run an interaction, push through
-``sendactions``, warm the code paths up in a spare. htag 2 gets a module of its own beside
-this one, with the same shape.
+``sendactions``, warm the code paths up in a spare. htag 2 has a module of its own beside
+this one (htag2.py), with the same shape (engine.AppEngine).
 
 An interaction reaches us as JSON from the network. htag would ``getattr`` whatever method
 name it is given, so the shape and the names are checked here before htag sees them.
@@ -16,27 +16,21 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from htagweb_asgi.errors import HtagwebError
+from htagweb_asgi.proc.engine import GENERIC_ERROR, CreationFailed, Push
 from htagweb_asgi.protocol.codes import Close, Rejected
+from htagweb_asgi.protocol.pagerequest import Init, PageRequest
 
 # The `js` htag embeds in the page: it hands interactions to the static client (client.js).
 PAGE_JS = "async function interact(o) { return window.htagweb.interact(o); }"
-GENERIC_ERROR = "the application failed to handle this action"
 
 _DISPATCHERS = frozenset({"__on__", "__on_event__"})  # htag's own event entry points
 
-Init = tuple[tuple[Any, ...], dict[str, Any]]
 _RESERVED = frozenset({"render", "state"})  # set by htag on every tag before it checks keywords
 logger = logging.getLogger(__name__)
-Push = Callable[[dict[str, Any]], Awaitable[bool]]
-
-
-class CreationFailed(HtagwebError):
-    """The App's constructor raised; the message is what htag logged (its traceback)."""
 
 
 @dataclass(frozen=True)
@@ -129,45 +123,54 @@ def _callable_name(method: object) -> bool:
 
 
 class Htag1App:
-    """One user's htag 1 App: its ``HRenderer``."""
+    """One user's htag 1 App: its ``HRenderer`` (an engine.AppEngine)."""
+
+    htag = 1
 
     def __init__(
         self,
         app_class: type,
-        init: Init,
+        request: PageRequest,
         *,
         debug: bool,
         session: Any,
         push: Push,
         on_exit: Callable[[], None],
     ) -> None:
-        """Build the renderer; CreationFailed when the App's constructor raised."""
+        """Build the renderer with the page's init arguments; CreationFailed when the App's
+        constructor raised (htag catches it and only logs it)."""
         from htag.render import HRenderer
 
+        self._app_class = app_class
         with _htag_errors() as errors:
             renderer = HRenderer(
                 app_class,
                 PAGE_JS,
                 exit_callback=on_exit,
-                init=init,
+                init=usable_init(app_class, request.init),
                 fullerror=debug,
                 session=session,
             )
         if not isinstance(renderer.tag, app_class):  # htag caught an exception in init
             raise CreationFailed(errors[-1] if errors else "the App could not be created")
-        renderer.sendactions = push
+        self._push = push
+        renderer.sendactions = self._send_actions
         self._renderer = renderer
         self._debug = debug
 
-    def built_with(self, init: Init) -> bool:
+    def serves(self, request: PageRequest) -> bool:
         """Whether the App was created with these init arguments (else: replace the process)."""
-        return bool(self._renderer.init == init)
+        return bool(self._renderer.init == usable_init(self._app_class, request.init))
 
-    def render(self) -> str:
+    def render(self, request: PageRequest) -> str:
         """The whole page (any exception is the App's own: the caller reports it)."""
         return str(self._renderer)
 
-    async def interact(self, payload: bytes) -> dict[str, Any]:
+    async def attached(self) -> bytes | None:
+        """Nothing: htag 1's page asks for what it needs when it starts."""
+        return None
+
+    async def interact(self, payload: bytes) -> bytes:
         """Run the interaction in `payload`; return htag's actions (Rejected for a bad one)."""
         call = parse(payload)
         actions: dict[str, Any] = await self._renderer.interact(
@@ -175,7 +178,20 @@ class Htag1App:
         )
         if "err" in actions and not self._debug:
             actions["err"] = GENERIC_ERROR
-        return actions
+        return json.dumps(actions).encode()
+
+    def report(self, reply: bytes, problem: str) -> bytes:
+        """Put `problem` (a session value that could not be kept) in a reply's ``err``."""
+        actions = json.loads(reply)
+        actions["err"] = problem
+        return json.dumps(actions).encode()
+
+    async def destroy(self) -> None:
+        """Nothing: htag 1 has no end hook."""
+
+    async def _send_actions(self, actions: dict[str, Any]) -> bool:
+        """``hr.sendactions``: what ``tag.update()`` pushes."""
+        return await self._push(json.dumps(actions).encode())
 
 
 async def warm_up() -> None:

@@ -97,8 +97,8 @@ class TemplateRequests:
             self._renew(holder, request)
         if not self.loaded:
             return encode_json(Kind.FAIL, {"message": self.load_error, "load_error": True})
-        if child is not None:
-            self.table.send_signal(child, signal.SIGKILL)
+        if child is not None:  # replaced (a newer page, or it died): it may still end well
+            self.table.ask_to_end(child, EVICT)
         started = self.table.start(key, str(request.get("session", "")))
         if started is None:
             return encode_json(Kind.FAIL, {"message": "too many user processes", "full": True})

@@ -1,11 +1,11 @@
 """The template process of an App: ``python -m htagweb_asgi.proc.template``, started by a
 worker as a fresh interpreter.
 
-It imports htag and the App once, freezes that memory (``gc.freeze()``), detaches from the
-worker that started it (its lifetime is the server's, not that worker's) and then runs the
-Supervisor, which forks every user process of the App on request: a new user costs a fork
-(copy-on-write), not an interpreter start. No event loop ever runs here: forking from a
-running loop is what we must not do.
+It finds out which htag this environment has (proc/engine.py), imports it and the App once,
+freezes that memory (``gc.freeze()``), detaches from the worker that started it (its lifetime
+is the server's, not that worker's) and then runs the Supervisor, which forks every user
+process of the App on request: a new user costs a fork (copy-on-write), not an interpreter
+start. No event loop ever runs here: forking from a running loop is what we must not do.
 
 A first start reads its configuration as one JSON line on stdin and reports readiness as one
 JSON line on stdout; with ``--resume`` it is the new image of a renewal (see renewal.py).
@@ -23,8 +23,9 @@ import traceback
 from typing import Any
 
 from htagweb_asgi import appref, system
-from htagweb_asgi.proc import applog, htag1, osutil, renewal
+from htagweb_asgi.proc import applog, osutil, renewal
 from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.engine import engine
 from htagweb_asgi.proc.supervisor import Supervisor
 from htagweb_asgi.protocol.config import CONTROL_SOCKET, SPARE_SLOTS, TemplateConfig
 
@@ -57,7 +58,7 @@ def _detach_stdio() -> None:
 def _load(config: TemplateConfig) -> type:
     sys.path[:] = config.sys_path
     app_class = appref.load(config.app)
-    htag1.preload()  # warm: every user process needs it
+    engine().preload()  # warm: every user process needs it
     applog.install()  # before forking: every user process inherits it
     return app_class
 

@@ -3,16 +3,17 @@
 The process starts blank (forked from its App's template) and listens on a socket the template
 bound for it. The host opens one connection per page load, websocket or HTTP interaction:
 
-- PAGE creates the renderer with the page's init arguments, or says MISMATCH when the live one
-  was built with others (the host then replaces this process);
-- ATTACH binds a connection to the renderer instance its page was rendered from (a page rendered
+- PAGE creates the App for the page request, or says MISMATCH when the live one cannot serve
+  it (htag 1: other init arguments; htag 2: ``?n``): the host then replaces this process;
+- ATTACH binds a connection to the App instance its page was rendered from (a page rendered
   by an earlier process gets GONE and reloads); a subscribed connection receives pushes;
 - INTERACT runs one interaction; interactions run one at a time, whatever their connection.
   With ``parano`` (an ATTACH says so) interactions, replies and pushes are encrypted envelopes
   only this process and the page can open (see parano/link.py).
 
-This module runs asyncio on purpose: htag apps use asyncio directly (``asyncio.sleep``,
-``create_task``), whatever loop the web server itself runs.
+The App is driven through an engine (engine.py): htag 1's or htag 2's, whichever this
+environment has. This module runs asyncio on purpose: htag apps use asyncio directly
+(``asyncio.sleep``, ``create_task``), whatever loop the web server itself runs.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 from htagweb_asgi.parano.link import HttpSessions, ParanoLink
 from htagweb_asgi.proc.activity import ActivityBoard
-from htagweb_asgi.proc.htag1 import GENERIC_ERROR, CreationFailed, Htag1App, Init, usable_init
+from htagweb_asgi.proc.engine import GENERIC_ERROR, AppEngine, CreationFailed, Engine
 from htagweb_asgi.protocol.codes import Close, Rejected
 from htagweb_asgi.protocol.config import ProcessSettings
 from htagweb_asgi.protocol.frames import (
@@ -39,6 +40,7 @@ from htagweb_asgi.protocol.frames import (
     encode_json,
     parse_header,
 )
+from htagweb_asgi.protocol.pagerequest import PageRequest
 from htagweb_asgi.sessions.values import ProcessSession, SessionValueError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class Connection:
         self.writer = writer
         self.attached = False
         self.parano: ParanoLink | None = None  # an App with parano: this connection's keys
+        self.greet = False  # parano websocket: give it the App's first words after the handshake
 
     async def read(self, max_frame: int) -> tuple[Kind, bytes]:
         kind, size = parse_header(await self.reader.readexactly(HEADER_SIZE), max_frame)
@@ -66,13 +69,19 @@ class UserApp:
     """The App of one user and the connections that reach it."""
 
     def __init__(
-        self, app_class: type, settings: ProcessSettings, board: ActivityBoard, slot: int
+        self,
+        app_class: type,
+        settings: ProcessSettings,
+        board: ActivityBoard,
+        slot: int,
+        engine: Engine,
     ) -> None:
         self.app_class = app_class
         self.settings = settings
         self.board = board
         self.slot = slot
-        self.app: Htag1App | None = None
+        self.engine = engine
+        self.app: AppEngine | None = None
         self.instance = ""
         self.session = ProcessSession()
         self.subscribers: set[Connection] = set()
@@ -117,13 +126,17 @@ class UserApp:
 
     async def close(self) -> None:
         """Stop serving: close every connection, and end the tasks still working for one
-        (cancelled, and awaited: nothing is left pending when the loop closes)."""
+        (cancelled, and awaited: nothing is left pending when the loop closes). Then the App
+        runs its end hook (htag 2's on_destroy): the process ends in a way that lets it."""
         for conn in list(self.connections):
             conn.writer.close()
         tasks = [task for task in self.tasks if task is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        app, self.app = self.app, None
+        if app is not None:
+            await app.destroy()
 
     async def dispatch(self, conn: Connection, kind: Kind, payload: bytes) -> bool:
         """Handle one frame; return False to end the connection."""
@@ -135,7 +148,7 @@ class UserApp:
             self.session.refresh(json.loads(payload))
             return True
         if kind is Kind.PAGE:
-            await self.page(conn, json.loads(payload))
+            await self.page(conn, PageRequest.from_json(json.loads(payload)))
             return True
         if kind is Kind.ATTACH:
             await self.attach(conn, json.loads(payload))
@@ -144,24 +157,22 @@ class UserApp:
         return False
 
     # -- requests ----------------------------------------------------------------------------
-    async def page(self, conn: Connection, request: dict[str, Any]) -> None:
-        args, kwargs = request["init"]
-        init = usable_init(self.app_class, (tuple(args), dict(kwargs)))
+    async def page(self, conn: Connection, request: PageRequest) -> None:
         async with self.busy:
             self.board.touch(self.slot)
             if self.app is None:
                 try:
-                    self.app = self.create(init)
+                    self.app = self.create(request)
                 except CreationFailed as exc:
                     detail = str(exc) if self.settings.debug else GENERIC_ERROR
                     await conn.send(encode_json(Kind.FAIL, {"message": detail, "ended": True}))
                     self.stopped.set()  # the next page load starts from scratch
                     return
-            if not self.app.built_with(init):
+            if not self.app.serves(request):
                 await conn.send(encode_json(Kind.MISMATCH, {"pid": os.getpid()}))
                 return
             try:
-                html = self.app.render()
+                html = self.app.render(request)
             except Exception:
                 logger.exception("rendering the page failed")
                 detail = traceback.format_exc() if self.settings.debug else GENERIC_ERROR
@@ -170,7 +181,7 @@ class UserApp:
             problem = await self.send_session_changes(conn)
             if problem:
                 logger.error("session not saved: %s", problem)
-        header = json.dumps({"instance": self.instance, "pid": os.getpid()})
+        header = json.dumps({"instance": self.instance, "pid": os.getpid(), "htag": self.app.htag})
         # "replace": an App may hold text that cannot be encoded (a lone surrogate); the
         # page shows "?" there rather than failing to load.
         page = f"{header}\n{html}".encode("utf-8", "replace")
@@ -178,11 +189,11 @@ class UserApp:
         if self.exit_requested:
             await self.end(Close.EXITED, "the application exited")
 
-    def create(self, init: Init) -> Htag1App:
+    def create(self, request: PageRequest) -> AppEngine:
         """Build the App (CreationFailed when its constructor raised)."""
-        app = Htag1App(
+        app = self.engine.create(
             self.app_class,
-            init,
+            request,
             debug=self.settings.debug,
             session=self.session,
             push=self.push,
@@ -198,32 +209,45 @@ class UserApp:
             await conn.send(encode_json(Kind.GONE, {"reason": reason}))
             return
         conn.attached = True
+        websocket = bool(request.get("subscribe"))
         if request.get("parano"):
-            websocket = bool(request.get("subscribe"))
             conn.parano = ParanoLink(self.parano_sessions, websocket=websocket)
-        if request.get("subscribe"):
-            self.subscribers.add(conn)
         await conn.send(encode_json(Kind.OK, {"pid": os.getpid()}))
+        if websocket:
+            conn.greet = conn.parano is not None  # nothing in clear: after the key agreement
+            if not conn.greet:
+                await self.greet(conn)
+
+    async def greet(self, conn: Connection) -> None:
+        """Subscribe a websocket page to pushes, first giving it what the App rendered while
+        no page could take it (htag 2), with no await in between: nothing overtakes it."""
+        conn.greet = False
+        assert self.app is not None  # an attached connection has an App
+        first = await self.app.attached()
+        self.subscribers.add(conn)
+        if first is not None:
+            await conn.send(encode(Kind.PUSH, conn.parano.seal(first) if conn.parano else first))
 
     async def interact(self, conn: Connection, payload: bytes) -> None:
         try:
             if conn.parano is not None:
                 if conn.parano.is_handshake(payload):
                     await conn.send(encode(Kind.REPLY, conn.parano.handshake(payload)))
+                    if conn.greet:
+                        await self.greet(conn)
                     return
                 payload = conn.parano.open(payload)
             assert self.app is not None  # an attached connection has an App
             async with self.busy:
                 self.board.touch(self.slot)
-                actions = await self.app.interact(payload)
+                reply = await self.app.interact(payload)
                 self.board.touch(self.slot)
                 problem = await self.send_session_changes(conn)
         except Rejected as exc:
             await conn.send(encode_json(Kind.REJECT, {"code": exc.code, "reason": exc.reason}))
             return
         if problem:  # it names a key, not a secret: shown whatever `debug` says
-            actions["err"] = problem
-        reply = json.dumps(actions).encode()
+            reply = self.app.report(reply, problem)
         if conn.parano is not None:
             reply = conn.parano.seal(reply)  # sealed and written with no await between: in order
         await conn.send(encode(Kind.REPLY, reply))
@@ -242,11 +266,10 @@ class UserApp:
             await conn.send(encode_json(Kind.CHANGES, changes))
         return refused
 
-    async def push(self, actions: dict[str, Any]) -> bool:
-        """``hr.sendactions``: send ``tag.update()`` actions to every subscribed page."""
-        if not self.subscribers:
-            return False
-        data = json.dumps(actions).encode()
+    async def push(self, data: bytes) -> bool:
+        """What the App pushes (``tag.update()``) to every subscribed page; False when no
+        page took it (none subscribed, or none with its key agreement done yet)."""
+        delivered = False
         for conn in list(self.subscribers):
             if conn.parano is None:
                 frame = encode(Kind.PUSH, data)
@@ -256,9 +279,10 @@ class UserApp:
                 continue  # no key agreement yet: nothing goes out in clear
             try:
                 await conn.send(frame)
+                delivered = True
             except ConnectionError:
                 self.subscribers.discard(conn)
-        return True
+        return delivered
 
     # -- ending ------------------------------------------------------------------------------
     def request_exit(self) -> None:

@@ -3,8 +3,10 @@ waiting as a spare for its assignment (the listening socket of its key; see chil
 Run as ``python -m htagweb_asgi.proc.usermain SPEC`` when spawned as a fresh interpreter.
 
 Signals: SIGTERM stops quietly (the server is stopping); SIGUSR1 (inactivity), SIGUSR2
-(eviction at the process cap) and SIGHUP (the session ended: logout, rotation) first tell
-the pages why. EOF on the liveness pipe means the template died: stop at once.
+(eviction at the process cap, or replaced by a process for a newer page) and SIGHUP (the
+session ended: logout, rotation) first tell the pages why. EOF on the liveness pipe means the
+template died: stop at once. Every one of these ends lets the App run its end hook (htag 2's
+``on_destroy``); only SIGKILL (an interaction that took too long) does not.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import sys
 from typing import Any, NoReturn
 
 from htagweb_asgi import appref
-from htagweb_asgi.proc import applog, htag1, osutil
+from htagweb_asgi.proc import applog, osutil
 from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.engine import engine
 from htagweb_asgi.proc.user import UserApp
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.config import ProcessSettings, TemplateConfig
@@ -32,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 REASONS = {  # signal → (close code for the pages, why)
     signal.SIGUSR1: (Close.EXPIRED, "ended after inactivity"),
-    signal.SIGUSR2: (Close.EXPIRED, "ended to make room for other users"),
+    signal.SIGUSR2: (Close.EXPIRED, "ended to make room for other users, or for a newer page"),
     signal.SIGHUP: (Close.NO_PROCESS, "the session ended"),
 }
 
@@ -44,7 +47,7 @@ async def _serve(app: UserApp, control: socket.socket, parent_fd: int) -> None:
         loop.add_signal_handler(sig, app.end_soon, code, reason)
     loop.add_reader(parent_fd, app.stopped.set)  # EOF: the template (and the server) is gone
     if not select.select([control], [], [], 0)[0]:  # no user waiting for us already
-        await htag1.warm_up()
+        await app.engine.warm_up()
     listener = await _assignment(app, control)
     if listener is None:
         return  # the template let this spare go (it was renewed, or is stopping)
@@ -120,7 +123,8 @@ def run(
     """
     code = 0
     try:
-        asyncio.run(_serve(UserApp(app_class, settings, board, -1), control, parent_fd))
+        user_app = UserApp(app_class, settings, board, -1, engine())
+        asyncio.run(_serve(user_app, control, parent_fd))
     except BaseException:
         logger.exception("user process %d failed", os.getpid())
         code = 1

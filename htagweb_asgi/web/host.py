@@ -21,7 +21,7 @@ from htagweb_asgi.web.registry import PoolRegistry
 from htagweb_asgi.web.relay import Relay, serve_websocket
 from htagweb_asgi.web.routing import MountedApp, Route, RouteKind, Router, mount_point
 from htagweb_asgi.web.services import Services
-from htagweb_asgi.web.static import serve_client_script
+from htagweb_asgi.web.static import serve_script
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class HtagASGI:
         elif route.kind is RouteKind.POST and route.app is not None:
             await serve_post(services, route.app, scope, receive, send)
         elif route.kind is RouteKind.CLIENT:
-            await serve_client_script(scope, send)
+            await serve_script(route.script, scope, send)
         elif route.kind is RouteKind.EXTRA:
             await route.extra(scope, receive, send)
         elif route.kind is RouteKind.REDIRECT:

@@ -15,14 +15,16 @@ from asgiref.typing import ASGISendCallable
 from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.protocol.codes import page_table
 from htagweb_asgi.protocol.frames import Kind, load_json
+from htagweb_asgi.protocol.pagerequest import PageRequest
 from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.failures import CreationTimeout, Failure, PageError, explain
 from htagweb_asgi.web.http import HTML, error_page, send_response
 from htagweb_asgi.web.pool import UserChannel
-from htagweb_asgi.web.query import InitArgs, init_args, to_json
+from htagweb_asgi.web.query import init_args
+from htagweb_asgi.web.request import page_request
 from htagweb_asgi.web.routing import MountedApp, relative_to_root
 from htagweb_asgi.web.services import Services
-from htagweb_asgi.web.static import CLIENT_JS, client_script
+from htagweb_asgi.web.static import CLIENT_JS, HTAG2_BRIDGE_JS, script_url
 from htagweb_asgi.web.target import UserTarget
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ _MAX_REPLACEMENTS = 2  # a query change replaces the process; more means tabs ar
 class RenderedPage:
     html: str
     instance: str
+    htag: int = 1  # the htag major that rendered it: htag 2 pages need the bridge script
 
 
 async def serve_page(
@@ -54,13 +57,20 @@ async def serve_page(
         await send_response(send, 414, b"query string too long")
         return
     session_id, new_cookie = services.page_session(scope)
+    public_prefix = services.public_prefix if services.public_prefix is not None else prefix
+    request = page_request(
+        scope,
+        init_args(query),
+        prefix=public_prefix,
+        sub=sub,
+        cookie_name=services.sessions.cookie_name,
+    )
     try:
         target = services.target(app, scope, session_id)
-        page = await render_page(target, init_args(query), app.options.timeout_interaction)
+        page = await render_page(target, request, app.options.timeout_interaction)
     except HtagwebError as exc:
         await send_failure(services, send, explain(exc, str(app.ref)), app.options.debug)
         return
-    public_prefix = services.public_prefix if services.public_prefix is not None else prefix
     config: dict[str, Any] = {
         "transport": "http" if app.options.http_only else "ws",
         "parano": app.options.parano,
@@ -89,15 +99,15 @@ async def send_failure(
     await send_response(send, failure.status, body, content_type=HTML, headers=headers)
 
 
-async def render_page(target: UserTarget, init: InitArgs, time_limit: float) -> RenderedPage:
-    """Return the page of the user's process, creating it, or replacing it when `init`
-    differs from the arguments it was created with."""
+async def render_page(target: UserTarget, request: PageRequest, time_limit: float) -> RenderedPage:
+    """Return the page of the user's process, creating it, or replacing it when its App
+    cannot serve `request` (htag 1: other init arguments; htag 2: ``?n``)."""
     channel = await target.connect() or await target.spawn()
     crashed = False
     for _ in range(_MAX_REPLACEMENTS + 1):
         async with channel:
             try:
-                kind, payload = await _request_page(target, channel, init, time_limit)
+                kind, payload = await _request_page(target, channel, request, time_limit)
             except ChannelClosed:  # it died (crash, OOM, or it was ending): once more, afresh
                 if crashed:
                     raise PageError("the application's process ended while starting") from None
@@ -106,25 +116,26 @@ async def render_page(target: UserTarget, init: InitArgs, time_limit: float) -> 
                 continue
         if kind is Kind.HTML:
             head, _, html = payload.decode().partition("\n")
-            return RenderedPage(html, json.loads(head)["instance"])
+            header = json.loads(head)
+            return RenderedPage(html, header["instance"], int(header.get("htag", 1)))
         if kind is Kind.FAIL:
             raise PageError(load_json(payload)["message"])
         if kind is not Kind.MISMATCH:
             raise PageError(f"unexpected reply {kind.name}")
-        logger.debug("init arguments changed: replacing process %s", channel.pid)
+        logger.debug("the App cannot serve this page: replacing process %s", channel.pid)
         channel = await target.spawn(replace_pid=channel.pid)
     raise PageError("the process was replaced too many times (tabs with other query strings?)")
 
 
 async def _request_page(
-    target: UserTarget, channel: UserChannel, init: InitArgs, time_limit: float
+    target: UserTarget, channel: UserChannel, request: PageRequest, time_limit: float
 ) -> tuple[Kind, bytes]:
     """PAGE, with the session first; the App's session changes are stored as they come."""
     sync = target.session_sync()
     try:
         with anyio.fail_after(time_limit):
             await sync.send_if_changed(channel)
-            await channel.send_json(Kind.PAGE, {"init": to_json(init)})
+            await channel.send_json(Kind.PAGE, request.to_json())
             return await sync.receive(channel)
     except TimeoutError:
         await target.stop_overdue(channel.pid, time_limit, "creating the page")
@@ -143,9 +154,9 @@ def inject_client(
         **config,
     }
     blob = json.dumps(settings, separators=(",", ":")).replace("<", "\\u003c")
-    script = f"{relative_to_root(sub)}_/{CLIENT_JS}?v={client_script()[1]}"
-    tags = (
-        f'<script id="htagweb-config" type="application/json">{blob}</script>'
-        f'<script src="{script}"></script>'
+    scripts = [CLIENT_JS] if page.htag == 1 else [CLIENT_JS, HTAG2_BRIDGE_JS]
+    to_root = relative_to_root(sub)
+    tags = f'<script id="htagweb-config" type="application/json">{blob}</script>' + "".join(
+        f'<script src="{script_url(name, to_root)}"></script>' for name in scripts
     )
     return page.html.replace("<head>", "<head>" + tags, 1)

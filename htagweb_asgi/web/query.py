@@ -46,9 +46,3 @@ def init_args(query_string: bytes) -> InitArgs:
 
 def _decode(text: str) -> str:
     return unquote_plus(text, errors="replace")
-
-
-def to_json(init: InitArgs) -> list[object]:
-    """Return `init` in the shape sent to the user process (JSON has no tuples)."""
-    args, kwargs = init
-    return [list(args), kwargs]

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from htagweb_asgi.appref import AppRef
 from htagweb_asgi.options import AppOptions
+from htagweb_asgi.web.static import SCRIPTS
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,9 @@ def relative_to_root(sub: str) -> str:
     return "../" * depth if depth > 0 else "./"
 
 
-# App paths are plain segments; "_" is ours (/_/client.js, <app>/_/ws, <app>/_/post).
+# App paths are plain segments; "_" is ours (/_/client.js, /_/htag2.js, <app>/_/ws, <app>/_/post).
 _APP_PATH_RE = re.compile(r"(/[A-Za-z0-9.~-][A-Za-z0-9._~-]*)*")
-CLIENT_PATH = "/_/client.js"
+SCRIPTS_DIR = "/_/"  # the static scripts (web/static.py SCRIPTS) live at /_/<name>
 WS_SUFFIX = "/_/ws"
 POST_SUFFIX = "/_/post"
 
@@ -113,6 +114,7 @@ class Route:
     kind: RouteKind
     app: MountedApp | None = None
     extra: Any = None
+    script: str = ""  # CLIENT: which of web/static.py's scripts
 
 
 @dataclass
@@ -137,8 +139,8 @@ class Router:
         if sub in self.extras:
             return Route(RouteKind.EXTRA, extra=self.extras[sub])
         trimmed = sub.rstrip("/") if sub != "/" else sub  # Litestar appends a slash
-        if trimmed == CLIENT_PATH:
-            return Route(RouteKind.CLIENT)
+        if trimmed.startswith(SCRIPTS_DIR) and trimmed[len(SCRIPTS_DIR) :] in SCRIPTS:
+            return Route(RouteKind.CLIENT, script=trimmed[len(SCRIPTS_DIR) :])
         for suffix, kind in ((WS_SUFFIX, RouteKind.WEBSOCKET), (POST_SUFFIX, RouteKind.POST)):
             if trimmed.endswith(suffix):
                 app = self.apps.get(trimmed[: -len(suffix)])

@@ -1,4 +1,8 @@
-"""The static client script (static/client.js), served with an ETag and a version in its URL."""
+"""The static scripts of our pages, served with an ETag and a version in their URL.
+
+``client.js`` connects every page to its user process; ``htag2.js`` plugs it into htag 2's
+own page script, and is only linked from pages an htag 2 App rendered (see web/page.py).
+"""
 
 from __future__ import annotations
 
@@ -13,21 +17,30 @@ from asgiref.typing import ASGISendCallable
 from htagweb_asgi.web.http import header, send_response
 
 CLIENT_JS = "client.js"
+HTAG2_BRIDGE_JS = "htag2.js"
+SCRIPTS = frozenset({CLIENT_JS, HTAG2_BRIDGE_JS})
 
 
 @functools.cache
-def client_script() -> tuple[bytes, str]:
-    """Return the script and its version (a content hash), read once per process."""
-    body = resources.files("htagweb_asgi").joinpath("static").joinpath(CLIENT_JS).read_bytes()
+def script(name: str) -> tuple[bytes, str]:
+    """Return the script `name` (one of SCRIPTS) and its version (a content hash), read once
+    per process."""
+    body = resources.files("htagweb_asgi").joinpath("static").joinpath(name).read_bytes()
     return body, hashlib.sha256(body).hexdigest()[:16]
 
 
-async def serve_client_script(scope: Mapping[str, Any], send: ASGISendCallable) -> None:
+def script_url(name: str, to_root: str) -> str:
+    """The URL of script `name` from a page (`to_root`: its relative path to the mount
+    point), versioned so that a new release is a new URL."""
+    return f"{to_root}_/{name}?v={script(name)[1]}"
+
+
+async def serve_script(name: str, scope: Mapping[str, Any], send: ASGISendCallable) -> None:
     if scope.get("method") not in ("GET", "HEAD"):
         allow = [(b"allow", b"GET, HEAD")]
         await send_response(send, 405, b"method not allowed", headers=allow)
         return
-    body, version = client_script()
+    body, version = script(name)
     etag = f'"{version}"'.encode()
     headers = [
         (b"etag", etag),

@@ -12,6 +12,7 @@ import pytest
 from htagweb_asgi import cli
 from htagweb_asgi.options import AppOptions
 from htagweb_asgi.parano import primitives
+from htagweb_asgi.protocol.pagerequest import PageRequest
 from htagweb_asgi.web.page import render_page
 from htagweb_asgi.web.registry import PoolRegistry
 from tests.support.pools import COUNTER
@@ -33,7 +34,7 @@ async def test_ps_lists_and_kill_ends_a_users_process(
 ) -> None:
     pool = registry.pool(COUNTER, {"server": ("127.0.0.1", 8000)})
     for digit in "12":
-        await render_page(target(pool, digit * 32), ((), {}), 10.0)
+        await render_page(target(pool, digit * 32), PageRequest(((), {})), 10.0)
     listing = (await pool.listing())["processes"]
     pids = {entry["key"]: entry["pid"] for entry in listing}
     shown = await command("ps", "--runtime-dir", runtime_dir)

@@ -20,6 +20,7 @@ from htagweb_asgi.appref import AppRef
 from htagweb_asgi.options import AppOptions
 from htagweb_asgi.proc.osutil import memory_usage
 from htagweb_asgi.protocol.frames import Kind
+from htagweb_asgi.protocol.pagerequest import PageRequest
 from htagweb_asgi.web.channel import Channel
 from htagweb_asgi.web.failures import PageError
 from htagweb_asgi.web.page import render_page
@@ -51,7 +52,7 @@ async def page_of(pool: ProcessPool, n: int) -> tuple[str, int]:
 
 async def page_for(pool: ProcessPool, process_key: str) -> tuple[str, int]:
     """Render the page of the user whose process key is `process_key` (see page_of)."""
-    page = await render_page(target(pool, process_key), ((), {}), 10.0)
+    page = await render_page(target(pool, process_key), PageRequest(((), {})), 10.0)
     pid = int(page.html.split("pid=")[1].split("<")[0]) if "pid=" in page.html else -1
     return page.html, pid
 
@@ -140,7 +141,7 @@ async def test_apps_failing_at_creation_give_an_error_not_a_loop(registry: PoolR
         )
         pool = registry.pool(app, SCOPE)
         with pytest.raises(PageError, match=expected):
-            await render_page(target(pool, key(1)), ((), {}), 10.0)
+            await render_page(target(pool, key(1)), PageRequest(((), {})), 10.0)
         await eventually_async(partial(socket_gone, pool.socket_path(key(1))))
 
 

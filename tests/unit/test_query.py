@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from htagweb_asgi.web.query import init_args, to_json
+from htagweb_asgi.web.query import init_args
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,3 @@ def test_url2ak_semantics(query: bytes, expected: object) -> None:
 def test_underscore_keywords_never_reach_the_app() -> None:
     """htag would make them attributes of <body>: ?_onload=... would inject script."""
     assert init_args(b"_onload=alert(1)&__class__=x&=y&ok=1") == ((), {"ok": "1"})
-
-
-def test_json_shape() -> None:
-    assert to_json((("a",), {"b": None})) == [["a"], {"b": None}]

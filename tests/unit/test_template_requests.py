@@ -121,13 +121,15 @@ def test_one_process_per_key_whoever_asks() -> None:
     assert again == (Kind.SPAWNED, {"pid": 1001, "existed": True})
 
 
-def test_a_replacement_kills_the_old_process_first() -> None:
+def test_a_replacement_asks_the_old_process_to_end_first() -> None:
+    """Not SIGKILL: the old App may run its end hook (htag 2's on_destroy); its pages are
+    told it ended (EXPIRED: their next action reloads)."""
     table = FakeTable()
     handler = requests(table)
     ask(handler, Kind.SPAWN, {"key": KEY})
     replaced = ask(handler, Kind.SPAWN, {"key": KEY, "replace_pid": 1001})
     assert replaced == (Kind.SPAWNED, {"pid": 1002, "existed": False})
-    assert table.signals == [(1001, signal.SIGKILL)]
+    assert table.signals == [(1001, EVICT)]
 
 
 def test_full_and_unloadable_are_failures_the_worker_understands() -> None:

@@ -7,8 +7,9 @@ import os
 from fastapi import FastAPI
 
 from htagweb_asgi import HtagASGI
+from tests.support.htagversion import app_ref
 
-ui = HtagASGI("tests.support.apps.counter:App", runtime_dir=os.environ.get("HTAGWEB_TEST_RUNTIME"))
+ui = HtagASGI(app_ref("counter:App"), runtime_dir=os.environ.get("HTAGWEB_TEST_RUNTIME"))
 app = FastAPI(lifespan=ui.lifespan)
 app.mount("/ui", ui)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 
 from htagweb_asgi import HtagASGI
+from tests.support.htagversion import app_ref
 
 RUNTIME = os.environ.get("HTAGWEB_TEST_RUNTIME")
-COUNTER = "tests.support.apps.counter:App"
+COUNTER = app_ref("counter:App")
 
 
 async def hello(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -48,7 +49,7 @@ def build() -> HtagASGI:
     host.add_app("/http", COUNTER, http_only=True)
     host.add_app("/idle", COUNTER, timeout_inactivity=1.5)
     host.add_app("/debug", COUNTER, debug=True)
-    host.add_app("/other", "tests.support.apps.other:Other")
+    host.add_app("/other", app_ref("other:Other"))
     host.add_app("/broken", "tests.support.apps.broken:App")
     host.add_route("/hello.txt", hello)
     host.add_route("/worker-pid.txt", worker_pid)

@@ -7,10 +7,11 @@ import os
 from fastapi import FastAPI, Request
 
 from htagweb_asgi import HtagASGI, SessionMiddleware, Sessions
+from tests.support.htagversion import app_ref
 
 sessions = Sessions(runtime_dir=os.environ.get("HTAGWEB_TEST_RUNTIME"))
 ui = HtagASGI(
-    "tests.support.apps.sessionapp:App",
+    app_ref("sessionapp:App"),
     sessions=sessions,
     runtime_dir=os.environ.get("HTAGWEB_TEST_RUNTIME"),
 )
