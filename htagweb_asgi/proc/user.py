@@ -168,7 +168,7 @@ class UserApp:
                     await conn.send(encode_json(Kind.FAIL, {"message": detail, "ended": True}))
                     self.stopped.set()  # the next page load starts from scratch
                     return
-            if not self.app.serves(request):
+            elif not self.app.serves(request):  # a new App serves the page it was made for
                 await conn.send(encode_json(Kind.MISMATCH, {"pid": os.getpid()}))
                 return
             try:

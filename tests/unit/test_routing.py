@@ -25,6 +25,8 @@ ROUTER = Router({"": ROOT, "/admin": ADMIN}, {"/my.css": "css"})
         ("/admin/_/ws", RouteKind.WEBSOCKET, ADMIN),
         ("/admin/_/post", RouteKind.POST, ADMIN),
         ("/_/client.js", RouteKind.CLIENT, None),
+        ("/_/htag2.js", RouteKind.CLIENT, None),
+        ("/_/other.js", RouteKind.NOT_FOUND, None),
         ("/my.css", RouteKind.EXTRA, None),
         ("/nope", RouteKind.NOT_FOUND, None),
         ("/nope/_/ws", RouteKind.NOT_FOUND, None),
