@@ -32,7 +32,7 @@ venv() {  # venv DIR PYTHON EXTRAS: a virtual environment with the package and t
     "$1/bin/python" -m pip install --quiet --upgrade pip
     "$1/bin/python" -m pip install --quiet -e ".[$3]"
 }
-venv .venv python3 test,docs
+venv .venv python3 test,docs,htag1
 
 .venv/bin/ruff check htagweb_asgi tests examples bench docs/tools
 .venv/bin/ruff format --check htagweb_asgi tests examples bench docs/tools
@@ -61,9 +61,17 @@ for version in ${HTAGWEB_TEST_PYTHONS-3.10 3.12 3.13}; do
         echo "python$version is not installed: its unit tier is skipped"
         continue
     fi
-    venv ".venv-$version" "$python" test
+    venv ".venv-$version" "$python" test,htag1
     ".venv-$version/bin/python" -m pytest -m unit -p no:cacheprovider "$@"
 done
 
 # Then real processes, real servers, and the browser.
 .venv/bin/python -m pytest -m "not unit" "$@"
+
+# htag 2 in its own environment (both majors are the package `htag`): its own suite, then the
+# browser checks of the htag 1 host, unchanged, against the htag 2 twins of the test Apps
+# (tests/support/htagversion.py), and the integration matrix's standalone servers.
+venv .venv-htag2 python3 test,htag2
+.venv-htag2/bin/python -m pytest -p no:cacheprovider "$@" tests/htag2 \
+    tests/browser/test_browser.py tests/browser/test_parano_browser.py \
+    tests/browser/test_mounting.py tests/browser/test_matrix.py -k "not test_cell or standalone"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 
@@ -128,3 +129,18 @@ async def test_stopping_the_server_runs_on_destroy(
         await visitor.aclose()
         stopping.close()
     await eventually_async(lambda: (tmp_path / str(page.pid)).exists(), 10)
+
+
+async def test_every_worker_reaches_the_users_one_process(runtime: str, logs: Path) -> None:
+    """Four workers: whichever gets a request, the user's App is the same one."""
+    several = start_server("uvicorn-4", HOST, runtime, logs)
+    visitor = Visitor(several.url)
+    try:
+        first = await count_once(visitor)
+        for _ in range(8):  # a new connection each: the kernel spreads them over the workers
+            async with httpx.AsyncClient(base_url=several.url, cookies=visitor.http.cookies) as c:
+                page = ParsedPage.parse((await c.get("/")).text)
+            assert (page.pid, page.texts["value"]) == (first.pid, "1")
+    finally:
+        await visitor.aclose()
+        several.close()
