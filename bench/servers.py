@@ -3,7 +3,8 @@
 Targets:
 - ours-1w / ours-4w: ``uvicorn bench.hosts.ours:app`` with 1 or 4 workers (bench/.venv);
 - htagweb: ``uvicorn bench.hosts.htagweb_host:app`` in bench/.venv-htagweb, in the sandbox;
-- floor: ``python -m bench.hosts.floor PORT`` (htag's own Runner, bench/.venv).
+- floor: ``python -m bench.hosts.floor PORT`` (htag's own Runner, bench/.venv);
+- for bench/htag2: ours2 (``bench.hosts.ours2:app``) and runner (htag 2's ``WebApp``).
 
 Both uvicorn targets use the same server options (uvloop, httptools where installed, the
 ``websockets`` implementation), so the hosts differ, not the HTTP servers.
@@ -55,10 +56,12 @@ TARGETS: dict[str, Target] = {
 
 @dataclass(frozen=True)
 class Pythons:
-    """The interpreters of bench/.venv (ours, the floor) and bench/.venv-htagweb."""
+    """The interpreters of bench/.venv (ours, the floor) and bench/.venv-htagweb; for the
+    htag 2 bench (bench/htag2), ours is bench/.venv-htag2 and `runner` htag 2's own."""
 
     ours: str
     htagweb: str | None
+    runner: str | None = None
 
 
 @functools.cache
@@ -144,6 +147,12 @@ class Server:
         port, workers = self.port, self.target.workers
         if self.target.kind == "ours":
             return uvicorn_args(self.pythons.ours, "bench.hosts.ours:app", port, workers)
+        if self.target.kind == "ours2":
+            return uvicorn_args(self.pythons.ours, "bench.hosts.ours2:app", port, workers)
+        if self.target.kind == "runner":
+            if self.pythons.runner is None:
+                raise RuntimeError("htag 2's runner venv is missing")
+            return uvicorn_args(self.pythons.runner, "bench.hosts.htag2_runner:app", port, 1)
         if self.pythons.htagweb is None:
             raise RuntimeError("htagweb's venv is missing")
         private_tmp = os.path.join(self._scratch, "tmp")
