@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import goals, machine, metrics, report, sandbox
+from bench.htag2 import report as htag2_report
 from bench.runner import SCENARIOS, Plan, run_plan
 from bench.servers import ROOT, TARGETS, Pythons
 from bench.sizes import FULL, QUICK, Sizes
@@ -158,7 +159,8 @@ def finish(data: dict[str, Any], sizes: Sizes, out: Path, markdown: Path | None)
         beside = markdown.with_suffix(".json")
         data["json"] = os.path.relpath(beside, markdown.parent)
         _save(beside, data)
-        markdown.write_text(report.render(data, all_metrics))
+        previous = markdown.read_text() if markdown.exists() else ""
+        markdown.write_text(htag2_report.keep(previous, report.render(data, all_metrics)))
         print(f"wrote {markdown} and {beside}")
     print(f"wrote {out / 'results.json'}: {data['errors']} errors, {data['duration_s']:.0f} s")
 
