@@ -62,7 +62,13 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 1 repetition")
     parser.add_argument("--runner-venv", type=Path, default=ROOT / "bench" / ".venv-htag2-runner")
+    parser.add_argument("--from-json", type=Path, help="only redo the markdown from a run's JSON")
     args = parser.parse_args()
+    if args.from_json is not None:
+        data = json.loads(args.from_json.read_text())
+        data["medians"] = report.medians(data["runs"], data["targets"])
+        write(data)
+        return 0
     if args.quick:
         scenarios.quick()
     reps = 1 if args.quick else args.reps
@@ -72,6 +78,9 @@ def main() -> int:
     pythons = Pythons(sys.executable, None, ensure_runner_venv(args.runner_venv))
     started = time.time()
     load_before = _load()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     runs = []
     for rep in range(reps):
         for name in scenarios.SCENARIOS:
@@ -88,9 +97,7 @@ def main() -> int:
     data: dict[str, Any] = {
         "command": "bash bench/run-htag2.sh" + (" --quick" if args.quick else f" --reps {reps}"),
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip(),
+        "commit": commit,
         "reps": reps,
         "duration_s": time.time() - started,
         "load_before": load_before,
@@ -115,12 +122,17 @@ def main() -> int:
     data["medians"] = report.medians(runs, names)
     (out / "results.json").write_text(json.dumps(data, indent=1, default=str))
     if not args.quick:
-        (ROOT / "BENCHMARKS-htag2.json").write_text(json.dumps(data, indent=1, default=str))
-        markdown = ROOT / "BENCHMARKS.md"
-        markdown.write_text(report.merge(markdown.read_text(), report.render(data)))
-        print(f"wrote {markdown} (its htag 2 section) and BENCHMARKS-htag2.json")
+        write(data)
     print(f"wrote {out / 'results.json'}: {data['errors']} errors")
     return 0 if data["errors"] == 0 else 1
+
+
+def write(data: dict[str, Any]) -> None:
+    """BENCHMARKS-htag2.json and the htag 2 section of BENCHMARKS.md."""
+    (ROOT / "BENCHMARKS-htag2.json").write_text(json.dumps(data, indent=1, default=str))
+    markdown = ROOT / "BENCHMARKS.md"
+    markdown.write_text(report.merge(markdown.read_text(), report.render(data)))
+    print(f"wrote {markdown} (its htag 2 section) and BENCHMARKS-htag2.json")
 
 
 def _load() -> str:

@@ -105,16 +105,20 @@ def render(data: dict[str, Any]) -> str:
 
 def _flood_notes(data: dict[str, Any], statuses: dict[str, dict[str, int]]) -> list[str]:
     ours, runner = data["targets"]
+    kept = "Anonymous flood / PSS kept per page load (KiB)"
+    per_app, per_process = data["medians"][runner][kept], data["medians"][ours][kept]
     return [
         f"Anonymous flood: {data['flood_requests']} page loads without a cookie, "
         f"{data['flood_concurrency']} at a time (statuses of the last repetition: "
         f"{data['labels'][ours]} {statuses[ours]}, {data['labels'][runner]} "
         f"{statuses[runner]}). htag 2's runner creates an App for every page load without "
-        "its `htag_sid` cookie and keeps it for the life of the server (only `?n` removes "
-        "one): its memory grows with every stranger, without bound. Our host starts a user "
-        "process for each, up to its process cap (`max_processes`, 1000 here), then evicts the "
-        "longest idle (idle at least `evict_after`) or answers 503: bounded, but each "
-        "stranger costs a process until then (see the process's PSS above).",
+        f"its `htag_sid` cookie and keeps it for the life of the server (only `?n` removes "
+        f"one): about {fmt(per_app)} KiB each here, without bound (a million strangers, "
+        f"{fmt(per_app * 1e6 / 2**20)} GiB, kept until a restart). Our host starts a "
+        f"user process for each, about {fmt(per_process / 1024)} MiB: a stranger costs far "
+        "more here, but only up to the process cap (`max_processes`, 1000 in this bench, "
+        "then the longest idle is evicted or the page answers 503), and only until the "
+        "process's `timeout_inactivity` when one is set.",
     ]
 
 
