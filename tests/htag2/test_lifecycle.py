@@ -105,6 +105,20 @@ async def test_exit_ends_the_process_and_runs_on_destroy(server: Server, destroy
         await visitor.aclose()
 
 
+async def test_a_crash_is_reported_and_a_reload_gets_a_fresh_app(server: Server) -> None:
+    visitor = Visitor(server.url)
+    try:
+        page = await count_once(visitor)
+        async with visitor.websocket(page) as ws:
+            tag_id = page.elements["crash"]["id"]
+            await ws.send(json.dumps({"id": tag_id, "event": "click", "data": {}}))
+            assert (await closed_with(ws))[0] == 4004  # Close.CRASHED: a message, a link
+        again = await visitor.page()
+        assert again.pid != page.pid and again.texts["value"] == "0"
+    finally:
+        await visitor.aclose()
+
+
 async def test_inactivity_ends_the_process_and_runs_on_destroy(
     server: Server, destroyed: Path
 ) -> None:
