@@ -15,11 +15,11 @@ import contextlib
 import functools
 import json
 import logging
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from htagweb_asgi.proc import pagejson
 from htagweb_asgi.proc.engine import GENERIC_ERROR, CreationFailed, Push
 from htagweb_asgi.protocol.codes import Close, Rejected
 from htagweb_asgi.protocol.pagerequest import Init, PageRequest
@@ -46,14 +46,7 @@ class Interaction:
 
 def parse(payload: bytes) -> Interaction:
     """Return the interaction in `payload`, or raise Rejected (1007 bad JSON, 1008 bad shape)."""
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, ValueError):
-        raise Rejected(Close.INVALID_PAYLOAD, "interaction is not valid JSON") from None
-    except RecursionError:  # thousands of nested brackets: refused, the process goes on
-        raise Rejected(Close.POLICY_VIOLATION, "interaction nested too deeply") from None
-    if _LONE_SURROGATE_ESCAPE.search(payload):
-        data = without_lone_surrogates(data)
+    data = pagejson.load(payload, "interaction")
     if not isinstance(data, dict):
         raise Rejected(Close.POLICY_VIOLATION, "interaction must be a JSON object")
     oid = data.get("id")
@@ -74,26 +67,6 @@ def parse(payload: bytes) -> Interaction:
     if event is not None and not isinstance(event, dict):
         raise Rejected(Close.POLICY_VIOLATION, "interaction 'event' must be an object")
     return Interaction(oid, method, args, kargs, event)
-
-
-# JSON may escape a lone UTF-16 surrogate ("\ud800"), and a browser's JSON.stringify sends one
-# for a broken string; Python decodes it to a str that cannot be encoded, which would break
-# the App's next page. Only payloads that contain such an escape are scrubbed.
-_LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
-
-
-def without_lone_surrogates(value: Any) -> Any:
-    """`value` with every lone surrogate in its strings replaced by U+FFFD."""
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, list):
-        return [without_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {
-            without_lone_surrogates(key): without_lone_surrogates(item)
-            for key, item in value.items()
-        }
-    return value
 
 
 def usable_init(app_class: type, init: Init) -> Init:

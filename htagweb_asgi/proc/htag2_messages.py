@@ -14,6 +14,7 @@ import json
 import logging
 from typing import Any
 
+from htagweb_asgi.proc import pagejson
 from htagweb_asgi.protocol.codes import Close, Rejected
 
 logger = logging.getLogger(__name__)
@@ -32,10 +33,7 @@ def parse_message(payload: bytes) -> dict[str, Any]:
     Accepted: ``{"id": str, "event": str, "data": object}`` (htag's ``fallback`` flag is
     dropped: we own the transport) and ``{"action": "log_error", "error": str}``.
     """
-    try:
-        message = json.loads(payload)
-    except (UnicodeDecodeError, ValueError):
-        raise Rejected(Close.INVALID_PAYLOAD, "message is not valid JSON") from None
+    message = pagejson.load(payload, "message")
     if not isinstance(message, dict):
         raise Rejected(Close.POLICY_VIOLATION, "message must be a JSON object")
     if "action" in message:

@@ -292,6 +292,7 @@ async def test_forged_event_data_cannot_replace_the_events_own_attributes() -> N
         (b'{"id": "x", "event": "click", "data": [1]}', Close.POLICY_VIOLATION),
         (b'{"id": "x", "event": "click", "data": {"callback_id": 3}}', Close.POLICY_VIOLATION),
         (b'{"action": "eval", "code": "1"}', Close.POLICY_VIOLATION),
+        (b"[" * 100_000 + b"]" * 100_000, Close.POLICY_VIOLATION),  # nested too deeply
     ],
 )
 async def test_malformed_messages_are_rejected_with_a_close_code(raw: bytes, code: Close) -> None:
@@ -299,6 +300,25 @@ async def test_malformed_messages_are_rejected_with_a_close_code(raw: bytes, cod
     with pytest.raises(Rejected) as info:
         await page.engine.interact(raw)
     assert info.value.code == code
+
+
+async def test_a_lone_surrogate_from_the_page_becomes_a_replacement_character() -> None:
+    """JSON.stringify sends "\\ud800" for a broken string: it must not break the replies."""
+    got: list[Any] = []
+
+    class Echo(Tag.App):
+        def init(self) -> None:
+            self.button = Tag.button("echo", _onclick=self.echo)
+            self.out = Tag.span("")
+
+        def echo(self, e: Any) -> None:
+            got.append(e.value)
+            self.out.text = e.value
+
+    page = Page(Echo)
+    message = b'{"id": "%s", "event": "click", "data": {"callback_id": "s", "value": "a\\ud800b"}}'
+    reply = await page.engine.interact(message % page.app.button.id.encode())
+    assert got == ["a\ufffdb"] and "a\ufffdb" in str(json.loads(reply)[0]["updates"])
 
 
 async def test_script_errors_of_the_page_are_logged_not_run(
