@@ -1,6 +1,6 @@
 """An App's exceptions in the log: each kind once, then counted.
 
-htag logs a full traceback at ERROR for every interaction whose handler raises, and prints
+htag (1 and 2) logs a full traceback at ERROR for every interaction whose handler raises, and prints
 the exception too. Any client can trigger that with a small message, as often as it likes:
 ~1 KB of log each, and the exception's text may quote what the client sent. Here the first
 exception of a kind (its type and where it was raised) is logged, cut to a bounded size;
@@ -29,18 +29,26 @@ class ExceptionsOncePerKind(logging.Filter):
         self.counts: dict[tuple[str, str], int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.ERROR or not _is_htag_exception(record):
+        if record.levelno < logging.ERROR:
             return True
-        exc, trace = record.args  # type: ignore[misc]
-        places = _WHERE.findall(str(trace))
-        kind = (type(exc).__name__, ":".join(places[-1]) if places else "?")
+        if _is_htag_exception(record):
+            exc, trace = record.args  # type: ignore[misc]
+            name, text, trace = type(exc).__name__, str(exc), str(trace)
+        elif _is_htag2_exception(record):  # one preformatted text: "Error in ...: msg\ntrace"
+            head, _, trace = record.getMessage().partition("\n")
+            name, text = trace.rstrip().rpartition("\n")[2].partition(":")[0], head
+            record.args = None
+        else:
+            return True
+        places = _WHERE.findall(trace)
+        kind = (name, ":".join(places[-1]) if places else "?")
         count = self.counts.get(kind, 0) + 1
         if count == 1 and len(self.counts) >= MAX_KINDS:
             return False
         self.counts[kind] = count
         if count == 1:
             record.msg = "the App raised %s: %s\n%s"
-            record.args = (kind[0], _cut(str(exc), MAX_MESSAGE), _tail(str(trace), MAX_TRACEBACK))
+            record.args = (kind[0], _cut(text, MAX_MESSAGE), _tail(trace, MAX_TRACEBACK))
             if len(self.counts) == MAX_KINDS:
                 record.msg += "\n(more kinds of exceptions will not be logged)"
             return True
@@ -52,8 +60,10 @@ class ExceptionsOncePerKind(logging.Filter):
 
 
 def install() -> None:
-    """Filter htag's loggers in this process (and the user processes it forks)."""
+    """Filter htag's loggers in this process (and the user processes it forks): htag 1's
+    ``htag.render``, htag 2's ``htag``."""
     logging.getLogger("htag.render").addFilter(ExceptionsOncePerKind())
+    logging.getLogger("htag").addFilter(ExceptionsOncePerKind())
     _silence_htag_prints()
 
 
@@ -76,6 +86,12 @@ def _is_htag_exception(record: logging.LogRecord) -> bool:
         and len(record.args) == 2
         and isinstance(record.args[0], BaseException)
     )
+
+
+def _is_htag2_exception(record: logging.LogRecord) -> bool:
+    """htag 2 logs a callback's (or a render's) exception as one text with its traceback."""
+    text = record.msg if isinstance(record.msg, str) else ""
+    return text.startswith("Error in") or text.startswith("Error during render")
 
 
 def _is_power_of_ten(count: int) -> bool:
