@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[server]'
+.venv/bin/python -m pip install --quiet -e '.[server,htag1]'
 exec .venv/bin/python examples/hello.py

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from htagweb_asgi.proc.htag1 import parse
+from htagweb_asgi.proc.htag1 import parse, usable_init
 from htagweb_asgi.protocol.codes import Close, Rejected
 
 
@@ -53,3 +53,11 @@ def test_malformed_interactions_are_rejected_with_a_close_code(payload: bytes, c
 def test_public_methods_and_htag_dispatchers_are_allowed() -> None:
     for method in ("increment", "__on__", "__on_event__"):
         assert parse(json.dumps({"id": 1, "method": method}).encode()).method == method
+
+
+def test_query_keywords_that_name_attributes_of_the_app_are_dropped() -> None:
+    """?parent=1 would make htag refuse the App; ?b=1 names nothing (Tag.b is made up)."""
+    from tests.support.apps.counter import App
+
+    init = (("a",), {"b": "1", "parent": "1", "session": "x", "render": "1", "js": "1"})
+    assert usable_init(App, init) == (("a",), {"b": "1", "js": "1"})
