@@ -1,7 +1,7 @@
 """Which htag this environment runs, and what a user process asks of the App either way.
 
 htag 1 and htag 2 share the package name ``htag``, so an environment has one of them. The
-template finds out which once (:func:`engine`), before it imports the App, and every user
+template finds out which once (:func:`engine`), when it loads the App, and every user
 process it forks inherits the answer; a spawned one asks again and gets the same. The user
 process (user.py) speaks frames and drives an :class:`AppEngine`; proc/htag1.py and
 proc/htag2.py are the only modules that call htag.
