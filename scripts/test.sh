@@ -68,10 +68,12 @@ done
 # Then real processes, real servers, and the browser.
 .venv/bin/python -m pytest -m "not unit" "$@"
 
-# htag 2 in its own environment (both majors are the package `htag`): its own suite, then the
-# browser checks of the htag 1 host, unchanged, against the htag 2 twins of the test Apps
-# (tests/support/htagversion.py), and the integration matrix's standalone servers.
+# htag 2 in its own environment (both majors are the package `htag`): its own suite and the
+# integration matrix's standalone servers, then the browser checks of the htag 1 host,
+# unchanged, against the htag 2 twins of the test Apps (tests/support/htagversion.py), on
+# hypercorn (uvicorn serves them in the matrix; the host's code is the same for both htags).
 venv .venv-htag2 python3 test,htag2
 .venv-htag2/bin/python -m pytest -p no:cacheprovider "$@" tests/htag2 \
-    tests/browser/test_browser.py tests/browser/test_parano_browser.py \
-    tests/browser/test_mounting.py tests/browser/test_matrix.py -k "not test_cell or standalone"
+    tests/browser/test_matrix.py -k "not test_cell or standalone"
+.venv-htag2/bin/python -m pytest -p no:cacheprovider "$@" tests/browser/test_browser.py \
+    tests/browser/test_parano_browser.py tests/browser/test_mounting.py -k "not uvicorn"
