@@ -24,8 +24,7 @@ def example(runtime: str, logs: Path) -> Iterator[Server]:
 
 
 async def test_the_htag2_example(example: Server) -> None:
-    visitor = Visitor(example.url)
-    try:
+    async with Visitor(example.url) as visitor:
         assert "FastAPI home" in (await visitor.http.get("/")).text
         named = await visitor.http.get("/name?value=Ada")
         assert named.status_code == 303 and named.headers["location"] == "/ui/?n"
@@ -38,5 +37,3 @@ async def test_the_htag2_example(example: Server) -> None:
             await receive_until(ws, lambda m: isinstance(m, list) and ">1</b>" in str(m))
             pushed = await receive_until(ws, lambda m: isinstance(m, dict) and "clock" in str(m))
             assert re.search(r"\d\d:\d\d:\d\d", json.dumps(pushed))
-    finally:
-        await visitor.aclose()

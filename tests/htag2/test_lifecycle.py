@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 
@@ -56,58 +55,45 @@ async def count_once(visitor: Visitor, path: str = "/") -> ParsedPage:
 
 
 async def test_the_page_links_the_bridge_after_the_client(server: Server) -> None:
-    visitor = Visitor(server.url)
-    try:
+    async with Visitor(server.url) as visitor:
         html = (await visitor.http.get("/")).text
         client, bridge = html.index("_/client.js?v="), html.index("_/htag2.js?v=")
         assert client < bridge < html.index("window.HTAG_EXT_INIT=true")
         script = await visitor.http.get("/_/htag2.js")
         assert script.status_code == 200 and "handle_payload" in script.text
-    finally:
-        await visitor.aclose()
 
 
 async def test_a_query_change_keeps_the_app_and_shows_the_new_query(server: Server) -> None:
-    visitor = Visitor(server.url)
-    try:
+    async with Visitor(server.url) as visitor:
         first = await count_once(visitor)
         again = await visitor.page("/?a=1&b")
         assert again.pid == first.pid and again.texts["value"] == "1"
         assert again.texts["init"] == "query=[('a', '1'), ('b', '')]"
-    finally:
-        await visitor.aclose()
 
 
 async def test_n_gives_a_fresh_app_and_the_old_one_is_destroyed(
     server: Server, destroyed: Path
 ) -> None:
-    visitor = Visitor(server.url)
-    try:
+    async with Visitor(server.url) as visitor:
         first = await count_once(visitor)
         fresh = await visitor.page("/?n")
         assert fresh.pid != first.pid and fresh.texts["value"] == "0"
         await eventually_async(lambda: (destroyed / str(first.pid)).exists())
         assert (destroyed / str(first.pid)).read_text() == "1"
-    finally:
-        await visitor.aclose()
 
 
 async def test_exit_ends_the_process_and_runs_on_destroy(server: Server, destroyed: Path) -> None:
-    visitor = Visitor(server.url)
-    try:
+    async with Visitor(server.url) as visitor:
         page = await visitor.page()
         async with visitor.websocket(page) as ws:
             tag_id = page.elements["exit"]["id"]
             await ws.send(json.dumps({"id": tag_id, "event": "click", "data": {}}))
             assert (await closed_with(ws))[0] == 4000  # Close.EXITED: the page reloads
         await eventually_async(lambda: (destroyed / str(page.pid)).exists())
-    finally:
-        await visitor.aclose()
 
 
 async def test_a_crash_is_reported_and_a_reload_gets_a_fresh_app(server: Server) -> None:
-    visitor = Visitor(server.url)
-    try:
+    async with Visitor(server.url) as visitor:
         page = await count_once(visitor)
         async with visitor.websocket(page) as ws:
             tag_id = page.elements["crash"]["id"]
@@ -115,19 +101,14 @@ async def test_a_crash_is_reported_and_a_reload_gets_a_fresh_app(server: Server)
             assert (await closed_with(ws))[0] == 4004  # Close.CRASHED: a message, a link
         again = await visitor.page()
         assert again.pid != page.pid and again.texts["value"] == "0"
-    finally:
-        await visitor.aclose()
 
 
 async def test_inactivity_ends_the_process_and_runs_on_destroy(
     server: Server, destroyed: Path
 ) -> None:
-    visitor = Visitor(server.url)
-    try:
+    async with Visitor(server.url) as visitor:
         page = await count_once(visitor, "/idle")
         await eventually_async(lambda: (destroyed / str(page.pid)).exists(), 10)
-    finally:
-        await visitor.aclose()
 
 
 async def test_stopping_the_server_runs_on_destroy(
@@ -136,11 +117,10 @@ async def test_stopping_the_server_runs_on_destroy(
     stopping = start_server(
         "uvicorn", HOST, runtime, logs, env={"HTAGWEB_TEST_DESTROYED": str(tmp_path)}
     )
-    visitor = Visitor(stopping.url)
     try:
-        page = await count_once(visitor)
+        async with Visitor(stopping.url) as visitor:
+            page = await count_once(visitor)
     finally:
-        await visitor.aclose()
         stopping.close()
     await eventually_async(lambda: (tmp_path / str(page.pid)).exists(), 10)
 
@@ -148,13 +128,12 @@ async def test_stopping_the_server_runs_on_destroy(
 async def test_every_worker_reaches_the_users_one_process(runtime: str, logs: Path) -> None:
     """Four workers: whichever gets a request, the user's App is the same one."""
     several = start_server("uvicorn-4", HOST, runtime, logs)
-    visitor = Visitor(several.url)
     try:
-        first = await count_once(visitor)
-        for _ in range(8):  # a new connection each: the kernel spreads them over the workers
-            async with httpx.AsyncClient(base_url=several.url, cookies=visitor.http.cookies) as c:
-                page = ParsedPage.parse((await c.get("/")).text)
-            assert (page.pid, page.texts["value"]) == (first.pid, "1")
+        async with Visitor(several.url) as visitor:
+            first = await count_once(visitor)
+            for _ in range(8):  # a new connection each: the kernel spreads them over the workers
+                async with visitor.new_connection() as again:
+                    page = await again.page("/")
+                assert (page.pid, page.texts["value"]) == (first.pid, "1")
     finally:
-        await visitor.aclose()
         several.close()
