@@ -204,7 +204,9 @@ class UserProcesses:
         now = self.board.clock()
         return [
             {
-                "key": child.key[:12],
+                "key": child.key[:12],  # what `ps` shows and `kill` matches
+                "full_key": child.key,  # for the cluster's registry (cluster/heartbeat.py)
+                "session": child.session,
                 "pid": child.pid,
                 "age": round(now - child.started, 1),
                 "idle": round(now - self.board.last_activity(child.slot), 1),

@@ -52,6 +52,9 @@ class Kind(bytes, enum.Enum):
     LISTING = b"t"
     DONE = b"d"
     FAIL = b"f"  # JSON {"message": str}
+    # node ↔ node (cluster/link.py): mutual authentication, then which process to reach
+    AUTH = b"N"  # JSON {"node": str, "nonce": hex, "mac": hex}
+    OPEN = b"O"  # JSON {"op": "connect" | "spawn" | "kill", "app": str, "key": str, ...}
 
 
 _KINDS = {k.value: k for k in Kind}
@@ -93,6 +96,11 @@ class FrameDecoder:
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self._buffer = bytearray()
         self._max_frame = max_frame
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received that do not make a whole frame yet."""
+        return len(self._buffer)
 
     def feed(self, data: bytes) -> list[tuple[Kind, bytes]]:
         """Add received bytes; return the frames they complete, in order."""

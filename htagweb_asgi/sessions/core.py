@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Hashable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
@@ -36,13 +36,20 @@ STAMP_PERIOD = 60.0  # a stamp lasts this long at most: an expiry is seen within
 now = time.time  # the wall clock of expiries (tests replace it)
 
 
+class SessionEnder(Protocol):
+    """Ends sessions' processes on the other nodes of a cluster (cluster/bus.py)."""
+
+    def end_sessions(self, tags: Iterable[str], tombstone_seconds: float) -> None: ...
+
+
 class Sessions:
     """Session cookies and their store.
 
     - secret_key: signs cookies (else ``$HTAGWEB_SECRET_KEY``, else a key generated once in
       the state directory, mode 0600).
     - store: a SessionStore (default: SQLite in the state directory, shared by all workers,
-      kept across restarts; MemoryStore for single-process tests).
+      kept across restarts; a RedisStore when ``$HTAGWEB_REDIS_URL`` is set, for a
+      cluster; MemoryStore for single-process tests).
     - state_dir: where the key and the database live (default ``$HTAGWEB_STATE_DIR``, else
       ``$XDG_STATE_HOME/htagweb-asgi``, else ``~/.local/state/htagweb-asgi``).
     - cookie_name, max_age (seconds, sliding), secure (None: when the request is https),
@@ -78,6 +85,7 @@ class Sessions:
         self.runtime_dir = runtime_dir
         self._signer: Signer | None = None
         self._last_cleanup = 0.0
+        self.cluster: SessionEnder | None = None  # set by HtagASGI on a cluster's node
 
     # -- lazily, at first use (nothing at import or construction time) -----------------------
     @property
@@ -96,8 +104,23 @@ class Sessions:
     @property
     def store(self) -> SessionStore:
         if self._store is None:
-            self._store = SQLiteStore(os.path.join(self.state_dir, "sessions.sqlite3"))
+            redis_url = os.environ.get("HTAGWEB_REDIS_URL")
+            if redis_url:
+                from htagweb_asgi.sessions.redisstore import RedisStore
+
+                self._store = RedisStore(redis_url)
+            else:
+                self._store = SQLiteStore(os.path.join(self.state_dir, "sessions.sqlite3"))
         return self._store
+
+    @property
+    def store_given(self) -> bool:
+        """Whether the store is chosen already (given, or made by a first use)."""
+        return self._store is not None
+
+    def use_store(self, store: SessionStore) -> None:
+        """Set the store before first use (HtagASGI does, for a cluster's node)."""
+        self._store = store
 
     def check(self) -> None:
         """Use the secret key and read the store once: raises what would fail every request
@@ -195,12 +218,20 @@ class Sessions:
         await anyio.to_thread.run_sync(self.end_processes_blocking, [session_id])
 
     def end_processes_blocking(self, session_ids: Iterable[str]) -> int:
-        """End the sessions' user processes of every App on this machine (for sync code such
-        as Django's signal receivers; async code awaits ``end_processes``)."""
+        """End the sessions' user processes of every App on this machine, and in a cluster
+        on every node (for sync code such as Django's signal receivers; async code awaits
+        ``end_processes``). Returns how many ended on this machine.
+
+        Raises SessionStoreError when the cluster cannot be told (Redis down).
+        """
         base = self.runtime_dir or paths.default_base()
         ids = list(session_ids)
-        ended = sum(control.end_session(base, self.tag(session_id)) for session_id in ids)
+        tags = [self.tag(session_id) for session_id in ids]
+        ended = sum(control.end_session(base, tag) for tag in tags)
         logger.info("ended %d process(es) of %d session(s)", ended, len(ids))
+        if self.cluster is not None and tags:
+            with _store_errors("end the session on every node"):
+                self.cluster.end_sessions(tags, self.max_age)
         return ended
 
     async def _cleanup_now_and_then(self) -> None:

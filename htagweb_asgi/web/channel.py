@@ -8,6 +8,8 @@ own work (a checkpoint per send, buffers per receive): measured in bench/.
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
 from collections import deque
 from types import TracebackType
@@ -60,6 +62,32 @@ class Channel:
             sock.close()
             raise
         return cls(sock)
+
+    @classmethod
+    async def connect_tcp(cls, host: str, port: int) -> Channel:
+        """Connect to another node's link at `host`:`port`; OSError when refused."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # frames, not a stream
+        try:
+            error = sock.connect_ex((host, port))
+            if error in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+                await anyio.wait_writable(sock)
+                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if error:
+                raise OSError(error, os.strerror(error))
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock)
+
+    def detach(self) -> socket.socket:
+        """Hand the socket over (to be spliced to another): nothing may be buffered."""
+        if self._frames or self._decoder.buffered:
+            raise ChannelClosed("frames arrived before the channel was handed over")
+        self._closed = True
+        return self._sock
 
     async def send(self, kind: Kind, payload: bytes = b"") -> None:
         await self._send_bytes(encode(kind, payload))

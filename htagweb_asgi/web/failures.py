@@ -10,7 +10,7 @@ from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.paths import RuntimeDirError
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.sessions.core import SessionStoreError
-from htagweb_asgi.web.pool import AppLoadError, PoolError, PoolFull
+from htagweb_asgi.web.pool import AppLoadError, ClusterUnavailable, PoolError, PoolFull
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ def explain(exc: HtagwebError, app: str) -> Failure:
         return Failure(504, Close.TIMED_OUT, message, reload_hint=True)
     if isinstance(exc, PageError):
         return Failure(500, Close.CRASHED, "The application failed to render", str(exc))
+    if isinstance(exc, ClusterUnavailable):  # logged once per outage (redisclient.py)
+        message = "The server cannot reach its cluster, please retry shortly"
+        return Failure(503, Close.UNAVAILABLE, message, str(exc), retry_after=RETRY_AFTER)
     if isinstance(exc, SessionStoreError):
         message = "The server cannot reach its sessions, please retry shortly"
         return Failure(503, Close.UNAVAILABLE, message, str(exc), retry_after=RETRY_AFTER)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
 from asgiref.typing import ASGI3Application, ASGIReceiveCallable, ASGISendCallable
 
 from htagweb_asgi import appref
@@ -22,6 +23,10 @@ from htagweb_asgi.web.relay import Relay, serve_websocket
 from htagweb_asgi.web.routing import MountedApp, Route, RouteKind, Router, mount_point
 from htagweb_asgi.web.services import Services
 from htagweb_asgi.web.static import serve_script
+
+if TYPE_CHECKING:
+    from htagweb_asgi.cluster.node import Node
+    from htagweb_asgi.cluster.settings import ClusterSettings
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +53,9 @@ class HtagASGI:
       or the temp dir).
     - max_body_size, max_frame_size, max_query_size, max_processes: see :class:`Limits`.
     - template: see :class:`TemplateSettings`.
+    - cluster: a :class:`~htagweb_asgi.cluster.settings.ClusterSettings` to run as one
+      node of a cluster (default: from ``$HTAGWEB_REDIS_URL`` and friends; unset: one
+      machine). Sessions then live in Redis, and the node needs the ASGI lifespan.
 
     Raises ValueError for a bad option, :class:`~htagweb_asgi.appref.AppImportError` for an
     App that cannot be referenced, :class:`~htagweb_asgi.parano.primitives.ParanoUnavailable` for
@@ -80,6 +88,7 @@ class HtagASGI:
         max_query_size: int = Limits.max_query_size,
         max_processes: int = Limits.max_processes,
         template: TemplateSettings | None = None,
+        cluster: ClusterSettings | None = None,
     ) -> None:
         self._defaults = AppOptions(
             debug, parano, http_only, timeout_interaction, timeout_inactivity
@@ -101,6 +110,17 @@ class HtagASGI:
         self._runtime_dir = runtime_dir
         self._template = template or TemplateSettings()
         self._services: Services | None = None
+        self._cluster_settings = cluster or _cluster_from_environment()
+        self._node: Node | None = None
+        if self._cluster_settings is not None and not self._sessions.store_given:
+            from htagweb_asgi.sessions.redisstore import RedisStore
+
+            settings = self._cluster_settings
+            self._sessions.use_store(
+                RedisStore(
+                    settings.redis_url, prefix=settings.prefix, timeout=settings.redis_timeout
+                )
+            )
         if app is not None:
             self.add_app("/", app)
 
@@ -225,17 +245,63 @@ class HtagASGI:
             if not self._router.apps and not self._router.extras:
                 raise RuntimeError("HtagASGI serves nothing: give an App or call add_app()")
             max_session = self._sessions.max_size
-            pools = PoolRegistry(self._runtime_dir, self._limits, self._template, max_session)
+            self._node = self._make_node()
+            node = self._node.settings.node if self._node is not None else None
+            pools = PoolRegistry(self._runtime_dir, self._limits, self._template, max_session, node)
+            extra = self._cluster_problem if self._node is not None else None
             self._services = Services(
                 self._sessions,
                 self._limits,
                 pools,
-                Readiness(self._sessions, self._runtime_dir),
+                Readiness(self._sessions, self._runtime_dir, extra=extra),
                 self._public_prefix,
                 self._allowed_origins,
                 self._frame_ancestors,
+                self._node,
             )
         return self._services
+
+    # -- cluster ---------------------------------------------------------------------------------
+    def _make_node(self) -> Node | None:
+        if self._cluster_settings is None:
+            return None
+        from htagweb_asgi.cluster.node import Node
+
+        store = self._sessions.store
+        node = Node(
+            self._cluster_settings,
+            self._sessions,
+            self._runtime_dir,
+            health=getattr(store, "health", None),
+            client=getattr(store, "client", None),
+        )
+        self._sessions.cluster = node.bus
+        return node
+
+    def _cluster_problem(self) -> str | None:
+        node = self._node
+        if node is not None and not node.running:
+            return (
+                "this cluster node has not started: it needs the ASGI lifespan (run the server "
+                "with lifespan on, or give HtagASGI.lifespan to your framework)"
+            )
+        return None
+
+    def _pool_at(self, services: Services, name: str) -> Any:
+        """The local pool of the App mounted at `name` (for the cluster's link), or None."""
+        app = self._router.apps.get("" if name == "/" else name)
+        if app is None or self._node is None:
+            return None
+        host, port = split_address(self._node.settings.listen_on)
+        return services.pools.pool(app, {"server": (host, port)})
+
+    async def _run_node(self, started: anyio.Event) -> None:
+        """Run the cluster node (if any) until cancelled."""
+        services = self._ensure_started()
+        node = self._node
+        started.set()
+        if node is not None:
+            await node.run(lambda name: self._pool_at(services, name))
 
     @property
     def started(self) -> bool:
@@ -244,7 +310,9 @@ class HtagASGI:
 
     async def startup(self) -> None:
         """Prepare to serve (for frameworks that do not pass lifespan to mounted apps), and
-        check the configuration now: a problem is logged at once (and served as a 503)."""
+        check the configuration now: a problem is logged at once (and served as a 503).
+
+        A cluster node does not start here: it needs :meth:`lifespan` (or the server's)."""
         await self._ensure_started().readiness.check()
 
     async def shutdown(self) -> None:
@@ -256,28 +324,41 @@ class HtagASGI:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: object = None) -> AsyncIterator[None]:
-        """``FastAPI(lifespan=ui.lifespan)``, ``Litestar(lifespan=[ui.lifespan])``..."""
-        await self.startup()
-        try:
-            yield
-        finally:
-            await self.shutdown()
+        """``FastAPI(lifespan=ui.lifespan)``, ``Litestar(lifespan=[ui.lifespan])``...
+
+        A cluster node runs its heartbeat, messages and link inside it."""
+        async with anyio.create_task_group() as tasks:
+            started = anyio.Event()
+            tasks.start_soon(self._run_node, started)
+            await started.wait()
+            await self.startup()
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+                await self.shutdown()
 
     async def _lifespan(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.startup()
-                except Exception as exc:
-                    logger.exception("startup failed")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+        async with anyio.create_task_group() as tasks:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    try:
+                        started = anyio.Event()
+                        tasks.start_soon(self._run_node, started)
+                        await started.wait()
+                        await self.startup()
+                    except Exception as exc:
+                        logger.exception("startup failed")
+                        await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                        tasks.cancel_scope.cancel()
+                        return
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    tasks.cancel_scope.cancel()
+                    await self.shutdown()
+                    await send({"type": "lifespan.shutdown.complete"})
                     return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
     # -- standalone ---------------------------------------------------------------------------
     def run(self, host: str = "127.0.0.1", port: int = 8000, **uvicorn_options: Any) -> None:
@@ -292,6 +373,20 @@ class HtagASGI:
         if any(app.options.parano for app in self._router.apps.values()):
             uvicorn_options.setdefault("ws_per_message_deflate", False)
         serve(self, host=host, port=port, debug=self._defaults.debug, **uvicorn_options)
+
+
+def _cluster_from_environment() -> ClusterSettings | None:
+    import os
+
+    from htagweb_asgi.cluster.settings import REDIS_URL_ENV, ClusterSettings
+
+    return ClusterSettings.from_environment() if os.environ.get(REDIS_URL_ENV) else None
+
+
+def split_address(address: str) -> tuple[str, int]:
+    from htagweb_asgi.cluster.settings import split_address as split
+
+    return split(address)
 
 
 def _check_parano(options: AppOptions) -> None:

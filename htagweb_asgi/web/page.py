@@ -83,6 +83,9 @@ async def serve_page(
     if new_cookie:
         cookie = services.sessions.set_cookie(session_id, scope, public_prefix)
         headers.append((b"set-cookie", cookie))
+    node_cookie = services.node_cookie(scope, target.owner_node)
+    if node_cookie is not None:
+        headers.append((b"set-cookie", node_cookie))
     body = html.encode()
     await send_response(send, 200, body, content_type=HTML, headers=headers, head=method == "HEAD")
 

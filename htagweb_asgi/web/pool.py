@@ -48,6 +48,11 @@ class PoolFull(PoolError):
     """Raised when the App already has ``max_processes`` live user processes."""
 
 
+class ClusterUnavailable(PoolError):
+    """Raised in cluster mode when a new process is needed while Redis does not answer:
+    without the registry, this node cannot know that no other node has the user's."""
+
+
 class UserChannel(Channel):
     """A channel to a user process; its first frame (HELLO) says which pid answered."""
 

@@ -31,7 +31,9 @@ class Readiness:
         sessions: Sessions,
         runtime_dir: str | None,
         clock: Callable[[], float] = time.monotonic,
+        extra: Callable[[], str | None] | None = None,
     ) -> None:
+        self._extra = extra  # a cluster node's own checks (HtagASGI._cluster_problem)
         self._sessions = sessions
         self._runtime_dir = runtime_dir
         self._clock = clock
@@ -74,4 +76,4 @@ class Readiness:
                 f"state directory ({paths.STATE_ENV_VAR}, else ~/.local/state/htagweb-asgi) "
                 "is writable by this user, and the session store reachable"
             )
-        return None
+        return self._extra() if self._extra is not None else None

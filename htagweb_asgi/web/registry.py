@@ -39,15 +39,18 @@ class PoolRegistry:
         limits: Limits,
         settings: TemplateSettings,
         max_session: int = DEFAULT_MAX_SESSION,
+        node: str | None = None,
     ) -> None:
         self._base_dir = base_dir
+        # in a cluster, the node's pools are shared by its server and its link (gateway.py)
+        self._server = f"node:{node}" if node is not None else None
         self._limits = limits
         self._settings = settings
         self._max_session = max_session
         self._pools: dict[tuple[str, str], ProcessPool] = {}
 
     def pool(self, app: MountedApp, scope: Mapping[str, Any]) -> ProcessPool:
-        server = paths.server_identity(scope)
+        server = self._server or paths.server_identity(scope)
         pool = self._pools.get((app.base, server))
         if pool is None:
             address = scope.get("server")

@@ -10,15 +10,17 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from htagweb_asgi.options import Limits
+from htagweb_asgi.sessions.cookie import build_set_cookie, parse_cookies
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.sessions.values import Session
 from htagweb_asgi.web.http import PAGE_SECURITY_HEADERS, Headers
 from htagweb_asgi.web.readiness import Readiness
 from htagweb_asgi.web.registry import PoolRegistry
 from htagweb_asgi.web.routing import MountedApp
-from htagweb_asgi.web.target import UserTarget
+from htagweb_asgi.web.target import Placement, UserTarget
 
 _INSTANCE_RE = re.compile(r"[0-9a-f]{32}")
+NODE_COOKIE = "htagweb_node"  # cluster/settings.py names it too
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Services:
     public_prefix: str | None
     allowed_origins: Collection[str] = ()
     frame_ancestors: str | None = "'self'"
+    placement: Placement | None = None  # the cluster (cluster/node.py), or None: one machine
 
     def page_headers(self) -> Headers:
         headers = list(PAGE_SECURITY_HEADERS)
@@ -43,7 +46,19 @@ class Services:
     def target(self, app: MountedApp, scope: Mapping[str, Any], session_id: str) -> UserTarget:
         """The process of (`session_id`, `app`) under the server that got this request."""
         pool = self.pools.pool(app, scope)
-        return UserTarget.of(pool, self.sessions, session_id, app.identity)
+        return UserTarget.of(
+            pool, self.sessions, session_id, app.identity, app.base or "/", self.placement
+        )
+
+    def node_cookie(self, scope: Mapping[str, Any], node: str | None) -> bytes | None:
+        """The node cookie naming the node that owns the page's process, for a balancer's
+        affinity (docs/guide/cluster.md); None when the browser has it already."""
+        if node is None or parse_cookies(scope.get("headers") or ()).get(NODE_COOKIE) == node:
+            return None
+        secure = scope.get("scheme") in ("https", "wss")
+        return build_set_cookie(
+            NODE_COOKIE, node, path="/", secure=secure, max_age=None, same_site="Lax"
+        )
 
     def known_session(self, scope: Mapping[str, Any]) -> str | None:
         """The session of the request: SessionMiddleware's, else our own cookie's."""

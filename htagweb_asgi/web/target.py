@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.web.pool import ProcessPool, UserChannel
@@ -12,27 +13,76 @@ from htagweb_asgi.web.sessionsync import SessionSync
 logger = logging.getLogger(__name__)
 
 
+class Processes(Protocol):
+    """Where a key's process is reached: this worker's ProcessPool, or (in a cluster) the
+    owner node's processes over the link (cluster/placement.py)."""
+
+    async def connect(self, key: str) -> UserChannel | None: ...
+
+    async def spawn(
+        self, key: str, replace_pid: int | None = None, session: str = ""
+    ) -> UserChannel: ...
+
+    async def kill(self, key: str, pid: int | None) -> None: ...
+
+
+class Placement(Protocol):
+    """A cluster's answer to: where is the process of `key` (cluster/node.py)?"""
+
+    async def place(self, pool: ProcessPool, app: str, key: str) -> Processes: ...
+
+
 @dataclass(frozen=True)
 class UserTarget:
-    """The (session, App) process: its pool and key, and the session it shares."""
+    """The (session, App) process: its pool and key, and the session it shares.
+
+    In a cluster, `placement` finds the node owning the process, once per target (a target
+    lives for one request or one websocket).
+    """
 
     pool: ProcessPool
     key: str
     sessions: Sessions
     session_id: str
+    app_path: str = "/"
+    placement: Placement | None = None
+    _placed: list[Processes] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
-    def of(cls, pool: ProcessPool, sessions: Sessions, session_id: str, app: str) -> UserTarget:
-        return cls(pool, sessions.process_key(session_id, app), sessions, session_id)
+    def of(
+        cls,
+        pool: ProcessPool,
+        sessions: Sessions,
+        session_id: str,
+        app: str,
+        app_path: str = "/",
+        placement: Placement | None = None,
+    ) -> UserTarget:
+        key = sessions.process_key(session_id, app)
+        return cls(pool, key, sessions, session_id, app_path, placement)
+
+    async def processes(self) -> Processes:
+        if self.placement is None:
+            return self.pool
+        if not self._placed:
+            self._placed.append(await self.placement.place(self.pool, self.app_path, self.key))
+        return self._placed[0]
+
+    @property
+    def owner_node(self) -> str | None:
+        """The node owning the process, once placed in a cluster (for the node cookie)."""
+        owner = getattr(self._placed[0], "owner", None) if self._placed else None
+        return getattr(owner, "node", None)
 
     async def connect(self) -> UserChannel | None:
-        return await self.pool.connect(self.key)
+        return await (await self.processes()).connect(self.key)
 
     async def spawn(self, replace_pid: int | None = None) -> UserChannel:
-        return await self.pool.spawn(self.key, replace_pid, self.sessions.tag(self.session_id))
+        processes = await self.processes()
+        return await processes.spawn(self.key, replace_pid, self.sessions.tag(self.session_id))
 
     async def kill(self, pid: int | None) -> None:
-        await self.pool.kill(self.key, pid)
+        await (await self.processes()).kill(self.key, pid)
 
     async def stop_overdue(self, pid: int | None, seconds: float, what: str) -> str:
         """`what` (an interaction, the App's creation) took more than `seconds`: kill the

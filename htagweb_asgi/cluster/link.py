@@ -1,0 +1,98 @@
+"""The link between two nodes: TCP, mutual authentication from the shared secret, then one
+request (OPEN) naming the user process to reach; after its answer, the connection carries
+that process's frames unchanged (the owner splices it to the process's unix socket).
+
+Both sides prove they hold the link key (derived from the session secret every node must
+share) with an HMAC over both sides' fresh nonces, their roles and both node names: a
+client without the key gets nothing but a closed connection, and a recorded exchange
+cannot be replayed. The link is authenticated, not encrypted: keep it on a private network
+(the same one as the balancer's traffic to the nodes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from typing import Any, TypeVar, cast
+
+import anyio
+
+from htagweb_asgi.cluster.settings import split_address
+from htagweb_asgi.errors import HtagwebError
+from htagweb_asgi.protocol.frames import Kind, load_json
+from htagweb_asgi.web.channel import Channel, ChannelClosed
+
+logger = logging.getLogger(__name__)
+
+LINK_TIMEOUT = 5.0  # seconds to connect, authenticate and get the answer to OPEN
+HANDSHAKE_FRAME = 64 * 1024  # bytes a frame may have before the peer is authenticated
+
+C = TypeVar("C", bound=Channel)
+
+
+class LinkError(HtagwebError):
+    """Raised when another node's link does not answer as it should (timeout, bad proof)."""
+
+
+class LinkRefused(LinkError):
+    """Raised when nothing listens at another node's link address: that node is gone."""
+
+
+def proof(
+    key: bytes, role: str, server_nonce: str, client_nonce: str, client: str, server: str
+) -> str:
+    """The HMAC one side sends to show it holds `key` (hex)."""
+    message = "\0".join((role, server_nonce, client_nonce, client, server)).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def fresh_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+async def open_link(
+    channel_class: type[C], address: str, key: bytes, me: str, request: dict[str, Any]
+) -> tuple[C, Kind, Any]:
+    """Connect to the link at `address`, authenticate both ways, send OPEN `request`; return
+    the channel (its next frames are the process's) with the answer's kind and JSON.
+
+    Raises LinkRefused when nothing listens there, LinkError on any other failure.
+    """
+    host, port = split_address(address)
+    try:
+        with anyio.fail_after(LINK_TIMEOUT):
+            channel = cast(C, await channel_class.connect_tcp(host, port))
+    except ConnectionRefusedError as exc:
+        raise LinkRefused(f"nothing listens at {address}") from exc
+    except (OSError, TimeoutError) as exc:
+        raise LinkError(f"cannot connect to {address}: {exc}") from exc
+    try:
+        with anyio.fail_after(LINK_TIMEOUT):
+            kind, answer = await _handshake(channel, key, me, request)
+    except BaseException as exc:
+        await channel.aclose()
+        if isinstance(exc, TimeoutError | ChannelClosed | ValueError | KeyError):
+            raise LinkError(f"the link at {address} failed: {exc}") from exc
+        raise
+    return channel, kind, answer
+
+
+async def _handshake(
+    channel: Channel, key: bytes, me: str, request: dict[str, Any]
+) -> tuple[Kind, Any]:
+    kind, payload = await Channel.receive(channel)  # not UserChannel's: no HELLO yet
+    if kind is not Kind.AUTH:
+        raise ChannelClosed(f"expected AUTH, got {kind.name}")
+    hello = load_json(payload)
+    server, server_nonce, nonce = str(hello["node"]), str(hello["nonce"]), fresh_nonce()
+    mac = proof(key, "client", server_nonce, nonce, me, server)
+    await channel.send_json(Kind.AUTH, {"node": me, "nonce": nonce, "mac": mac})
+    kind, payload = await Channel.receive(channel)
+    expected = proof(key, "server", server_nonce, nonce, me, server)
+    if kind is not Kind.AUTH or not hmac.compare_digest(str(load_json(payload)["mac"]), expected):
+        raise LinkError(f"node {server!r} could not prove it holds the cluster's secret")
+    await channel.send_json(Kind.OPEN, request)
+    kind, payload = await Channel.receive(channel)
+    return kind, load_json(payload) if payload else None
