@@ -26,7 +26,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         epilog=(
             "operators' commands: 'python -m htagweb_asgi ps' lists the live user processes; "
             "'python -m htagweb_asgi kill MATCH' ends those of a session (MATCH: 6 or more "
-            "characters of the SESSION column, or a PID); both take --runtime-dir."
+            "characters of the SESSION column, or a PID); both take --runtime-dir, or "
+            "--redis-url (default $HTAGWEB_REDIS_URL) for every node of a cluster."
         ),
     )
     parser.add_argument("app", help="the App as 'module:App' (or a module holding App)")
@@ -82,14 +83,26 @@ def operate(argv: Sequence[str]) -> int:
     parser.add_argument("command", choices=["ps", "kill"])
     parser.add_argument("match", nargs="?", help="kill: a session hash prefix (>= 6) or a pid")
     parser.add_argument("--runtime-dir", default=None, help="the servers' runtime_dir option")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("HTAGWEB_REDIS_URL"),
+        help="a cluster's Redis: every node's processes (default $HTAGWEB_REDIS_URL)",
+    )
+    parser.add_argument("--prefix", default="htagweb", help="the cluster's Redis key prefix")
     args = parser.parse_args(argv)
-    base = args.runtime_dir or paths.default_base()
-    if args.command == "ps":
-        sys.stdout.write(format_listings(control.listings(base)) + "\n")
-        return 0
-    if not args.match:
+    if args.command == "kill" and not args.match:
         parser.error("kill needs a session hash prefix or a pid")
-    ended = control.kill(base, args.match)
+    if args.redis_url and not args.runtime_dir:
+        from htagweb_asgi.cluster import operations
+
+        found, ended = operations.run(args.redis_url, args.prefix, args.command, args.match)
+    else:
+        base = args.runtime_dir or paths.default_base()
+        found = control.listings(base) if args.command == "ps" else []
+        ended = control.kill(base, args.match) if args.command == "kill" else 0
+    if args.command == "ps":
+        sys.stdout.write(format_listings(found) + "\n")
+        return 0
     sys.stdout.write(f"ended {ended} process(es)\n")
     if not ended:
         sys.stderr.write(_why_nothing_matched(args.match) + "\n")
@@ -132,10 +145,15 @@ def _megabytes(value: int | None) -> str:
 
 
 def format_listings(found: list[dict[str, Any]]) -> str:
-    header = ("APP", "WHERE", "TEMPLATE", "WORKERS", "SESSION", "PID", "AGE", "IDLE", "RSS", "USS")
+    header: tuple[str, ...] = (
+        *("APP", "WHERE", "TEMPLATE", "WORKERS", "SESSION", "PID", "AGE", "IDLE", "RSS", "USS"),
+    )
+    if any("node" in template for template in found):  # a cluster: say which node
+        header = ("NODE", *header)
     rows: list[tuple[str, ...]] = [header]
     for template in found:
         common = (
+            *((str(template["node"]),) if "node" in template else ()),
             template["app"],
             template["label"],
             str(template["pid"]),

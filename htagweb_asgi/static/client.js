@@ -17,7 +17,8 @@
  *
  * What the page does on a close code from the host (also the `code` of HTTP error replies):
  *   EXITED         the App called exit()            → reload (a fresh App)
- *   NO_PROCESS     no process for this page         → reload (with back-off)
+ *   NO_PROCESS     no process for this page         → reload (with back-off), then say once
+ *                                                      that the App restarted
  *   TIMED_OUT      interaction timed out            → message; the next reload gets a fresh one
  *   EXPIRED        ended after inactivity           → the next interaction reloads
  *   CRASHED        the process ended unexpectedly   → message with a reload link
@@ -38,6 +39,7 @@
   var endpoint = prefix + cfg.base + "/_/";
   var query = "?i=" + encodeURIComponent(cfg.instance);
   var RELOADS = "htagweb.reloads";
+  var RESTARTED = "htagweb.restarted";  // set before a NO_PROCESS reload: say it once after
   var RECONNECT_BASE_MS = 250;
   var RECONNECT_CAP_MS = 8000;
   var CANNOT_CONNECT_AFTER = 5;  // failed attempts in a row (about 8 s) before the page says so
@@ -83,6 +85,29 @@
     if (started) return;
     started = true;
     window.start();
+    if (window.sessionStorage.getItem(RESTARTED)) {
+      window.sessionStorage.removeItem(RESTARTED);
+      showRestarted();
+    }
+  }
+
+  function showRestarted() {
+    // The process of the page was gone (its server restarted, or the node serving it
+    // stopped): this page is a fresh App; the session (a login) is kept.
+    var box = document.createElement("div");
+    box.id = "htagweb-restarted";
+    box.setAttribute("role", "status");
+    box.style.cssText = "position:fixed;z-index:2147483647;left:8px;right:8px;top:8px;" +
+      "background:#eef6ff;color:#234;border:1px solid #69c;padding:8px;font:14px sans-serif;";
+    var close = document.createElement("button");
+    close.textContent = "\u00d7";
+    close.title = "Dismiss";
+    close.style.cssText = "float:right";
+    close.onclick = function () { box.remove(); };
+    box.appendChild(close);
+    box.appendChild(document.createTextNode(
+      "The application restarted: what this page showed before is gone."));
+    document.body.appendChild(box);
   }
 
   function reloadSoon() {
@@ -103,7 +128,12 @@
   function ended(code, reason) {
     // Returns true when the page must not reconnect.
     if (code === CODES.EXITED) { finished = true; window.location.reload(); return true; }
-    if (code === CODES.NO_PROCESS) { finished = true; reloadSoon(); return true; }
+    if (code === CODES.NO_PROCESS) {
+      finished = true;
+      window.sessionStorage.setItem(RESTARTED, "1");
+      reloadSoon();
+      return true;
+    }
     if (code === CODES.EXPIRED) { expired = true; return true; }
     if (isOneOf(code, ["TIMED_OUT", "CRASHED", "CHANNEL_BROKEN", "UNAVAILABLE"])) {
       finished = true;

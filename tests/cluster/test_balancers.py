@@ -8,22 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from htagweb_asgi.protocol import control
 from tests.cluster.conftest import balancer
 from tests.support.client import Visitor, click, updated_text
-from tests.support.cluster import Node, answered_by
+from tests.support.cluster import Node, answered_by, owner_of
 
 pytestmark = pytest.mark.anyio
 
 USERS = 4
-
-
-def owner_of(pid: int, nodes: list[Node]) -> str:
-    """The node whose templates list `pid` among their user processes."""
-    for node in nodes:
-        if any(p["pid"] == pid for t in control.listings(node.runtime) for p in t["processes"]):
-            return node.name
-    raise AssertionError(f"no node has process {pid}")
 
 
 async def one_user(url: str) -> tuple[set[int], set[str]]:
@@ -32,7 +23,7 @@ async def one_user(url: str) -> tuple[set[int], set[str]]:
     async with Visitor(url) as visitor:
         page = await visitor.page("/ui/")
         pids = {page.pid}
-        landed = set()
+        landed: set[str] = set()
         async with visitor.websocket(page) as ws:
             assert updated_text(await click(ws, page, "inc")) == ["1"]
         for _ in range(3):
@@ -65,7 +56,7 @@ async def test_users_spread_and_reach_their_one_process(
                 answered_by(url)
             pids, landed = await one_user(url)
             assert len(pids) == 1, f"{example}: a user reached {len(pids)} processes"
-            owner = owner_of(pids.pop(), cluster)
+            owner = owner_of(pids.pop(), cluster).name
             owners.append(owner)
             if example != "nginx-round-robin.conf":
                 assert landed == {owner}, f"{example}: requests landed on {landed}"

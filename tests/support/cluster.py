@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from htagweb_asgi.protocol import control
+from tests.support.client import Visitor
 from tests.support.proxy import free_port
 from tests.support.servers import READY_TIMEOUT, ROOT, STOP_TIMEOUT, Server
 
@@ -150,3 +152,75 @@ def new_secret() -> str:
 def answered_by(url: str, cookies: httpx.Cookies | None = None) -> str:
     """Which node answers /node.txt at `url` (a balancer's address)."""
     return httpx.get(url + "/node.txt", cookies=cookies, timeout=5).text
+
+
+def balancer_config(example: str, nodes: list[Node], port: int) -> str:
+    """examples/cluster/`example` with the test's addresses (and nothing else changed)."""
+    text = (EXAMPLES / example).read_text()
+    replacements = {
+        "node-a.example.internal:8000": f"{nodes[0].host}:{nodes[0].port}",
+        "node-b.example.internal:8000": f"{nodes[1].host}:{nodes[1].port}",
+        "listen 80;": f"listen 127.0.0.1:{port};",
+        "bind :80": f"bind 127.0.0.1:{port}",
+    }
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    assert "example.internal" not in text, f"{example}: an address the test did not replace"
+    return text
+
+
+class HAProxy:
+    """HAProxy in the foreground with the given configuration."""
+
+    def __init__(self, binary: str, directory: Path, config: str) -> None:
+        self.binary = binary
+        self.directory = directory
+        self.config = config
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_url: str) -> HAProxy:
+        path = self.directory / "haproxy.cfg"
+        path.write_text(self.config)
+        log = open(self.directory / "haproxy.log", "ab")  # noqa: SIM115 - haproxy writes to it
+        self.process = subprocess.Popen(
+            [self.binary, "-db", "-f", str(path)], stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log()
+            try:
+                if httpx.get(ready_url, timeout=2.0).status_code < 500:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)  # polling a condition, bounded by the deadline above
+        raise TimeoutError(f"haproxy did not answer:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+
+    def log(self) -> str:
+        path = self.directory / "haproxy.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def same_browser(visitor: Visitor, node: Node) -> Visitor:
+    """The browser of `visitor` (its cookies, whatever host set them) talking to `node`."""
+    other = Visitor(node.url)
+    other.http.cookies = httpx.Cookies({c.name: c.value for c in visitor.http.cookies.jar})
+    return other
+
+
+def owner_of(pid: int, nodes: list[Node]) -> Node:
+    """The node whose templates list `pid` among their user processes."""
+    for node in nodes:
+        if any(p["pid"] == pid for t in control.listings(node.runtime) for p in t["processes"]):
+            return node
+    raise AssertionError(f"no node has process {pid}")
