@@ -4,6 +4,7 @@
 - proc/: real template and user processes, driven in-process;
 - e2e/: real servers on loopback ports, raw HTTP and websocket clients;
 - browser/: real servers driven by headless Debian Chromium;
+- cluster/: two nodes, Redis and balancers on loopback (Debian's redis-server, nginx, haproxy);
 - htag2/: htag 2 Apps (collected only where htag 2 is installed; see scripts/test.sh).
 """
 
@@ -21,7 +22,7 @@ from tests.support.htagversion import HTAG_MAJOR
 from tests.support.servers import our_processes
 from tests.support.waiting import eventually
 
-TIERS = ("unit", "proc", "e2e", "browser")
+TIERS = ("unit", "proc", "e2e", "browser", "cluster")
 
 # tests/htag2 needs htag 2 (its own environment: .venv-htag2); an environment has one htag.
 collect_ignore = ["htag2"] if HTAG_MAJOR == 1 else []

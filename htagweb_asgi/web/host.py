@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -376,11 +377,12 @@ class HtagASGI:
 
 
 def _cluster_from_environment() -> ClusterSettings | None:
-    import os
+    """A cluster node's settings when $HTAGWEB_REDIS_URL is set (cluster/settings.py)."""
+    if not os.environ.get("HTAGWEB_REDIS_URL"):
+        return None  # one machine: no cluster code loaded
+    from htagweb_asgi.cluster.settings import ClusterSettings
 
-    from htagweb_asgi.cluster.settings import REDIS_URL_ENV, ClusterSettings
-
-    return ClusterSettings.from_environment() if os.environ.get(REDIS_URL_ENV) else None
+    return ClusterSettings.from_environment()
 
 
 def split_address(address: str) -> tuple[str, int]:

@@ -214,7 +214,7 @@ class HAProxy:
 def same_browser(visitor: Visitor, node: Node) -> Visitor:
     """The browser of `visitor` (its cookies, whatever host set them) talking to `node`."""
     other = Visitor(node.url)
-    other.http.cookies = httpx.Cookies({c.name: c.value for c in visitor.http.cookies.jar})
+    other.http.cookies = httpx.Cookies({c.name: c.value or "" for c in visitor.http.cookies.jar})
     return other
 
 

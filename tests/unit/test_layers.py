@@ -76,7 +76,8 @@ def test_no_import_circle_and_few_floors() -> None:
 @pytest.mark.parametrize(
     ("layer", "forbidden"),
     [
-        ("htagweb_asgi.web", ("htagweb_asgi.proc",)),
+        ("htagweb_asgi.web", ("htagweb_asgi.proc", "htagweb_asgi.cluster")),
+        ("htagweb_asgi.cluster", ("htagweb_asgi.proc",)),
         (
             "htagweb_asgi.proc",
             (
@@ -91,7 +92,10 @@ def test_no_import_circle_and_few_floors() -> None:
             "htagweb_asgi.protocol",
             ("htagweb_asgi.web", "htagweb_asgi.proc", "htagweb_asgi.sessions"),
         ),
-        ("htagweb_asgi.sessions", ("htagweb_asgi.web", "htagweb_asgi.proc")),
+        (
+            "htagweb_asgi.sessions",
+            ("htagweb_asgi.web", "htagweb_asgi.proc", "htagweb_asgi.cluster"),
+        ),
         ("htagweb_asgi.parano", ("htagweb_asgi.web", "htagweb_asgi.sessions")),
     ],
 )
@@ -135,3 +139,15 @@ def test_a_host_of_a_module_string_imports_no_htag() -> None:
         "import htagweb_asgi.web.page, htagweb_asgi.web.relay, htagweb_asgi.web.post"
     )
     assert not {m for m in loaded if m == "htag" or m.startswith(("htag.", "htagweb_asgi.proc"))}
+
+
+def test_a_host_on_one_machine_loads_no_cluster_code_and_no_redis() -> None:
+    """Cluster mode costs nothing where it is not used (no $HTAGWEB_REDIS_URL)."""
+    loaded = loaded_by(
+        "import os\n"
+        "os.environ.pop('HTAGWEB_REDIS_URL', None)\n"
+        "from htagweb_asgi import HtagASGI\n"
+        "HtagASGI('tests.support.apps.counter:App', runtime_dir='/nonexistent')\n"
+        "import htagweb_asgi.web.page, htagweb_asgi.web.relay, htagweb_asgi.web.post"
+    )
+    assert not {m for m in loaded if m == "redis" or m.startswith("htagweb_asgi.cluster")}
