@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every check and test on a fresh machine: installs Debian's chromium (for the browser
-# tests), nginx (unpacked, for the proxy test) and the Python dependencies in .venv, then
+# tests), nginx (unpacked, for the proxy test), redis-server and haproxy (for the cluster
+# tests: started by the tests themselves, on loopback) and the Python dependencies in .venv, then
 # ruff, mypy --strict, the documentation build (mkdocs --strict) and pytest, the fast tier
 # first.
 # Usage: bash scripts/test.sh [pytest arguments]
@@ -13,6 +14,17 @@ as_root() { if [ "$(id -u)" -ne 0 ]; then sudo "$@"; else "$@"; fi; }
 if [ ! -x /usr/bin/chromium ]; then
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+fi
+
+# redis-server and haproxy for tests/cluster: the tests start them on 127.0.0.1 (no service
+# manager; a container has none, and nothing here listens before the tests start it).
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+if [ "${#missing[@]}" -gt 0 ]; then
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
 fi
 
 # nginx for the reverse-proxy test: Debian's binary unpacked into .cache (nothing installed,

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +48,19 @@ def redis(scratch: Path) -> Iterator[RedisServer]:
     server = start_redis(scratch)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def own_cluster(scratch: Path, logs: Path) -> Iterator[tuple[RedisServer, list[Node]]]:
+    """Redis and two nodes for one test (it may kill any of them)."""
+    directory = scratch / f"redis-{time.monotonic_ns()}"
+    directory.mkdir()
+    redis = start_redis(directory)
+    nodes = start_nodes(redis, logs, new_secret())
+    yield redis, nodes
+    for node in nodes:
+        node.stop(signal.SIGKILL if node.process and node.process.poll() is None else 0)
+    redis.stop()
 
 
 @pytest.fixture(scope="module")

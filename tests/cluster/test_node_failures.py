@@ -10,7 +10,6 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,19 +23,6 @@ from tests.support.servers import ROOT
 from tests.support.waiting import eventually, eventually_async, pid_gone
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def own_cluster(scratch: Path, logs: Path) -> Iterator[tuple[RedisServer, list[Node]]]:
-    """Redis and two nodes for one test (it may kill any of them)."""
-    directory = scratch / f"redis-{time.monotonic_ns()}"
-    directory.mkdir()
-    redis = start_redis(directory)
-    nodes = start_nodes(redis, logs, new_secret())
-    yield redis, nodes
-    for node in nodes:
-        node.stop(signal.SIGKILL if node.process and node.process.poll() is None else 0)
-    redis.stop()
 
 
 async def test_a_logout_on_one_node_ends_the_process_on_the_other_within_a_second(
