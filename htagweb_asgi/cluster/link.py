@@ -26,7 +26,8 @@ from htagweb_asgi.web.channel import Channel, ChannelClosed
 
 logger = logging.getLogger(__name__)
 
-LINK_TIMEOUT = 5.0  # seconds to connect, authenticate and get the answer to OPEN
+LINK_TIMEOUT = 5.0  # seconds to connect and authenticate
+OPEN_TIMEOUT = 60.0  # seconds for the answer to OPEN: a spawn may start the App's template
 HANDSHAKE_FRAME = 64 * 1024  # bytes a frame may have before the peer is authenticated
 
 C = TypeVar("C", bound=Channel)
@@ -70,7 +71,11 @@ async def open_link(
         raise LinkError(f"cannot connect to {address}: {exc}") from exc
     try:
         with anyio.fail_after(LINK_TIMEOUT):
-            kind, answer = await _handshake(channel, key, me, request)
+            await _authenticate(channel, key, me)
+        with anyio.fail_after(OPEN_TIMEOUT):
+            await channel.send_json(Kind.OPEN, request)
+            kind, payload = await Channel.receive(channel)
+            answer = load_json(payload) if payload else None
     except BaseException as exc:
         await channel.aclose()
         if isinstance(exc, TimeoutError | ChannelClosed | ValueError | KeyError):
@@ -79,9 +84,7 @@ async def open_link(
     return channel, kind, answer
 
 
-async def _handshake(
-    channel: Channel, key: bytes, me: str, request: dict[str, Any]
-) -> tuple[Kind, Any]:
+async def _authenticate(channel: Channel, key: bytes, me: str) -> None:
     kind, payload = await Channel.receive(channel)  # not UserChannel's: no HELLO yet
     if kind is not Kind.AUTH:
         raise ChannelClosed(f"expected AUTH, got {kind.name}")
@@ -93,6 +96,3 @@ async def _handshake(
     expected = proof(key, "server", server_nonce, nonce, me, server)
     if kind is not Kind.AUTH or not hmac.compare_digest(str(load_json(payload)["mac"]), expected):
         raise LinkError(f"node {server!r} could not prove it holds the cluster's secret")
-    await channel.send_json(Kind.OPEN, request)
-    kind, payload = await Channel.receive(channel)
-    return kind, load_json(payload) if payload else None

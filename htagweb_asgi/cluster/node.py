@@ -104,7 +104,8 @@ class Node:
     def beat_once(self) -> None:
         """One heartbeat: say we live, keep owning our processes, end the duplicates and
         the processes of sessions ended while we were not listening."""
-        listings = control.listings(self.base)
+        mine = f"node:{self.settings.node} "  # the label of this node's templates (registry.py)
+        listings = [t for t in control.listings(self.base) if t["label"].startswith(mine)]
         processes = [p for t in listings for p in t["processes"]]
         summary = [{**t, "node": self.settings.node} for t in listings]
         lost = self.registry.heartbeat(summary, [p["full_key"] for p in processes])

@@ -65,7 +65,8 @@ def own_cluster(scratch: Path, logs: Path) -> Iterator[tuple[RedisServer, list[N
 
 @pytest.fixture(scope="module")
 def cluster(redis: RedisServer, logs: Path) -> Iterator[list[Node]]:
-    nodes = start_nodes(redis, logs, new_secret())
+    """Node a on uvicorn (asyncio), node b on hypercorn -k trio: a cluster runs on both."""
+    nodes = start_nodes(redis, logs, new_secret(), ("uvicorn", "hypercorn-trio"))
     yield nodes
     for node in nodes:
         node.stop()

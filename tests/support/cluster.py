@@ -122,10 +122,17 @@ def _listening(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start_nodes(redis: RedisServer, logs: Path, secret: str, **env: str) -> list[Node]:
-    """Node a on 127.0.0.2 and node b on 127.0.0.3, each with its own runtime directory."""
+def start_nodes(
+    redis: RedisServer,
+    logs: Path,
+    secret: str,
+    kinds: tuple[str, str] = ("uvicorn", "uvicorn"),
+    **env: str,
+) -> list[Node]:
+    """Node a on 127.0.0.2 and node b on 127.0.0.3, each with its own runtime directory,
+    served by the servers `kinds` (tests/support/servers.py's names)."""
     nodes = []
-    for name, host in zip("ab", NODE_HOSTS, strict=True):
+    for name, host, kind in zip("ab", NODE_HOSTS, kinds, strict=True):
         runtime = tempfile.mkdtemp(prefix="hwc-")
         link = free_port()
         node_env = {
@@ -138,7 +145,7 @@ def start_nodes(redis: RedisServer, logs: Path, secret: str, **env: str) -> list
             **env,
         }
         log = logs / f"node-{name}-{len(list(logs.iterdir()))}.log"
-        node = Node("uvicorn", CLUSTER_APP, runtime, log, env=node_env, host=host, link_port=link)
+        node = Node(kind, CLUSTER_APP, runtime, log, env=node_env, host=host, link_port=link)
         nodes.append(node.spawn())
     for node in nodes:
         node.wait_ready("/hello.txt")
