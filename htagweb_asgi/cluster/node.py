@@ -20,7 +20,7 @@ from htagweb_asgi.cluster import gateway
 from htagweb_asgi.cluster.bus import Bus, handle_control
 from htagweb_asgi.cluster.placement import LocalProcesses, Placed
 from htagweb_asgi.cluster.registry import Registry
-from htagweb_asgi.cluster.settings import ClusterSettings
+from htagweb_asgi.cluster.settings import ClusterSettings, split_address
 from htagweb_asgi.protocol import control
 from htagweb_asgi.redisclient import RedisHealth, connect
 from htagweb_asgi.sessions.core import Sessions
@@ -52,6 +52,31 @@ class Node:
         self.running = False
         self.heartbeats = 0
         self.forwarded = 0  # requests whose process another node owns (metrics)
+
+    @classmethod
+    def joining(
+        cls, settings: ClusterSettings, sessions: Sessions, runtime_dir: str | None
+    ) -> Node:
+        """This worker's node, sharing the session store's Redis client when it has one; a
+        logout through `sessions` then ends the session's processes on every node."""
+        store = sessions.store
+        health = getattr(store, "health", None)
+        node = cls(settings, sessions, runtime_dir, health, getattr(store, "client", None))
+        sessions.cluster = node.bus
+        return node
+
+    def problem(self) -> str | None:
+        """What keeps this node from serving (for the readiness checks), or None."""
+        if self.running:
+            return None
+        return (
+            "this cluster node has not started: it needs the ASGI lifespan (run the server "
+            "with lifespan on, or give HtagASGI.lifespan to your framework)"
+        )
+
+    @property
+    def link_address(self) -> tuple[str, int]:
+        return split_address(self.settings.listen_on)
 
     @property
     def link_key(self) -> bytes:

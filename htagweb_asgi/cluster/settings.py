@@ -7,6 +7,10 @@ import os
 import re
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from htagweb_asgi.sessions.store import SessionStore
 
 REDIS_URL_ENV = "HTAGWEB_REDIS_URL"
 NODE_ENV = "HTAGWEB_NODE"
@@ -61,6 +65,12 @@ class ClusterSettings:
             raise ValueError("node_ttl and owner_ttl must be at least two heartbeats")
         if self.max_processes < 0:
             raise ValueError("max_processes must be >= 0 (0: no cluster-wide cap)")
+
+    def session_store(self) -> SessionStore:
+        """The sessions of this cluster: in its Redis, under its prefix."""
+        from htagweb_asgi.sessions.redisstore import RedisStore
+
+        return RedisStore(self.redis_url, prefix=self.prefix, timeout=self.redis_timeout)
 
     @property
     def listen_on(self) -> str:

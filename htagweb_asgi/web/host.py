@@ -111,17 +111,10 @@ class HtagASGI:
         self._runtime_dir = runtime_dir
         self._template = template or TemplateSettings()
         self._services: Services | None = None
-        self._cluster_settings = cluster or _cluster_from_environment()
+        self._cluster = cluster or _cluster_from_environment()
         self._node: Node | None = None
-        if self._cluster_settings is not None and not self._sessions.store_given:
-            from htagweb_asgi.sessions.redisstore import RedisStore
-
-            settings = self._cluster_settings
-            self._sessions.use_store(
-                RedisStore(
-                    settings.redis_url, prefix=settings.prefix, timeout=settings.redis_timeout
-                )
-            )
+        if self._cluster is not None and not self._sessions.store_given:
+            self._sessions.use_store(self._cluster.session_store())
         if app is not None:
             self.add_app("/", app)
 
@@ -246,10 +239,10 @@ class HtagASGI:
             if not self._router.apps and not self._router.extras:
                 raise RuntimeError("HtagASGI serves nothing: give an App or call add_app()")
             max_session = self._sessions.max_size
-            self._node = self._make_node()
+            self._node = _join(self._cluster, self._sessions, self._runtime_dir)
             node = self._node.settings.node if self._node is not None else None
             pools = PoolRegistry(self._runtime_dir, self._limits, self._template, max_session, node)
-            extra = self._cluster_problem if self._node is not None else None
+            extra = self._node.problem if self._node is not None else None
             self._services = Services(
                 self._sessions,
                 self._limits,
@@ -263,38 +256,12 @@ class HtagASGI:
         return self._services
 
     # -- cluster ---------------------------------------------------------------------------------
-    def _make_node(self) -> Node | None:
-        if self._cluster_settings is None:
-            return None
-        from htagweb_asgi.cluster.node import Node
-
-        store = self._sessions.store
-        node = Node(
-            self._cluster_settings,
-            self._sessions,
-            self._runtime_dir,
-            health=getattr(store, "health", None),
-            client=getattr(store, "client", None),
-        )
-        self._sessions.cluster = node.bus
-        return node
-
-    def _cluster_problem(self) -> str | None:
-        node = self._node
-        if node is not None and not node.running:
-            return (
-                "this cluster node has not started: it needs the ASGI lifespan (run the server "
-                "with lifespan on, or give HtagASGI.lifespan to your framework)"
-            )
-        return None
-
     def _pool_at(self, services: Services, name: str) -> Any:
         """The local pool of the App mounted at `name` (for the cluster's link), or None."""
         app = self._router.apps.get("" if name == "/" else name)
         if app is None or self._node is None:
             return None
-        host, port = split_address(self._node.settings.listen_on)
-        return services.pools.pool(app, {"server": (host, port)})
+        return services.pools.pool(app, {"server": self._node.link_address})
 
     async def _run_node(self, started: anyio.Event) -> None:
         """Run the cluster node (if any) until cancelled."""
@@ -385,10 +352,14 @@ def _cluster_from_environment() -> ClusterSettings | None:
     return ClusterSettings.from_environment()
 
 
-def split_address(address: str) -> tuple[str, int]:
-    from htagweb_asgi.cluster.settings import split_address as split
+def _join(
+    settings: ClusterSettings | None, sessions: Sessions, runtime_dir: str | None
+) -> Node | None:
+    if settings is None:
+        return None
+    from htagweb_asgi.cluster.node import Node
 
-    return split(address)
+    return Node.joining(settings, sessions, runtime_dir)
 
 
 def _check_parano(options: AppOptions) -> None:

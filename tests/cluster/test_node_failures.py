@@ -163,11 +163,18 @@ def test_ps_and_kill_see_and_act_on_the_whole_cluster(cluster: list[Node]) -> No
     for node in cluster:
         pids.append(httpx_page_pid(node.url))
     env = {"HTAGWEB_REDIS_URL": cluster[0].env["HTAGWEB_REDIS_URL"], "PYTHONPATH": str(ROOT)}
-    shown = command("ps", env)
-    assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.splitlines()[0].startswith("NODE")
+
+    def listed() -> str:  # as of each node's last heartbeat (every second)
+        shown = command("ps", env)
+        assert shown.returncode == 0, shown.stderr
+        return shown.stdout if all(f" {pid} " in shown.stdout for pid in pids) else ""
+
+    deadline = time.monotonic() + 5
+    while not (stdout := listed()):
+        assert time.monotonic() < deadline, "ps did not list both processes"
+    assert stdout.splitlines()[0].startswith("NODE")
     for pid, node in zip(pids, cluster, strict=True):
-        line = next(line for line in shown.stdout.splitlines() if f" {pid} " in line)
+        line = next(line for line in stdout.splitlines() if f" {pid} " in line)
         assert line.startswith(node.name + " ")
     killed = command("kill", env, str(pids[1]))
     assert killed.returncode == 0 and "ended 1 process" in killed.stdout, killed
