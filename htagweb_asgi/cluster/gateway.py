@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 _KEY_RE = re.compile(r"[0-9a-f]{32}")
 _CHUNK = 256 * 1024
+ACCEPT_BACKOFF = 0.1  # seconds without accepting after a failed accept (EMFILE)
 PoolFinder = Callable[[str], "ProcessPool | None"]
 
 
@@ -66,6 +67,10 @@ class Gateway:
                     conn, peer = listener.accept()
                 except BlockingIOError:  # another worker took it
                     continue
+                except OSError as exc:  # out of file descriptors: shed load, try again
+                    logger.warning("the cluster link cannot accept: %s", exc)
+                    await anyio.sleep(ACCEPT_BACKOFF)
+                    continue
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 tasks.start_soon(self._serve_one, conn, peer)
 
@@ -76,7 +81,7 @@ class Gateway:
                 request = await self._authenticate(channel, peer)
             if request is not None:
                 await self._open(channel, request)
-        except (TimeoutError, ChannelClosed, ValueError, KeyError, TypeError) as exc:
+        except (TimeoutError, OSError, ChannelClosed, ValueError, KeyError, TypeError) as exc:
             logger.info("a link from %s ended: %s", peer, exc)
         finally:
             await channel.aclose()
@@ -99,6 +104,13 @@ class Gateway:
         return dict(load_json(payload))
 
     async def _open(self, channel: Channel, request: dict[str, Any]) -> None:
+        try:
+            await self._carry_out(channel, request)
+        except HtagwebError as exc:  # the App's template cannot start, or is unreachable
+            if not channel.detached:
+                await channel.send_json(Kind.FAIL, _failure(exc))
+
+    async def _carry_out(self, channel: Channel, request: dict[str, Any]) -> None:
         op, key = request.get("op"), str(request.get("key", ""))
         pool = self._pools(str(request.get("app", "")))
         if pool is None or not _KEY_RE.fullmatch(key):
@@ -123,21 +135,21 @@ class Gateway:
         self, channel: Channel, pool: ProcessPool, key: str, request: dict[str, Any]
     ) -> UserChannel | None:
         replace = request.get("replace_pid")
-        try:
-            process = await pool.spawn(
-                key, int(replace) if replace is not None else None, str(request.get("session", ""))
-            )
-        except HtagwebError as exc:
-            failure = {
-                "message": str(exc),
-                "full": isinstance(exc, PoolFull),
-                "load_error": isinstance(exc, AppLoadError),
-                "traceback": exc.traceback if isinstance(exc, AppLoadError) else "",
-            }
-            await channel.send_json(Kind.FAIL, failure)
-            return None
+        process = await pool.spawn(
+            key, int(replace) if replace is not None else None, str(request.get("session", ""))
+        )
         await channel.send_json(Kind.SPAWNED, {})
         return process
+
+
+def _failure(exc: HtagwebError) -> dict[str, Any]:
+    """A FAIL answer that remote.py turns back into the same exception."""
+    return {
+        "message": str(exc),
+        "full": isinstance(exc, PoolFull),
+        "load_error": isinstance(exc, AppLoadError),
+        "traceback": exc.traceback if isinstance(exc, AppLoadError) else "",
+    }
 
 
 async def splice(a: socket.socket, b: socket.socket) -> None:

@@ -44,6 +44,7 @@ class Channel:
         self._decoder = FrameDecoder(max_frame)
         self._frames: deque[tuple[Kind, bytes]] = deque()
         self._closed = False
+        self.detached = False  # handed over (detach): its socket belongs to someone else
 
     @classmethod
     async def connect(cls, path: str) -> Channel:
@@ -86,7 +87,7 @@ class Channel:
         """Hand the socket over (to be spliced to another): nothing may be buffered."""
         if self._frames or self._decoder.buffered:
             raise ChannelClosed("frames arrived before the channel was handed over")
-        self._closed = True
+        self._closed = self.detached = True
         return self._sock
 
     async def send(self, kind: Kind, payload: bytes = b"") -> None:
