@@ -55,6 +55,7 @@ async def measure(clicks: int, warmup: int) -> dict[str, list[float]]:
     finally:
         for node in nodes:
             node.stop()
+            shutil.rmtree(node.runtime, ignore_errors=True)
         redis.stop()
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -59,7 +58,8 @@ def own_cluster(scratch: Path, logs: Path) -> Iterator[tuple[RedisServer, list[N
     nodes = start_nodes(redis, logs, new_secret())
     yield redis, nodes
     for node in nodes:
-        node.stop(signal.SIGKILL if node.process and node.process.poll() is None else 0)
+        node.stop()
+        shutil.rmtree(node.runtime, ignore_errors=True)
     redis.stop()
 
 

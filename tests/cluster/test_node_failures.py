@@ -4,6 +4,7 @@ something start their own Redis and nodes."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import struct
@@ -116,6 +117,7 @@ async def test_the_cluster_wide_cap_holds_on_every_node(scratch: Path, logs: Pat
     finally:
         for node in nodes:
             node.stop()
+            shutil.rmtree(node.runtime, ignore_errors=True)
         redis.stop()
 
 
