@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from subprocess import PIPE
 from typing import Any
 
@@ -48,6 +50,48 @@ class PoolFull(PoolError):
     """Raised when the App already has ``max_processes`` live user processes."""
 
 
+class PoolLimited(PoolError):
+    """Raised when the client's address may not start a process now (admission control:
+    too fast, or it holds its share); `retry_after` says in how many seconds to retry."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RefusalCache:
+    """The addresses the template refused lately, refused here until their Retry-After
+    without asking it again: a flood is answered by the worker alone (the template stays
+    free for everyone else). The template's word stays the rule: tokens only come back with
+    time, so this refuses nothing the template would accept."""
+
+    _PRUNE_AT = 1024
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._until: dict[str, float] = {}
+
+    def remember(self, client: str, seconds: float) -> None:
+        """The template refused `client` for `seconds` (exact: not the rounded Retry-After)."""
+        if not client or seconds <= 0:
+            return
+        now = self.clock()
+        if len(self._until) >= self._PRUNE_AT:
+            self._until = {c: t for c, t in self._until.items() if t > now}
+        self._until[client] = now + seconds
+
+    def check(self, client: str) -> None:
+        """Raise PoolLimited while `client` is known to be refused."""
+        until = self._until.get(client) if client else None
+        if until is None:
+            return
+        left = until - self.clock()
+        if left <= 0:
+            del self._until[client]
+            return
+        raise PoolLimited("this address starts new processes too fast", max(1, math.ceil(left)))
+
+
 class UserChannel(Channel):
     """A channel to a user process; its first frame (HELLO) says which pid answered."""
 
@@ -75,6 +119,7 @@ class ProcessPool:
         self._lease: Channel | None = None
         self._start_lock = anyio.Lock()
         self._failure: tuple[AppLoadError, float] | None = None
+        self.refusals = RefusalCache()
 
     def socket_path(self, key: str) -> str:
         return os.path.join(self.directory, f"{key}.sock")
@@ -94,33 +139,49 @@ class ProcessPool:
         return channel
 
     async def spawn(
-        self, key: str, replace_pid: int | None = None, session: str = ""
+        self,
+        key: str,
+        replace_pid: int | None = None,
+        session: str = "",
+        *,
+        client: str = "",
+        mismatch: bool = False,
     ) -> UserChannel:
-        """Return a channel to the process of `key`, creating it (or replacing `replace_pid`).
+        """Return a channel to the process of `key`, creating it (or replacing `replace_pid`:
+        `mismatch` when its page asked for other arguments, else it crashed).
 
         `session` tags a new process with its session (Sessions.tag), so that a logout can
-        end it.
+        end it; `client` is the address admission control counts it against. Raises
+        PoolLimited (the address may not start one now), PoolFull, PoolError.
         """
-        reply = await self._spawn_request(key, replace_pid, session)
+        self.refusals.check(client)
+        request = {
+            "key": key,
+            "replace_pid": replace_pid,
+            "session": session,
+            "client": client,
+            "mismatch": mismatch,
+        }
+        reply = await self._spawn_request(request)
         channel = await self.connect(key)
         if channel is None and reply.get("existed"):
             # It was still in the template's table, but no longer listens: a process that
             # crashed a moment ago and is not reaped yet. Replace it.
-            await self._spawn_request(key, int(reply["pid"]), session)
+            await self._spawn_request({**request, "replace_pid": int(reply["pid"])})
             channel = await self.connect(key)
         if channel is None:
             raise PoolError("the new user process is not listening")
         return channel
 
-    async def _spawn_request(
-        self, key: str, replace_pid: int | None, session: str
-    ) -> dict[str, Any]:
-        request = {"key": key, "replace_pid": replace_pid, "session": session}
+    async def _spawn_request(self, request: dict[str, Any]) -> dict[str, Any]:
         kind, reply = await self._control(Kind.SPAWN, request)
         if kind is Kind.FAIL:
             message = str(reply["message"])
             if reply.get("full"):
                 raise PoolFull(message)
+            if reply.get("limited"):
+                self.refusals.remember(str(request["client"]), float(reply.get("wait", 0.0)))
+                raise PoolLimited(message, int(reply["retry_after"]))
             if reply.get("load_error"):  # a renewed template whose new code does not import
                 raise AppLoadError(message.partition("\n")[0], message)
             raise PoolError(message)
@@ -134,6 +195,13 @@ class ProcessPool:
                 await self._control(Kind.KILL, {"key": key, "pid": pid})
             except PoolError as exc:
                 logger.error("cannot kill the process of %s…: %s", key[:8], exc)
+
+    async def rename(self, key: str, pid: int | None, new_key: str, session: str) -> bool:
+        """Move the process `pid` of `key` to `new_key` (its session rotated), tagged with
+        `session`; False when it is no longer `key`'s process."""
+        request = {"key": key, "pid": pid, "new_key": new_key, "session": session}
+        _, reply = await self._control(Kind.RENAME, request)
+        return bool(reply.get("renamed"))
 
     async def listing(self) -> dict[str, Any]:
         """The template's view: its pid, how many workers hold a lease, its processes."""

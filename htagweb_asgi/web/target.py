@@ -12,24 +12,35 @@ from htagweb_asgi.web.sessionsync import SessionSync
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class UserTarget:
-    """The (session, App) process: its pool and key, and the session it shares."""
+    """The (session, App) process: its pool and key, and the session it shares (both change
+    when the App rotates the session)."""
 
     pool: ProcessPool
     key: str
     sessions: Sessions
     session_id: str
+    client: str = ""  # the request's address, as admission control counts it
+    app: str = ""  # the App's identity (MountedApp.identity): keys are derived from it
 
     @classmethod
-    def of(cls, pool: ProcessPool, sessions: Sessions, session_id: str, app: str) -> UserTarget:
-        return cls(pool, sessions.process_key(session_id, app), sessions, session_id)
+    def of(
+        cls, pool: ProcessPool, sessions: Sessions, session_id: str, app: str, client: str = ""
+    ) -> UserTarget:
+        key = sessions.process_key(session_id, app)
+        return cls(pool, key, sessions, session_id, client, app)
 
     async def connect(self) -> UserChannel | None:
         return await self.pool.connect(self.key)
 
-    async def spawn(self, replace_pid: int | None = None) -> UserChannel:
-        return await self.pool.spawn(self.key, replace_pid, self.sessions.tag(self.session_id))
+    async def spawn(self, replace_pid: int | None = None, mismatch: bool = False) -> UserChannel:
+        """The process of this target, started (or replacing `replace_pid`: `mismatch` when
+        its page asked for other arguments, else it crashed)."""
+        tag = self.sessions.tag(self.session_id)
+        return await self.pool.spawn(
+            self.key, replace_pid, tag, client=self.client, mismatch=mismatch
+        )
 
     async def kill(self, pid: int | None) -> None:
         await self.pool.kill(self.key, pid)
@@ -41,6 +52,20 @@ class UserTarget:
         await self.kill(pid)
         return f"The application took more than {seconds:g} s to answer and was stopped."
 
+    async def rotate(self, pid: int | None) -> str:
+        """The App called ``session.rotate()`` (a login of its own): move the session to a
+        new id, keep process `pid` as the new id's, end the old id's other processes (of
+        every App); return the new id (the browser still needs its cookie)."""
+        old_id, new_id = self.session_id, self.sessions.new_id()
+        await self.sessions.move(old_id, new_id)
+        new_key = self.sessions.process_key(new_id, self.app)
+        tag = self.sessions.tag(new_id)
+        if not await self.pool.rename(self.key, pid, new_key, tag):
+            logger.warning("the process that rotated its session is gone: nothing to keep")
+        self.key, self.session_id = new_key, new_id
+        await self.sessions.end_processes(old_id)
+        return new_id
+
     def session_sync(self) -> SessionSync:
         """A fresh sync: for a channel to a process whose session we have not sent yet."""
-        return SessionSync(self.sessions, self.session_id)
+        return SessionSync(self.sessions, self.session_id, self.rotate)
