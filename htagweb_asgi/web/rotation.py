@@ -5,7 +5,7 @@ id and the App's process stays (web/target.py). A websocket cannot set a cookie,
 relay hands the page a rotation token, and the page posts it here at once: the answer sets
 the new cookie. The token is worth nothing without the old cookie (it is an HMAC of the old
 id, the new one and a deadline: Sessions.rotation_token), which the browser sends with this
-same-origin request.
+same-origin request, and it serves once.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ async def serve_new_cookie(
         await send_ended(send, 403, Close.POLICY_VIOLATION, "cross-site request refused")
         return
     old_id = services.sessions.session_id(scope)  # the cookie itself: its id has ended
-    new_id = services.sessions.redeem_rotation(old_id, token) if old_id else None
+    new_id = await services.sessions.redeem_rotation(old_id, token) if old_id else None
     if new_id is None:
         logger.info("refused a rotation token (expired, or not this browser's)")
         await send_ended(send, 403, Close.POLICY_VIOLATION, "not a valid rotation token")
