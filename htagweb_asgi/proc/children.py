@@ -87,7 +87,8 @@ class UserProcesses:
         processes, by ending one of its own; at the cap, one of anybody's. Refused when
         nobody may be ended.
         """
-        at_share = bool(client) and self.per_client[client] >= self.client_limit
+        share = self.client_limit if self.client_limit < self.max_processes else None
+        at_share = bool(client) and share is not None and self.per_client[client] >= share
         own = (c for c in self.current.values() if c.client == client)
         if at_share and not self._evict_one(own):
             return Refused.CLIENT_SHARE

@@ -34,7 +34,7 @@ class ClientAddresses:
         self.trust_unix = UNIX in trusted
         self.networks = [ipaddress.ip_network(p, strict=False) for p in trusted if p != UNIX]
         self.header = forwarded_header.encode("latin-1")
-        self._warned: set[str] = set()
+        self._warned = False
 
     def of(self, scope: Mapping[str, Any]) -> str:
         """The address that counts for `scope`'s request (see the module docstring)."""
@@ -60,18 +60,26 @@ class ClientAddresses:
         return any(peer in network for network in self.networks)
 
     def _warn_if_forwarded(self, scope: Mapping[str, Any], peer: Address | str | None) -> None:
-        """A proxy we were not told to trust: every client behind it shares one budget."""
-        name = str(peer)
-        if name in self._warned or header(scope, self.header) is None:
+        """Once per worker: a proxy we were not told to trust (a private or loopback peer
+        sending the header), so every client behind it shares one budget. A public peer
+        with the header is a client (or the server resolved the header already, as
+        uvicorn's --forwarded-allow-ips does)."""
+        if self._warned or header(scope, self.header) is None:
             return
-        self._warned.add(name)
+        local = peer == UNIX or (
+            isinstance(peer, ipaddress.IPv4Address | ipaddress.IPv6Address)
+            and (peer.is_private or peer.is_loopback)
+        )
+        if not local:
+            return
+        self._warned = True
         logger.warning(
             "requests from %s carry %s, but %s is not among the trusted_proxies: admission "
-            "control counts them all as one client. If it is your proxy, trust it "
-            "(HtagASGI(admission=Admission(trusted_proxies=[...])))",
-            name,
+            "control counts every client behind it as one. If it is your proxy, trust it: "
+            "HtagASGI(admission=Admission(trusted_proxies=[...]))",
+            peer,
             self.header.decode(),
-            name,
+            peer,
         )
 
 

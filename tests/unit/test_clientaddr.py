@@ -37,6 +37,9 @@ def test_a_header_from_an_untrusted_peer_is_ignored_and_said_once(
         for _ in range(3):
             request = scope("127.0.0.1", ("x-forwarded-for", "198.51.100.1"))
             assert resolver.of(request) == "127.0.0.1"
+        resolver.of(scope("10.9.9.9", ("x-forwarded-for", "198.51.100.1")))  # once per worker
+        fresh = ClientAddresses()
+        fresh.of(scope("203.0.113.7", ("x-forwarded-for", "198.51.100.1")))  # a public peer
     [warning] = caplog.records
     assert "127.0.0.1 is not among the trusted_proxies" in warning.getMessage()
 
