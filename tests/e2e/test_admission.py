@@ -4,6 +4,7 @@ does not replace a live App, one cookie cannot hold unbounded websockets."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,16 +98,14 @@ async def test_a_cross_site_link_does_not_replace_a_live_app(served: Server) -> 
 async def test_one_cookie_cannot_hold_unbounded_websockets(served: Server) -> None:
     async with Visitor(served.url) as user:
         page = await user.page("/")
-        held = []
-        try:
-            for _ in range(16):  # max_websockets_per_page
-                held.append(await user.websocket(page).__aenter__())
+        async with contextlib.AsyncExitStack() as held:
+            for _ in range(16):  # max_websockets_per_page: all open at once
+                await held.enter_async_context(user.websocket(page))
             async with user.websocket(page, ready=False) as refused:
                 code, reason = await closed_with(refused)
             assert code == 4009 and "Too many open connections" in reason
-        finally:
-            for ws in held:
-                await ws.close()
+        async with user.websocket(page) as again:  # closed ones no longer count
+            await click(again, page, "inc")
 
 
 async def test_an_http_page_says_it_loaded_and_its_process_counts_as_attached(

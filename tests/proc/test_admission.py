@@ -7,52 +7,41 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import pytest
 
-from htagweb_asgi.appref import AppRef
-from htagweb_asgi.options import Admission, AppOptions, Limits, TemplateSettings
+from htagweb_asgi.options import Admission
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import Kind
 from htagweb_asgi.web.page import render_page
 from htagweb_asgi.web.pool import PoolLimited, ProcessPool, UserChannel
-from htagweb_asgi.web.registry import PoolRegistry
-from htagweb_asgi.web.routing import MountedApp
+from tests.support.pools import COUNTER, MakeRegistry
 from tests.support.targets import target
 from tests.support.waiting import eventually_async, pid_alive, pid_gone
 
 pytestmark = pytest.mark.anyio
 
 SCOPE = {"server": ("127.0.0.1", 4322)}
-COUNTER = MountedApp("", AppRef("tests.support.apps.counter", "App"), AppOptions())
 
 
 def key(n: int) -> str:
     return f"{n:032x}"
 
 
-@pytest.fixture
-async def pools(runtime_dir: str) -> AsyncIterator[list[PoolRegistry]]:
-    made: list[PoolRegistry] = []
-    yield made
-    for registry in made:
-        await registry.close()
-
-
 def pool_of(
-    made: list[PoolRegistry],
-    runtime_dir: str,
+    registries: MakeRegistry,
     max_processes: int | None = 50,
     evict_after: float = 3600.0,
     **admission: Any,
 ) -> ProcessPool:
-    settings = TemplateSettings(lease_grace=0.5, spare_processes=0, evict_after=evict_after)
-    limits = Limits(max_processes=max_processes)
-    registry = PoolRegistry(runtime_dir, limits, settings, admission=Admission(**admission))
-    made.append(registry)
+    registry = registries(
+        max_processes=max_processes,
+        admission=Admission(**admission),
+        spare_processes=0,
+        evict_after=evict_after,
+    )
     return registry.pool(COUNTER, SCOPE)
 
 
@@ -73,9 +62,9 @@ async def attach(pool: ProcessPool, n: int, instance: str, subscribe: bool = Tru
 
 
 async def test_a_page_that_never_attaches_is_reclaimed_an_attached_one_stays(
-    pools: list[PoolRegistry], runtime_dir: str
+    registries: MakeRegistry,
 ) -> None:
-    pool = pool_of(pools, runtime_dir, unattached_timeout=1.0)
+    pool = pool_of(registries, unattached_timeout=1.0)
     crawler, _ = await load(pool, 1)
     user, instance = await load(pool, 2)
     async with await attach(pool, 2, instance, subscribe=False) as channel:
@@ -86,9 +75,9 @@ async def test_a_page_that_never_attaches_is_reclaimed_an_attached_one_stays(
 
 
 async def test_each_address_a_burst_then_429_another_address_is_not_affected(
-    pools: list[PoolRegistry], runtime_dir: str
+    registries: MakeRegistry,
 ) -> None:
-    pool = pool_of(pools, runtime_dir, new_process_burst=2, new_process_rate=0.01)
+    pool = pool_of(registries, new_process_burst=2, new_process_rate=0.01)
     await load(pool, 1, "10.0.0.1")
     await load(pool, 2, "10.0.0.1")
     with pytest.raises(PoolLimited) as refused:
@@ -101,10 +90,10 @@ async def test_each_address_a_burst_then_429_another_address_is_not_affected(
 
 
 async def test_an_address_at_its_share_makes_room_with_its_own_idle_process(
-    pools: list[PoolRegistry], runtime_dir: str
+    registries: MakeRegistry,
 ) -> None:
     """10 processes, 20 % each: the third page load of an address ends its least used."""
-    pool = pool_of(pools, runtime_dir, max_processes=10, evict_after=0.0, client_share=0.2)
+    pool = pool_of(registries, max_processes=10, evict_after=0.0, client_share=0.2)
     first, _ = await load(pool, 1, "10.0.0.1")
     second, instance = await load(pool, 2, "10.0.0.1")
     other, _ = await load(pool, 3, "10.0.0.2")
@@ -116,9 +105,9 @@ async def test_an_address_at_its_share_makes_room_with_its_own_idle_process(
 
 
 async def test_at_its_share_with_everyone_engaged_an_address_gets_429(
-    pools: list[PoolRegistry], runtime_dir: str
+    registries: MakeRegistry,
 ) -> None:
-    pool = pool_of(pools, runtime_dir, max_processes=10, client_share=0.2)
+    pool = pool_of(registries, max_processes=10, client_share=0.2)
     await load(pool, 1, "10.0.0.1")
     await load(pool, 2, "10.0.0.1")
     with pytest.raises(PoolLimited, match="share"):
@@ -126,9 +115,9 @@ async def test_at_its_share_with_everyone_engaged_an_address_gets_429(
 
 
 async def test_at_the_cap_never_attached_go_first_engaged_users_never(
-    pools: list[PoolRegistry], runtime_dir: str
+    registries: MakeRegistry,
 ) -> None:
-    pool = pool_of(pools, runtime_dir, max_processes=3, evict_after=0.0)
+    pool = pool_of(registries, max_processes=3, evict_after=0.0)
     engaged, instance = await load(pool, 1)
     crawled, _ = await load(pool, 2)
     reader, reader_instance = await load(pool, 3)
@@ -141,10 +130,8 @@ async def test_at_the_cap_never_attached_go_first_engaged_users_never(
     assert pid_alive(engaged) and pid_alive(reader)
 
 
-async def test_a_page_holds_a_bounded_number_of_websockets(
-    pools: list[PoolRegistry], runtime_dir: str
-) -> None:
-    pool = pool_of(pools, runtime_dir, max_websockets_per_page=2)
+async def test_a_page_holds_a_bounded_number_of_websockets(registries: MakeRegistry) -> None:
+    pool = pool_of(registries, max_websockets_per_page=2)
     _, instance = await load(pool, 1)
     async with await attach(pool, 1, instance) as one, await attach(pool, 1, instance) as two:
         assert (await one.receive())[0] is Kind.OK and (await two.receive())[0] is Kind.OK
@@ -156,9 +143,9 @@ async def test_a_page_holds_a_bounded_number_of_websockets(
 
 
 async def test_the_page_of_a_replaced_process_is_told_replaced_not_crashed(
-    pools: list[PoolRegistry], runtime_dir: str
+    registries: MakeRegistry,
 ) -> None:
-    pool = pool_of(pools, runtime_dir)
+    pool = pool_of(registries)
     old, instance = await load(pool, 1, query="a")
     async with await attach(pool, 1, instance) as websocket:
         assert (await websocket.receive())[0] is Kind.OK
@@ -171,9 +158,9 @@ async def test_the_page_of_a_replaced_process_is_told_replaced_not_crashed(
 
 
 async def test_a_rotated_session_keeps_its_process_under_the_new_key(
-    pools: list[PoolRegistry], runtime_dir: str
+    registries: MakeRegistry,
 ) -> None:
-    pool = pool_of(pools, runtime_dir)
+    pool = pool_of(registries)
     pid, _ = await load(pool, 1)
     assert await pool.rename(key(1), pid, key(2), "new-session-tag")
     assert not os.path.exists(pool.socket_path(key(1)))
@@ -182,10 +169,8 @@ async def test_a_rotated_session_keeps_its_process_under_the_new_key(
     assert not await pool.rename(key(1), pid, key(3), "x")  # nothing left under the old key
 
 
-async def test_without_max_processes_the_cap_fits_the_machine(
-    pools: list[PoolRegistry], runtime_dir: str
-) -> None:
-    pool = pool_of(pools, runtime_dir, max_processes=None)
+async def test_without_max_processes_the_cap_fits_the_machine(registries: MakeRegistry) -> None:
+    pool = pool_of(registries, max_processes=None)
     await load(pool, 1)
     cap = (await pool.listing())["max_processes"]
     assert 8 <= cap <= 10_000
