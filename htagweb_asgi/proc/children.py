@@ -279,20 +279,24 @@ class UserProcesses:
         return self.checks[0][0] if self.checks else None
 
     # -- views and hand-over ---------------------------------------------------------------------
-    def listing(self) -> list[dict[str, Any]]:
+    def listing(self, memory: bool = True) -> list[dict[str, Any]]:
+        """The live processes, with their memory (read from /proc: skip it to watch often)."""
         now = self.board.clock()
-        return [
-            {
-                "key": child.key[:12],
-                "pid": child.pid,
-                "age": round(now - child.started, 1),
-                "idle": round(now - self.board.last_activity(child.slot), 1),
-                "attached": self.board.usage(child.slot).attached,
-                "interactions": self.board.usage(child.slot).interactions,
-                **memory_usage(child.pid),
-            }
-            for child in self.current.values()
-        ]
+        rows = []
+        for child in self.current.values():
+            usage = self.board.usage(child.slot)
+            rows.append(
+                {
+                    "key": child.key[:12],
+                    "pid": child.pid,
+                    "age": round(now - child.started, 1),
+                    "idle": round(now - usage.last_activity, 1),
+                    "attached": usage.attached,
+                    "interactions": usage.interactions,
+                    **(memory_usage(child.pid) if memory else {}),
+                }
+            )
+        return rows
 
     def export(self) -> dict[str, Any]:
         """The table, for the re-executed template (see supervisor.renew)."""

@@ -46,7 +46,7 @@ class Table(Protocol):
     def send_signal(self, child: Any, sig: signal.Signals) -> None: ...
     def end_session(self, session: str) -> int: ...
     def ask_to_end(self, child: Any, sig: signal.Signals) -> None: ...
-    def listing(self) -> list[dict[str, Any]]: ...
+    def listing(self, memory: bool = True) -> list[dict[str, Any]]: ...
     def spare_pids(self) -> list[int]: ...
 
 
@@ -93,7 +93,8 @@ class TemplateRequests:
         if kind is Kind.RENAME:
             return encode_json(Kind.DONE, {"renamed": self.rename(load_json(payload))})
         if kind is Kind.LIST:
-            return encode_json(Kind.LISTING, self.listing())
+            memory = bool(load_json(payload).get("memory", True)) if payload else True
+            return encode_json(Kind.LISTING, self.listing(memory))
         raise ValueError(f"unexpected {kind.name}")
 
     def spawn(self, holder: Hashable, request: dict[str, Any]) -> bytes:
@@ -158,7 +159,7 @@ class TemplateRequests:
             self.table.ask_to_end(child, EVICT)
         return len(found)
 
-    def listing(self) -> dict[str, Any]:
+    def listing(self, memory: bool = True) -> dict[str, Any]:
         return {
             "app": str(self.config.app),
             "label": self.config.label,
@@ -167,5 +168,5 @@ class TemplateRequests:
             "max_processes": self.table.max_processes,
             "start_method": self.config.start_method,
             "spares": self.table.spare_pids(),
-            "processes": self.table.listing(),
+            "processes": self.table.listing(memory),
         }

@@ -104,7 +104,7 @@ class FakeTable:
     def ask_to_end(self, child: Any, sig: signal.Signals) -> None:
         self.send_signal(child, sig)
 
-    def listing(self) -> list[dict[str, Any]]:
+    def listing(self, memory: bool = True) -> list[dict[str, Any]]:
         return [{"key": c.key[:12], "pid": c.pid} for c in self.current.values()]
 
     def spare_pids(self) -> list[int]:
