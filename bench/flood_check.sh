@@ -9,5 +9,8 @@
 # Usage: bash bench/flood_check.sh [pytest arguments]   (about 3 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HTAGWEB_FLOOD_SECONDS=60 HTAGWEB_FLOOD_RECLAIM=90 \
-    exec .venv/bin/python -m pytest -p no:cacheprovider -v tests/browser/test_flood.py "$@"
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+HTAGWEB_FLOOD_SECONDS=60 HTAGWEB_FLOOD_RECLAIM=90 HTAGWEB_FLOOD_REPORT="$report" \
+    .venv/bin/python -m pytest -p no:cacheprovider -v tests/browser/test_flood.py "$@"
+cat "$report"

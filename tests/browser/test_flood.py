@@ -13,6 +13,7 @@ HTAGWEB_FLOOD_RECLAIM=90.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -98,12 +99,30 @@ def test_a_flood_from_one_address_locks_nobody_out(
         engaged.reload()  # the same process, with every click counted
         expect(engaged.locator(".value")).to_have_text(str(clicks))
         assert engaged.locator(".pid").inner_text() == engaged_pid
+        report(flood, newcomers=len(newcomers), clicks=clicks, fell_after=time.monotonic())
     finally:
         flood.stop()
         engaged_context.close()
     assert len(newcomers) >= FLOOD_SECONDS // ARRIVAL_EVERY
     assert 0 < flood.peak_live <= MAX_LIVE, flood.peak_live
     assert peak >= 10  # the flood did cost processes: the test measured something
+
+
+def report(flood: Flood, newcomers: int, clicks: int, fell_after: float) -> None:
+    """What the run saw, as JSON in $HTAGWEB_FLOOD_REPORT (bench/flood_check.sh prints it)."""
+    path = os.environ.get("HTAGWEB_FLOOD_REPORT")
+    if not path:
+        return
+    figures = {
+        "flood_seconds": FLOOD_SECONDS,
+        "statuses": {str(k): v for k, v in flood.statuses.items()},
+        "peak_live_processes": flood.peak_live,
+        "peak_flood_processes": flood.peak_flood,
+        "fell_to_10pct_after_s": round(fell_after - (flood.stopped_at or fell_after), 1),
+        "newcomers": newcomers,
+        "engaged_clicks": clicks,
+    }
+    Path(path).write_text(json.dumps(figures, indent=1))
 
 
 def reclaimed(flood: Flood, peak: int, stopped_at: float) -> bool:
