@@ -11,11 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import sys
 import time
-from collections.abc import Callable
 from subprocess import PIPE
 from typing import Any
 
@@ -28,6 +26,7 @@ from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.protocol.config import CONTROL_SOCKET, TEMPLATE_MODULE, TemplateConfig
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import Channel, ChannelClosed
+from htagweb_asgi.web.refusals import RefusalCache
 
 logger = logging.getLogger(__name__)
 
@@ -57,39 +56,6 @@ class PoolLimited(PoolError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class RefusalCache:
-    """The addresses the template refused lately, refused here until their Retry-After
-    without asking it again: a flood is answered by the worker alone (the template stays
-    free for everyone else). The template's word stays the rule: tokens only come back with
-    time, so this refuses nothing the template would accept."""
-
-    _PRUNE_AT = 1024
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self._until: dict[str, float] = {}
-
-    def remember(self, client: str, seconds: float) -> None:
-        """The template refused `client` for `seconds` (exact: not the rounded Retry-After)."""
-        if not client or seconds <= 0:
-            return
-        now = self.clock()
-        if len(self._until) >= self._PRUNE_AT:
-            self._until = {c: t for c, t in self._until.items() if t > now}
-        self._until[client] = now + seconds
-
-    def check(self, client: str) -> None:
-        """Raise PoolLimited while `client` is known to be refused."""
-        until = self._until.get(client) if client else None
-        if until is None:
-            return
-        left = until - self.clock()
-        if left <= 0:
-            del self._until[client]
-            return
-        raise PoolLimited("this address starts new processes too fast", max(1, math.ceil(left)))
 
 
 class UserChannel(Channel):
@@ -154,7 +120,9 @@ class ProcessPool:
         end it; `client` is the address admission control counts it against. Raises
         PoolLimited (the address may not start one now), PoolFull, PoolError.
         """
-        self.refusals.check(client)
+        wait = self.refusals.retry_after(client)
+        if wait is not None:
+            raise PoolLimited("this address starts new processes too fast", wait)
         request = {
             "key": key,
             "replace_pid": replace_pid,

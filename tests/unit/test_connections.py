@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from htagweb_asgi.web.connections import OpenWebsockets
-from htagweb_asgi.web.pool import PoolLimited, RefusalCache
+from htagweb_asgi.web.refusals import RefusalCache
 from tests.support.clock import FakeClock
 
 
@@ -24,13 +22,11 @@ def test_websockets_per_session_are_counted_while_open() -> None:
 def test_a_refused_address_is_refused_here_until_its_time() -> None:
     clock = FakeClock()
     cache = RefusalCache(clock)
-    cache.check("10.0.0.1")  # nothing known: ask the template
+    assert cache.retry_after("10.0.0.1") is None  # nothing known: ask the template
     cache.remember("10.0.0.1", 1.5)
-    with pytest.raises(PoolLimited) as refused:
-        cache.check("10.0.0.1")
-    assert refused.value.retry_after == 2
-    cache.check("10.0.0.2")
+    assert cache.retry_after("10.0.0.1") == 2
+    assert cache.retry_after("10.0.0.2") is None
     clock.advance(1.5)
-    cache.check("10.0.0.1")
+    assert cache.retry_after("10.0.0.1") is None
     cache.remember("", 10)  # an unknown address is never cached
-    cache.check("")
+    assert cache.retry_after("") is None
