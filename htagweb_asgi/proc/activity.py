@@ -18,7 +18,7 @@ import struct
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _SLOT = struct.Struct("dII")  # last activity, interactions, attached (0 or 1)
 _USES = struct.Struct("I")
@@ -38,9 +38,8 @@ def _anonymous_file(size: int) -> int:
     return fd
 
 
-@dataclass(frozen=True)
-class Usage:
-    """One slot as the template reads it."""
+class Usage(NamedTuple):
+    """One slot as the template reads it (a tuple: eviction reads every slot at the cap)."""
 
     last_activity: float
     interactions: int
@@ -83,7 +82,7 @@ class ActivityBoard:
     def usage(self, slot: int) -> Usage:
         """What the process of `slot` recorded."""
         last, interactions, attached = _SLOT.unpack_from(self._map, slot * _SLOT.size)
-        return Usage(last, interactions, bool(attached))
+        return Usage(last, interactions, attached != 0)
 
     def last_activity(self, slot: int) -> float:
         """Return the monotonic time of the last activity recorded in `slot`."""

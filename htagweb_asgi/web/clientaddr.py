@@ -10,6 +10,7 @@ compared in memory: never a path, a file name or a process argument.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
@@ -96,6 +97,7 @@ def _peer(scope: Mapping[str, Any]) -> Address | str | None:
     return _parse(str(client[0]))
 
 
+@functools.lru_cache(maxsize=4096)  # a flood repeats one address: parse it once
 def _parse(text: str) -> Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # [v6]:port
@@ -111,6 +113,7 @@ def _parse(text: str) -> Address | None:
     return address
 
 
+@functools.lru_cache(maxsize=4096)
 def _bucket(address: Address | str | None) -> str:
     """What admission control counts: the address itself, an IPv6 /64 network."""
     if address is None:
