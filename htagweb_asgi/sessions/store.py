@@ -91,7 +91,7 @@ class MemoryStore(SessionStore):
 
     def is_ended(self, session_id: str) -> bool:
         with self._lock:
-            return self._ended.get(session_id, 0.0) > time.time()
+            return self._ended.get(session_id, 0.0) > self._clock()
 
     def load(self, session_id: str) -> Snapshot:
         with self._lock:
@@ -100,7 +100,7 @@ class MemoryStore(SessionStore):
 
     def save(self, session_id: str, changes: Mapping[str, str | None], max_age: float) -> None:
         with self._lock:
-            if self._ended.get(session_id, 0.0) > time.time():
+            if self._ended.get(session_id, 0.0) > self._clock():
                 return
             expires, data = self._sessions.get(session_id, (0.0, {}))
             data = dict(data) if expires > self._clock() else {}
@@ -115,14 +115,14 @@ class MemoryStore(SessionStore):
     def delete(self, session_id: str) -> None:
         with self._lock:
             self._sessions.pop(session_id, None)
-            self._ended[session_id] = time.time() + ENDED_FOR
+            self._ended[session_id] = self._clock() + ENDED_FOR
             self._writes += 1
 
     def rename(self, old_id: str, new_id: str) -> None:
         with self._lock:
             if old_id in self._sessions:
                 self._sessions[new_id] = self._sessions.pop(old_id)
-            self._ended[old_id] = time.time() + ENDED_FOR
+            self._ended[old_id] = self._clock() + ENDED_FOR
             self._writes += 1
 
     def stamp(self, session_id: str) -> Hashable | None:
@@ -207,7 +207,7 @@ class SQLiteStore(SessionStore):
         return dict(rows.fetchall())
 
     def is_ended(self, session_id: str) -> bool:
-        row = self._db().execute(_ENDED, (session_id, time.time())).fetchone()
+        row = self._db().execute(_ENDED, (session_id, self._clock())).fetchone()
         return row is not None
 
     def save(self, session_id: str, changes: Mapping[str, str | None], max_age: float) -> None:
@@ -239,14 +239,14 @@ class SQLiteStore(SessionStore):
         with _transaction(db):
             db.execute("DELETE FROM entries WHERE id = ?", (session_id,))
             db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-            db.execute(_END, (session_id, time.time() + ENDED_FOR))
+            db.execute(_END, (session_id, self._clock() + ENDED_FOR))
 
     def rename(self, old_id: str, new_id: str) -> None:
         db = self._db()
         with _transaction(db):
             db.execute("UPDATE sessions SET id = ? WHERE id = ?", (new_id, old_id))
             db.execute("UPDATE entries SET id = ? WHERE id = ?", (new_id, old_id))
-            db.execute(_END, (old_id, time.time() + ENDED_FOR))
+            db.execute(_END, (old_id, self._clock() + ENDED_FOR))
 
     def stamp(self, session_id: str) -> Hashable | None:
         """SQLite's ``data_version``: it changes when another connection (another thread,
