@@ -15,6 +15,7 @@ import pytest
 from htagweb_asgi.options import Admission
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import Kind
+from htagweb_asgi.protocol.pagerequest import PageRequest
 from htagweb_asgi.web.page import render_page
 from htagweb_asgi.web.pool import PoolLimited, ProcessPool, UserChannel
 from tests.support.pools import COUNTER, MakeRegistry
@@ -49,7 +50,7 @@ async def load(pool: ProcessPool, n: int, client: str = "", query: str = "") -> 
     """User n loads the page (from `client`); return the pid that rendered it and the
     page's instance."""
     init: tuple[tuple[Any, ...], dict[str, Any]] = ((query,), {}) if query else ((), {})
-    page = await render_page(target(pool, key(n), client=client), init, 10.0)
+    page = await render_page(target(pool, key(n), client=client), PageRequest(init), 10.0)
     return int(page.html.split("pid=")[1].split("<")[0]), page.instance
 
 
