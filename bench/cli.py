@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import goals, machine, metrics, report, sandbox
+from bench import floodreport, goals, machine, metrics, report, sandbox
 from bench.htag2 import report as htag2_report
 from bench.runner import SCENARIOS, Plan, run_plan
 from bench.servers import ROOT, TARGETS, Pythons
@@ -156,11 +156,18 @@ def finish(data: dict[str, Any], sizes: Sizes, out: Path, markdown: Path | None)
     data["notes"] = report.collect_notes(runs)
     _save(out / "results.json", data)
     if markdown is not None:
-        beside = markdown.with_suffix(".json")
+        flood_only = floodreport.is_flood_run([run["scenario"] for run in runs])
+        # a flood run writes its own section (and JSON), and keeps the rest of the page
+        beside = markdown.with_name(markdown.stem + ("-flood" if flood_only else "") + ".json")
         data["json"] = os.path.relpath(beside, markdown.parent)
         _save(beside, data)
         previous = markdown.read_text() if markdown.exists() else ""
-        markdown.write_text(htag2_report.keep(previous, report.render(data, all_metrics)))
+        if flood_only:
+            written = floodreport.merge(previous, floodreport.section(data, all_metrics))
+        else:
+            page = floodreport.keep(previous, report.render(data, all_metrics))
+            written = htag2_report.keep(previous, page)
+        markdown.write_text(written)
         print(f"wrote {markdown} and {beside}")
     print(f"wrote {out / 'results.json'}: {data['errors']} errors, {data['duration_s']:.0f} s")
 
