@@ -35,6 +35,10 @@ SCENARIOS: dict[str, Scenario] = {
 }
 # What our host measures with: every per-address limit off (the load comes from one
 # address), except for the floods, which measure admission control as it ships.
+# Run only when named (--scenarios flood,flood_ws): they write their own section of
+# BENCHMARKS.md (bench/floodreport.py), and take ~1.5 min per run.
+BY_NAME_ONLY = {"flood", "flood_ws"}
+DEFAULT_SCENARIOS = [name for name in SCENARIOS if name not in BY_NAME_ONLY]
 # The floods measure what a host does with a process per user: not the floor (one shared
 # App), nor a second worker count of ours (the limits are the server's, whatever its workers).
 ONLY_ON = {"flood": {"ours-1w", "htagweb"}, "flood_ws": {"ours-1w", "htagweb"}}
