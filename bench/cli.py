@@ -16,9 +16,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import goals, machine, metrics, report, sandbox
+from bench import floodreport, goals, machine, metrics, report, sandbox
 from bench.htag2 import report as htag2_report
-from bench.runner import SCENARIOS, Plan, run_plan
+from bench.runner import DEFAULT_SCENARIOS, SCENARIOS, Plan, run_plan
 from bench.servers import ROOT, TARGETS, Pythons
 from bench.sizes import FULL, QUICK, Sizes
 
@@ -30,7 +30,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, our host only, 1 rep")
     parser.add_argument("--reps", type=int, help="repetitions (default 3; --quick: 1)")
     parser.add_argument("--targets", help=f"comma-separated, of: {', '.join(TARGETS)}")
-    parser.add_argument("--scenarios", help=f"comma-separated, of: {', '.join(SCENARIOS)}")
+    parser.add_argument(
+        "--scenarios",
+        help=f"comma-separated, of: {', '.join(SCENARIOS)} (default: all but the floods)",
+    )
     parser.add_argument("--out", type=Path, help="results directory (default bench/results/…)")
     parser.add_argument("--markdown", type=Path, help="default: BENCHMARKS.md unless --quick")
     parser.add_argument("--htagweb-venv", type=Path, default=ROOT / "bench" / ".venv-htagweb")
@@ -82,7 +85,7 @@ def choose(args: argparse.Namespace) -> tuple[Sizes, list[str], list[str], int]:
         sizes = Sizes(**{**asdict(sizes), "sweep_sizes": steps})
     default_targets = "ours-1w" if args.quick else ",".join(TARGETS)
     targets = (args.targets or default_targets).split(",")
-    names = (args.scenarios or ",".join(SCENARIOS)).split(",")
+    names = (args.scenarios or ",".join(DEFAULT_SCENARIOS)).split(",")
     unknown = [t for t in targets if t not in TARGETS] + [s for s in names if s not in SCENARIOS]
     if unknown:
         raise SystemExit(f"unknown target or scenario: {', '.join(unknown)}")
@@ -156,11 +159,18 @@ def finish(data: dict[str, Any], sizes: Sizes, out: Path, markdown: Path | None)
     data["notes"] = report.collect_notes(runs)
     _save(out / "results.json", data)
     if markdown is not None:
-        beside = markdown.with_suffix(".json")
+        flood_only = floodreport.is_flood_run([run["scenario"] for run in runs])
+        # a flood run writes its own section (and JSON), and keeps the rest of the page
+        beside = markdown.with_name(markdown.stem + ("-flood" if flood_only else "") + ".json")
         data["json"] = os.path.relpath(beside, markdown.parent)
         _save(beside, data)
         previous = markdown.read_text() if markdown.exists() else ""
-        markdown.write_text(htag2_report.keep(previous, report.render(data, all_metrics)))
+        if flood_only:
+            written = floodreport.merge(previous, floodreport.section(data, all_metrics))
+        else:
+            page = floodreport.keep(previous, report.render(data, all_metrics))
+            written = htag2_report.keep(previous, page)
+        markdown.write_text(written)
         print(f"wrote {markdown} and {beside}")
     print(f"wrote {out / 'results.json'}: {data['errors']} errors, {data['duration_s']:.0f} s")
 

@@ -76,6 +76,14 @@ class ProtocolError(Exception):
     """A page or reply that a real page would not accept (wrong status, value, message)."""
 
 
+class BadStatus(ProtocolError):
+    """A page answered with another status than 200 (the flood's 429 and 503 among them)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class PushesMissing(ProtocolError):
     """A push round got its click reply but not all its pushes in time."""
 
@@ -117,21 +125,27 @@ def _value_in(page: str) -> int:
 
 
 class User:
-    """One new visitor of `base_url`: arrive(), then click() and push_round()."""
+    """One new visitor of `base_url`: arrive(), then click() and push_round(). Its
+    connections come from `address` (all of 127.0.0.0/8 is this machine; None: the
+    default, 127.0.0.1)."""
 
     path_of_ws = ""
     keep_alive = True  # may the page's connection be reused (for the client script)?
 
-    def __init__(self, base_url: str, counter: Counter) -> None:
+    def __init__(self, base_url: str, counter: Counter, address: str | None = None) -> None:
         self.base_url = base_url
         self.counter = counter
+        self.address = address
         self.count = 0  # the counter value this user last saw
         self.pid: int | None = None  # the pid the page shows (its process, or the server)
+        limits = httpx.Limits(max_keepalive_connections=None if self.keep_alive else 0)
+        transport = (  # its own transport only when it must: it takes limits and verify too
+            httpx.AsyncHTTPTransport(local_address=address, limits=limits, verify=_SSL)
+            if address
+            else None
+        )
         self.http = httpx.AsyncClient(
-            base_url=base_url,
-            verify=_SSL,
-            timeout=TIMEOUT,
-            limits=httpx.Limits(max_keepalive_connections=None if self.keep_alive else 0),
+            base_url=base_url, verify=_SSL, timeout=TIMEOUT, limits=limits, transport=transport
         )
         self.ws: ClientConnection | None = None
         self._inc = ""
@@ -143,6 +157,7 @@ class User:
         page = await self._get(self.page_path())
         page_ns = time.perf_counter_ns() - start
         await self._after_page(page)
+        source: dict[str, Any] = {"local_addr": (self.address, 0)} if self.address else {}
         self.ws = await websockets.connect(
             self.base_url.replace("http://", "ws://", 1) + self.path_of_ws,
             additional_headers=self._cookie_header(),
@@ -150,6 +165,7 @@ class User:
             open_timeout=TIMEOUT,
             ping_interval=None,  # browsers do not ping; the servers do
             max_size=None,
+            **source,
         )
         await self._after_connect(self.ws)
         usable_ns = time.perf_counter_ns() - start
@@ -215,7 +231,8 @@ class User:
     async def _get(self, path: str) -> str:
         response = await self.http.get(path)
         if response.status_code != 200:
-            raise ProtocolError(f"GET {path}: {response.status_code} {response.text[:200]}")
+            message = f"GET {path}: {response.status_code} {response.text[:200]}"
+            raise BadStatus(message, response.status_code)
         return response.text
 
     def _cookie_header(self) -> dict[str, str]:

@@ -68,6 +68,8 @@ def metrics(sizes: Sizes) -> list[Metric]:
             for size in sizes.sweep_sizes
             for metric in _sweep_step(size, sizes.sweep_few, sizes.sweep_active)
         ),
+        *_flood(sizes, "flood", "plain GETs"),
+        *_flood(sizes, "flood_ws", "pages that keep their websocket and click"),
     ]
 
 
@@ -203,6 +205,32 @@ def _sweep_step(size: int, few: int, many: int) -> list[Metric]:
                step(size, "grow_ms_per_user")),
         Metric(f"sweep{size}_pss", group, "whole server PSS", "MiB", "sweep",
                step(size, "server_memory", "pss_mib")),
+    ]  # fmt: skip
+
+
+def _flood(sizes: Sizes, scenario: str, what: str) -> list[Metric]:
+    group = (
+        f"Flood: {sizes.flood_rate:g} page loads/s from one address for "
+        f"{sizes.flood_seconds:g} s, {what}"
+    )
+    after = f"{sizes.flood_after:g} s after"
+    return [
+        Metric(f"{scenario}_ok", group, "legitimate newcomers served (page and 3 clicks)", "%",
+               scenario, at("newcomers_ok_pct"), True),
+        Metric(f"{scenario}_usable_p50", group, "their usable page p50", "ms", scenario,
+               at("usable", "p50_ms")),
+        Metric(f"{scenario}_usable_p99", group, "their usable page p99", "ms", scenario,
+               at("usable", "p99_ms")),
+        Metric(f"{scenario}_click_p99", group, "legitimate clicks p99 during the flood", "ms",
+               scenario, at("click", "p99_ms")),
+        Metric(f"{scenario}_attacker_peak", group, "the attacker's processes at peak", "",
+               scenario, at("attacker_processes_peak")),
+        Metric(f"{scenario}_attacker_after", group, f"the attacker's processes {after}", "",
+               scenario, at("attacker_processes_after")),
+        Metric(f"{scenario}_pss_peak", group, "whole server PSS at peak", "MiB", scenario,
+               at("pss_peak_mib")),
+        Metric(f"{scenario}_rate", group, "page loads the attacker sent per second", "/s",
+               scenario, at("attacker_rate_per_s"), True),
     ]  # fmt: skip
 
 

@@ -38,7 +38,17 @@ TIMED = """\
   whole server = the sum over all its processes.
 - **Sweep**: live users hold an open websocket and do nothing; at each size, 10 of them click
   40 times each, at once (the same load at every size: what "flat" compares), then 50 of
-  them (all, when fewer) do the same."""
+  them (all, when fewer) do the same.
+- **Flood** (`flood`, `flood_ws`; our host at its default admission control, every other
+  scenario with the per-address limits off): one address (127.0.0.2) sends cookie-less page
+  loads at a fixed rate, at most 20 at a time; in `flood_ws` each page served connects its
+  websocket and clicks every 8 s. Meanwhile, from 127.0.0.1, the user who clicked before
+  clicks every 0.5 s and a new user arrives every second (usable page, then 3 clicks):
+  "served" is the share of them whose page and 3 clicks all worked; their page and click
+  latencies count while the flood lasts. The attacker's processes: every process of the
+  server less those before the flood (server, template, spares, the warm-up user) and one
+  per newcomer served, counted every 2 s, and once more 45 s after the flood stopped; the
+  whole server's PSS is summed at each count."""
 
 
 def fmt(value: Any, unit: str = "") -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from bench import scenarios, sweep
+from bench import flood, scenarios, sweep
 from bench.procs import CpuMeter
 from bench.servers import Pythons, Server, Target
 from bench.sizes import Sizes
@@ -30,6 +30,21 @@ SCENARIOS: dict[str, Scenario] = {
     "clicks": scenarios.clicks_and_memory,
     "pushes": scenarios.pushes,
     "sweep": sweep.sweep,
+    "flood": flood.flood,
+    "flood_ws": flood.flood_ws,
+}
+# What our host measures with: every per-address limit off (the load comes from one
+# address), except for the floods, which measure admission control as it ships.
+# Run only when named (--scenarios flood,flood_ws): they write their own section of
+# BENCHMARKS.md (bench/floodreport.py), and take ~1.5 min per run.
+BY_NAME_ONLY = {"flood", "flood_ws"}
+DEFAULT_SCENARIOS = [name for name in SCENARIOS if name not in BY_NAME_ONLY]
+# The floods measure what a host does with a process per user: not the floor (one shared
+# App), nor a second worker count of ours (the limits are the server's, whatever its workers).
+ONLY_ON = {"flood": {"ours-1w", "htagweb"}, "flood_ws": {"ours-1w", "htagweb"}}
+SERVER_ENV = {
+    "flood": {"HTAGWEB_BENCH_ADMISSION": "defaults"},
+    "flood_ws": {"HTAGWEB_BENCH_ADMISSION": "defaults"},
 }
 
 
@@ -54,6 +69,8 @@ def run_plan(plan: Plan, on_result: Callable[[dict[str, Any]], None]) -> list[di
     for rep in range(plan.reps):
         for name in plan.scenarios:
             for target in rotated(plan.targets, rep):
+                if target.name not in ONLY_ON.get(name, {target.name}):
+                    continue
                 run = run_one(plan, rep, name, target)
                 runs.append(run)
                 on_result(run)
@@ -66,7 +83,7 @@ def run_one(plan: Plan, rep: int, name: str, target: Target) -> dict[str, Any]:
     record: dict[str, Any] = {"rep": rep, "scenario": name, "target": target.name}
     record["loadavg_before"] = os.getloadavg()
     started = time.perf_counter()
-    server = Server(target, plan.pythons, log)
+    server = Server(target, plan.pythons, log, env=SERVER_ENV.get(name, {}))
     try:
         server.start()
         context = scenarios.Context(target.kind, server, plan.sizes)

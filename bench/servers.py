@@ -99,6 +99,7 @@ class Server:
     target: Target
     pythons: Pythons
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)  # for this scenario's server
     marker: str = field(default_factory=lambda: uuid.uuid4().hex)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
@@ -125,7 +126,7 @@ class Server:
 
     def _start_once(self) -> None:
         self._scratch = tempfile.mkdtemp(prefix="hwb-")  # 0700: our runtime dir needs that
-        env = dict(os.environ, PYTHONPATH=str(ROOT), **{procs.MARKER: self.marker})
+        env = dict(os.environ, PYTHONPATH=str(ROOT), **{procs.MARKER: self.marker}, **self.env)
         env["HTAGWEB_BENCH_RUNTIME"] = self._scratch
         if self.target.kind == "floor":
             command = [self.pythons.ours, "-m", "bench.hosts.floor", str(self.port)]

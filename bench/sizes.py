@@ -24,6 +24,13 @@ class Sizes:
     sweep_active: int = 50  # 6. ...then this many (all of them when fewer)
     sweep_clicks: int = 40  # 6. clicks per active user at each size
     sweep_bound: float = 90.0  # 6. seconds allowed to grow to the next size; else stop there
+    flood_seconds: float = 30.0  # 7. how long one address floods
+    flood_rate: float = 100.0  # 7. its page loads per second (fixed rate)...
+    flood_concurrency: int = 20  # 7. ...at most this many at a time
+    flood_click_every: float = 8.0  # 7. flood_ws: each of its pages clicks this often
+    flood_arrive_every: float = 1.0  # 7. a new legitimate user this often meanwhile
+    flood_sample_every: float = 2.0  # 7. seconds between two counts of the processes
+    flood_after: float = 45.0  # 7. the processes counted again this long after the flood
 
 
 FULL = Sizes()
@@ -43,4 +50,11 @@ QUICK = Sizes(
     sweep_active=2,
     sweep_clicks=5,
     sweep_bound=30.0,
+    flood_seconds=2.0,
+    flood_rate=20.0,
+    flood_concurrency=5,
+    flood_click_every=0.5,
+    flood_arrive_every=0.5,
+    flood_sample_every=0.5,
+    flood_after=1.0,
 )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from htagweb_asgi.appref import AppImportError
     from htagweb_asgi.integrations.django.sessions import DjangoSessions
-    from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
+    from htagweb_asgi.options import Admission, AppOptions, Limits, TemplateSettings
     from htagweb_asgi.parano.primitives import ParanoUnavailable
     from htagweb_asgi.sessions.core import Sessions
     from htagweb_asgi.sessions.middleware import SessionMiddleware
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from htagweb_asgi.web.host import HtagASGI
 
 __all__ = [
+    "Admission",
     "AppImportError",
     "AppOptions",
     "Dispatcher",
@@ -49,6 +50,7 @@ _HOMES = {
     "HtagASGI": "web.host",
     "Dispatcher": "web.dispatch",
     "DjangoSessions": "integrations.django.sessions",
+    "Admission": "options",
     "AppOptions": "options",
     "Limits": "options",
     "TemplateSettings": "options",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import sys
@@ -47,17 +48,97 @@ class AppOptions:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on what the network may send us."""
+    """Bounds on what the network may send us, and on the live user processes.
+
+    max_processes: live user processes per App and server; None (the default) sizes it to
+    the machine when the App's template starts: half the memory available then (the
+    smaller of MemAvailable and the cgroup's limit) divided by what one warm user process
+    of this App was measured to take (logged, with the figures it came from).
+    """
 
     max_body_size: int = 1024 * 1024  # bytes of an HTTP interaction body
     max_frame_size: int = 1024 * 1024  # bytes of a websocket message
     max_query_size: int = 8 * 1024  # bytes of a page's query string
-    max_processes: int = 1000  # live user processes per App and server
+    max_processes: int | None = None  # None: sized to the machine's memory at start
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if not isinstance(value, int) or value <= 0:
+            if name == "max_processes" and value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer")
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Who may start user processes, how fast, and what a page may hold open.
+
+    A page load without a session costs a process: these bound what one client address can
+    make the server spend, so that anonymous traffic never locks real users out
+    (see docs/guide/admission.md).
+
+    - new_process_burst, new_process_rate: each client address may start `burst` user
+      processes at once, then `rate` per second (a token bucket, shared by every worker);
+      beyond, its page loads get ``429 Too Many Requests`` with ``Retry-After``.
+    - client_share: the fraction of ``max_processes`` one client address may hold (at least
+      one process); beyond, its least used idle process makes room, else a 429.
+    - unattached_timeout: seconds a user process lives when its page never attached (no
+      websocket, no interaction: a crawler, a link preview, a flood); 0: as long as others.
+    - max_websockets_per_page: open websockets to one App instance (every tab of a session
+      showing one App shares it); more are refused with close code 4009.
+    - max_websockets_per_session: open websockets of one session in one server worker,
+      whatever the App (4009 beyond).
+    - trusted_proxies: the addresses (IPs, networks such as ``"10.0.0.0/8"``, or ``"unix"``
+      for a unix-socket peer) of proxies whose `forwarded_header` names the client; from any
+      other peer the header is ignored, so a client cannot choose its own address.
+    - forwarded_header: ``"x-forwarded-for"`` or ``"forwarded"`` (RFC 7239): the one your
+      proxy sets (the other is ignored, since a client could send it).
+
+    Addresses are compared in memory only, IPv6 by /64 network (what one subscriber gets).
+    """
+
+    new_process_burst: int = 20
+    new_process_rate: float = 1.0
+    client_share: float = 0.1
+    unattached_timeout: float = 30.0
+    max_websockets_per_page: int = 16
+    max_websockets_per_session: int = 32
+    trusted_proxies: tuple[str, ...] = ()
+    forwarded_header: str = "x-forwarded-for"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
+        if not (isinstance(self.new_process_burst, int) and self.new_process_burst >= 1):
+            raise ValueError("new_process_burst must be an integer >= 1")
+        if not (self.new_process_rate > 0 and math.isfinite(self.new_process_rate)):
+            raise ValueError("new_process_rate must be a positive number of processes per second")
+        if not 0 < self.client_share <= 1:
+            raise ValueError("client_share must be in (0, 1]")
+        if not (self.unattached_timeout >= 0 and math.isfinite(self.unattached_timeout)):
+            raise ValueError("unattached_timeout must be >= 0 seconds (0 disables it)")
+        for name in ("max_websockets_per_page", "max_websockets_per_session"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1")
+        if self.forwarded_header not in ("x-forwarded-for", "forwarded"):
+            raise ValueError("forwarded_header must be 'x-forwarded-for' or 'forwarded'")
+        for proxy in self.trusted_proxies:
+            if proxy != "unix":
+                try:
+                    ipaddress.ip_network(proxy, strict=False)
+                except ValueError:
+                    raise ValueError(f"trusted_proxies: {proxy!r} is not an address") from None
+
+    @classmethod
+    def unlimited(cls) -> Admission:
+        """No per-client limit (for a load test from one machine: never on a public server)."""
+        return cls(
+            new_process_burst=1 << 30,
+            new_process_rate=1e9,
+            client_share=1.0,
+            max_websockets_per_page=1 << 20,
+            max_websockets_per_session=1 << 20,
+        )
 
 
 def default_start_method() -> str:

@@ -21,6 +21,7 @@ def raise_fd_limit() -> int:
     soft limit (1024 on most systems) is reached long before memory is.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    before = soft
     if hard == resource.RLIM_INFINITY:
         hard = max(soft, 1 << 16)
     if soft < hard:
@@ -28,5 +29,9 @@ def raise_fd_limit() -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             soft = hard
         except (ValueError, OSError) as exc:
-            logger.debug("cannot raise RLIMIT_NOFILE: %s", exc)
+            logger.warning("cannot raise the open-files limit from %d: %s", soft, exc)
+    if soft != before:
+        logger.info("open files: limit raised from %d to %d (the hard limit)", before, soft)
+    else:
+        logger.info("open files: limit %d (the hard limit)", soft)
     return soft

@@ -117,8 +117,10 @@ def _flood_notes(data: dict[str, Any], statuses: dict[str, dict[str, int]]) -> l
         f"{fmt(per_app * 1e6 / 2**20)} GiB, kept until a restart). Our host starts a "
         f"user process for each, about {fmt(per_process / 1024)} MiB: a stranger costs far "
         "more here, but only up to the process cap (`max_processes`, 1000 in this bench, "
-        "then the longest idle is evicted or the page answers 503), and only until the "
-        "process's `timeout_inactivity` when one is set.",
+        "then the least used idle one is evicted or the page answers 503), and, at default "
+        "settings, only for 30 s (a page that never attaches has its process ended) and "
+        "20 of them, then 1 a second, per address (admission control, whose per-address "
+        "limits this bench turns off: see the flood section above).",
     ]
 
 

@@ -19,11 +19,13 @@ from typing import Any
 import anyio
 
 from htagweb_asgi.cluster.link import HANDSHAKE_FRAME, LINK_TIMEOUT, fresh_nonce, proof
+from htagweb_asgi.cluster.placement import rename_owned
+from htagweb_asgi.cluster.registry import Registry
 from htagweb_asgi.cluster.settings import split_address
 from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import Channel, ChannelClosed
-from htagweb_asgi.web.pool import AppLoadError, PoolFull, ProcessPool, UserChannel
+from htagweb_asgi.web.pool import AppLoadError, PoolFull, PoolLimited, ProcessPool, UserChannel
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +55,13 @@ def listen(address: str) -> socket.socket:
 class Gateway:
     """Serves the link of this node: authenticate, then OPEN."""
 
-    def __init__(self, key: bytes, me: str, pools: PoolFinder) -> None:
+    def __init__(
+        self, key: bytes, me: str, pools: PoolFinder, registry: Registry | None = None
+    ) -> None:
         self._key = key
         self._me = me
         self._pools = pools
+        self._registry = registry
 
     async def serve(self, listener: socket.socket) -> None:
         """Accept connections until cancelled."""
@@ -121,6 +126,9 @@ class Gateway:
             await pool.kill(key, request.get("pid"))
             await channel.send_json(Kind.DONE, {})
             return
+        if op == "rename":
+            await self._rename(channel, pool, key, request)
+            return
         if op == "connect":
             process = await pool.connect(key)
             await channel.send_json(Kind.DONE, {"found": process is not None})
@@ -136,10 +144,24 @@ class Gateway:
     ) -> UserChannel | None:
         replace = request.get("replace_pid")
         process = await pool.spawn(
-            key, int(replace) if replace is not None else None, str(request.get("session", ""))
+            key,
+            int(replace) if replace is not None else None,
+            str(request.get("session", "")),
+            client=str(request.get("client", "")),
+            mismatch=bool(request.get("mismatch")),
         )
         await channel.send_json(Kind.SPAWNED, {})
         return process
+
+    async def _rename(
+        self, channel: Channel, pool: ProcessPool, key: str, request: dict[str, Any]
+    ) -> None:
+        new_key, pid = str(request.get("new_key", "")), request.get("pid")
+        if not _KEY_RE.fullmatch(new_key) or not (pid is None or isinstance(pid, int)):
+            raise ValueError("a RENAME names a process key and a pid")
+        session = str(request.get("session", ""))
+        renamed = await rename_owned(pool, self._registry, key, pid, new_key, session)
+        await channel.send_json(Kind.DONE, {"renamed": renamed})
 
 
 def _failure(exc: HtagwebError) -> dict[str, Any]:
@@ -147,6 +169,7 @@ def _failure(exc: HtagwebError) -> dict[str, Any]:
     return {
         "message": str(exc),
         "full": isinstance(exc, PoolFull),
+        "retry_after": exc.retry_after if isinstance(exc, PoolLimited) else None,
         "load_error": isinstance(exc, AppLoadError),
         "traceback": exc.traceback if isinstance(exc, AppLoadError) else "",
     }

@@ -109,7 +109,8 @@ class Node:
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(
-                    gateway.Gateway(self.link_key, self.settings.node, pools).serve, listener
+                    gateway.Gateway(self.link_key, self.settings.node, pools, self.registry).serve,
+                    listener,
                 )
                 tasks.start_soon(self._beat)
                 tasks.start_soon(self._listen)

@@ -32,7 +32,13 @@ class LocalProcesses:
         return await self.pool.connect(key)
 
     async def spawn(
-        self, key: str, replace_pid: int | None = None, session: str = ""
+        self,
+        key: str,
+        replace_pid: int | None = None,
+        session: str = "",
+        *,
+        client: str = "",
+        mismatch: bool = False,
     ) -> UserChannel:
         if self._registry is None:
             raise ClusterUnavailable("Redis does not answer: no new process until it does")
@@ -43,10 +49,34 @@ class LocalProcesses:
         if not admitted:
             logger.warning("the cluster-wide cap on user processes is reached")
             raise PoolFull("the cluster has max_processes live user processes")
-        return await self.pool.spawn(key, replace_pid, session)
+        return await self.pool.spawn(key, replace_pid, session, client=client, mismatch=mismatch)
 
     async def kill(self, key: str, pid: int | None) -> None:
         await self.pool.kill(key, pid)
+
+    async def rename(self, key: str, pid: int | None, new_key: str, session: str) -> bool:
+        return await rename_owned(self.pool, self._registry, key, pid, new_key, session)
+
+
+async def rename_owned(
+    pool: ProcessPool,
+    registry: Registry | None,
+    key: str,
+    pid: int | None,
+    new_key: str,
+    session: str,
+) -> bool:
+    """Move process `pid` of `key` to `new_key` (its App rotated the session) on this node,
+    its owner, and claim `new_key` at once: until the next heartbeat, another node asked for
+    `new_key` would otherwise find no owner and start a second process."""
+    if not await pool.rename(key, pid, new_key, session):
+        return False
+    if registry is not None:
+        try:
+            await anyio.to_thread.run_sync(registry.adopt, new_key)
+        except Exception as exc:  # the heartbeat claims it when Redis answers again
+            logger.warning("cannot claim the rotated process %s… yet: %s", new_key[:8], exc)
+    return True
 
 
 class Placed:
@@ -73,19 +103,30 @@ class Placed:
         return await self._run("connect", key)  # type: ignore[no-any-return]
 
     async def spawn(
-        self, key: str, replace_pid: int | None = None, session: str = ""
+        self,
+        key: str,
+        replace_pid: int | None = None,
+        session: str = "",
+        *,
+        client: str = "",
+        mismatch: bool = False,
     ) -> UserChannel:
-        return await self._run("spawn", key, replace_pid, session)  # type: ignore[no-any-return]
+        return await self._run(  # type: ignore[no-any-return]
+            "spawn", key, replace_pid, session, client=client, mismatch=mismatch
+        )
 
     async def kill(self, key: str, pid: int | None) -> None:
         await self._run("kill", key, pid)
 
-    async def _run(self, name: str, *args: Any) -> Any:
+    async def rename(self, key: str, pid: int | None, new_key: str, session: str) -> bool:
+        return await self._run("rename", key, pid, new_key, session)  # type: ignore[no-any-return]
+
+    async def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await getattr(self._where, name)(*args)
+            return await getattr(self._where, name)(*args, **kwargs)
         except LinkRefused:
             await self._take_over()
-            return await getattr(self._where, name)(*args)
+            return await getattr(self._where, name)(*args, **kwargs)
 
     async def _take_over(self) -> None:
         """The owner's link refuses connections: the owner node is gone (its processes with

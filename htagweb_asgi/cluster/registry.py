@@ -108,6 +108,12 @@ class Registry:
             return Owner(node, None)
         return Owner(node, str(json.loads(found[1])["address"]))
 
+    def adopt(self, key: str) -> None:
+        """Own `key`, a fresh key this node's process was moved to (a rotated session)."""
+        self._call(
+            self._redis.set, self._owner_prefix + key, self.me, None, _ms(self._settings.owner_ttl)
+        )
+
     def take_over(self, key: str, gone: str) -> Owner | None:
         """Own `key` instead of `gone`, whose link refused us; None if a third node did."""
         args = [gone, self.me, _ms(self._settings.owner_ttl)]

@@ -9,7 +9,7 @@ from typing import Any
 from htagweb_asgi.cluster.link import LinkError, open_link
 from htagweb_asgi.cluster.registry import Owner
 from htagweb_asgi.protocol.frames import Kind
-from htagweb_asgi.web.pool import AppLoadError, PoolError, PoolFull, UserChannel
+from htagweb_asgi.web.pool import AppLoadError, PoolError, PoolFull, PoolLimited, UserChannel
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +49,22 @@ class RemotePool:
         return None
 
     async def spawn(
-        self, key: str, replace_pid: int | None = None, session: str = ""
+        self,
+        key: str,
+        replace_pid: int | None = None,
+        session: str = "",
+        *,
+        client: str = "",
+        mismatch: bool = False,
     ) -> UserChannel:
-        request = {"op": "spawn", "key": key, "replace_pid": replace_pid, "session": session}
+        request = {
+            "op": "spawn",
+            "key": key,
+            "replace_pid": replace_pid,
+            "session": session,
+            "client": client,
+            "mismatch": mismatch,
+        }
         channel, kind, answer = await self._open(request)
         if kind is Kind.SPAWNED:
             return channel
@@ -59,9 +72,17 @@ class RemotePool:
         message = str((answer or {}).get("message", "the owner node failed"))
         if kind is Kind.FAIL and answer.get("full"):
             raise PoolFull(message)
+        if kind is Kind.FAIL and answer.get("retry_after") is not None:
+            raise PoolLimited(message, int(answer["retry_after"]))
         if kind is Kind.FAIL and answer.get("load_error"):
             raise AppLoadError(message, str(answer.get("traceback", "")))
         raise PoolError(message)
+
+    async def rename(self, key: str, pid: int | None, new_key: str, session: str) -> bool:
+        request = {"op": "rename", "key": key, "pid": pid, "new_key": new_key, "session": session}
+        channel, kind, answer = await self._open(request)
+        await channel.aclose()
+        return kind is Kind.DONE and bool(answer.get("renamed"))
 
     async def kill(self, key: str, pid: int | None) -> None:
         try:

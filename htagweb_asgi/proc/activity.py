@@ -1,8 +1,11 @@
-"""Last-activity times of user processes, shared with their template through shared memory.
+"""What user processes tell their template through shared memory: when they were last used,
+how much, and whether a page ever attached.
 
-Each user process owns one 8-byte slot and writes ``time.monotonic()`` into it when the user
-interacts; the template reads the slots to reap idle processes and to pick eviction victims.
-A store into shared memory costs nothing next to a message per interaction, and it keeps
+Each user process owns one 16-byte slot: ``time.monotonic()`` of its last activity, how many
+interactions it ran, and whether a page attached to it (a websocket, or an HTTP page's
+first exchange). The template reads the slots to reap idle processes, to reclaim those whose
+page never attached (a crawler's or a flood's page load), and to choose whom to evict at the
+cap. A store into shared memory costs nothing next to a message per interaction, and it keeps
 working while the template is busy. CLOCK_MONOTONIC is system-wide, so the values compare
 across processes.
 """
@@ -15,8 +18,12 @@ import struct
 import tempfile
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
-_SLOT = struct.Struct("d")
+_SLOT = struct.Struct("dII")  # last activity, interactions, attached (0 or 1)
+_USES = struct.Struct("I")
+_USES_OFFSET = 8
+_ATTACHED_OFFSET = 12
 
 
 def _anonymous_file(size: int) -> int:
@@ -31,8 +38,16 @@ def _anonymous_file(size: int) -> int:
     return fd
 
 
+class Usage(NamedTuple):
+    """One slot as the template reads it (a tuple: eviction reads every slot at the cap)."""
+
+    last_activity: float
+    interactions: int
+    attached: bool
+
+
 class ActivityBoard:
-    """`slots` doubles in memory shared by the template and its user processes."""
+    """`slots` slots in memory shared by the template and its user processes."""
 
     def __init__(
         self, slots: int, fd: int | None = None, clock: Callable[[], float] = time.monotonic
@@ -46,12 +61,14 @@ class ActivityBoard:
         self.slots = slots
         self._free = list(range(slots - 1, -1, -1))
 
+    # -- the template ----------------------------------------------------------------------------
     def allocate(self) -> int | None:
-        """Return a free slot (marked active now), or None when all are taken."""
+        """Return a free slot (active now, never used, not attached), or None when all are
+        taken."""
         if not self._free:
             return None
         slot = self._free.pop()
-        self.touch(slot)
+        _SLOT.pack_into(self._map, slot * _SLOT.size, self.clock(), 0, 0)
         return slot
 
     def reserve(self, slots: set[int]) -> None:
@@ -62,14 +79,31 @@ class ActivityBoard:
         """Give `slot` back once its process is gone."""
         self._free.append(slot)
 
-    def touch(self, slot: int) -> None:
-        """Record activity in `slot` (called by the user process)."""
-        _SLOT.pack_into(self._map, slot * _SLOT.size, self.clock())
+    def usage(self, slot: int) -> Usage:
+        """What the process of `slot` recorded."""
+        last, interactions, attached = _SLOT.unpack_from(self._map, slot * _SLOT.size)
+        return Usage(last, interactions, attached != 0)
 
     def last_activity(self, slot: int) -> float:
         """Return the monotonic time of the last activity recorded in `slot`."""
-        value: float = _SLOT.unpack_from(self._map, slot * _SLOT.size)[0]
-        return value
+        return self.usage(slot).last_activity
+
+    # -- the user process (each writes its own slot only) ----------------------------------------
+    def touch(self, slot: int) -> None:
+        """Record activity in `slot` now."""
+        struct.pack_into("d", self._map, slot * _SLOT.size, self.clock())
+
+    def interacted(self, slot: int) -> None:
+        """Record one more interaction in `slot` (it counts as activity, and as attached)."""
+        base = slot * _SLOT.size
+        (uses,) = _USES.unpack_from(self._map, base + _USES_OFFSET)
+        _USES.pack_into(self._map, base + _USES_OFFSET, min(uses + 1, 0xFFFFFFFF))
+        self.attached(slot)
+        self.touch(slot)
+
+    def attached(self, slot: int) -> None:
+        """Record that a page attached to the process of `slot`."""
+        _USES.pack_into(self._map, slot * _SLOT.size + _ATTACHED_OFFSET, 1)
 
     def close(self) -> None:
         self._map.close()

@@ -15,12 +15,15 @@ import logging
 import os
 import signal
 import socket
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from htagweb_asgi import paths
+from htagweb_asgi.proc import capacity, eviction
 from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.admission import RefusalLog, Refused
 from htagweb_asgi.proc.osutil import memory_usage
 from htagweb_asgi.proc.spares import Spares
 from htagweb_asgi.protocol.config import TemplateConfig
@@ -30,6 +33,7 @@ logger = logging.getLogger(__name__)
 EXPIRE = signal.SIGUSR1  # tell a user process why it ends (see usermain.REASONS)
 EVICT = signal.SIGUSR2
 SESSION_ENDED = signal.SIGHUP
+REPLACED = signal.SIGINT  # another page of the session opened the App with other arguments
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Child:
     started: float
     socket_path: str
     session: str = ""  # the session's tag (see Sessions.tag): logout ends its processes
+    client: str = ""  # the address whose page load started it (admission control)
     ending: bool = False  # asked to end (expired, evicted): SIGKILL if it lingers
     killed: bool = False  # we sent SIGKILL ourselves
 
@@ -61,25 +66,44 @@ class UserProcesses:
         self.board = board
         self.current: dict[str, Child] = {}
         self.by_pid: dict[int, Child] = {}
+        self.per_client: Counter[str] = Counter()  # live processes (in current) by address
         self.checks: list[tuple[float, int]] = []  # heap of (deadline, pid)
         self.spares = Spares(config, app_class, board, liveness_r, close_in_child, self._started)
+        self.log = RefusalLog(board.clock)
+        self.max_processes = 0
+        self.client_limit = 0
+        self.set_capacity(config.max_processes or capacity.FALLBACK_MAX)
+
+    def set_capacity(self, max_processes: int) -> None:
+        """The cap on live processes (see capacity.py), and each address's share of it."""
+        self.max_processes = max_processes
+        self.client_limit = max(1, int(self.config.client_share * max_processes))
 
     # -- starting ------------------------------------------------------------------------------
-    def start(self, key: str, session: str) -> Child | None:
-        """Give the process of `key` its socket (evicting an idle one at the cap), using a
-        ready spare when there is one; None when full."""
-        if len(self.current) >= self.config.max_processes and not self._evict_one():
-            return None
+    def start(self, key: str, session: str, client: str = "") -> Child | Refused:
+        """Give the process of `key` its socket, using a ready spare when there is one.
+
+        Room is made first where needed (see eviction.py): at `client`'s share of the
+        processes, by ending one of its own; at the cap, one of anybody's. Refused when
+        nobody may be ended.
+        """
+        share = self.client_limit if self.client_limit < self.max_processes else None
+        at_share = bool(client) and share is not None and self.per_client[client] >= share
+        own = (c for c in self.current.values() if c.client == client)
+        if at_share and not self._evict_one(own):
+            return Refused.CLIENT_SHARE
+        at_cap = len(self.current) >= self.max_processes
+        if at_cap and not self._evict_one(self.current.values()):
+            return Refused.FULL
         slot = self.board.allocate()
         if slot is None:  # every spare slot still belongs to an ending process
-            return None
+            return Refused.FULL
         path = os.path.join(self.config.directory, f"{key}.sock")
         pid = self._assign(path, slot)
-        child = Child(key, pid, slot, self.board.clock(), path, session)
-        self.current[key] = child
+        child = Child(key, pid, slot, self.board.clock(), path, session, client)
+        self._add(child)
         self.by_pid[pid] = child
-        if self.config.timeout_inactivity > 0:
-            heapq.heappush(self.checks, (child.started + self.config.timeout_inactivity, pid))
+        self._schedule(child)
         return child
 
     def _assign(self, path: str, slot: int) -> int:
@@ -114,14 +138,47 @@ class UserProcesses:
         self.send_signal(child, signal.SIGKILL)
         return True
 
+    def rename(self, key: str, pid: int, new_key: str, session: str) -> bool:
+        """The session of `key`'s process got a new id (the App rotated it at login): the
+        process becomes `new_key`'s (its socket is moved, its connections stay), tagged
+        with the new `session`. False when `pid` is no longer `key`'s process."""
+        child = self.current.get(key)
+        if child is None or child.pid != pid or new_key in self.current:
+            return False
+        new_path = os.path.join(self.config.directory, f"{new_key}.sock")
+        try:
+            os.rename(child.socket_path, new_path)  # a bound socket keeps listening
+        except OSError as exc:
+            logger.warning("cannot move the socket of user process %d: %s", pid, exc)
+            return False
+        del self.current[key]
+        child.key, child.socket_path, child.session = new_key, new_path, session
+        self.current[new_key] = child
+        return True
+
     def send_signal(self, child: Child, sig: signal.Signals) -> None:
         """Signal `child`; it stops being its key's process at once (reaped later)."""
         child.killed = child.killed or sig == signal.SIGKILL
         child.ending = child.ending or sig == signal.SIGTERM  # we stop it: not worth a warning
         os.kill(child.pid, sig)  # cannot miss: an unreaped child keeps its pid
-        if self.current.get(child.key) is child:
-            del self.current[child.key]
-            paths.unlink_quietly(child.socket_path)
+        self._remove(child)
+
+    def _add(self, child: Child) -> None:
+        self.current[child.key] = child
+        if child.client:
+            self.per_client[child.client] += 1
+
+    def _remove(self, child: Child) -> None:
+        """`child` stops being its key's process (its socket goes: the next page gets a new
+        one at once)."""
+        if self.current.get(child.key) is not child:
+            return
+        del self.current[child.key]
+        paths.unlink_quietly(child.socket_path)
+        if child.client:
+            self.per_client[child.client] -= 1
+            if self.per_client[child.client] <= 0:
+                del self.per_client[child.client]
 
     def end_session(self, session: str) -> int:
         """Logout or rotation: end every process of the session tagged `session`."""
@@ -136,20 +193,21 @@ class UserProcesses:
         self.send_signal(child, sig)
         heapq.heappush(self.checks, (self.board.clock() + self.config.stop_grace, child.pid))
 
-    def _evict_one(self) -> bool:
-        """At the cap: end the least recently active process idle for evict_after seconds."""
-        victim = eviction_victim(
-            self.current.values(),
-            self.board.last_activity,
-            self.board.clock(),
-            self.config.evict_after,
-        )
-        if victim is None:
+    def _evict_one(self, among: Iterable[Child]) -> bool:
+        """End the process eviction.victim picks among `among`; False when none may go."""
+        now = self.board.clock()
+        chosen = eviction.victim(among, self.board.usage, now, self.config.evict_after)
+        if chosen is None:
             return False
+        usage = self.board.usage(chosen.slot)
         logger.info(
-            "at the cap of %d processes: evicting %d", self.config.max_processes, victim.pid
+            "making room: evicting user process %d (%s, %d interaction(s), idle %.0f s)",
+            chosen.pid,
+            "attached" if usage.attached else "never attached",
+            usage.interactions,
+            now - usage.last_activity,
         )
-        self.ask_to_end(victim, EVICT)
+        self.ask_to_end(chosen, EVICT)
         return True
 
     def reap(self) -> None:
@@ -168,30 +226,51 @@ class UserProcesses:
                 _log_exit(child, os.waitstatus_to_exitcode(status))
                 continue
             self.board.release(child.slot)
-            if self.current.get(child.key) is child:
-                del self.current[child.key]
-                paths.unlink_quietly(child.socket_path)
+            self._remove(child)
             _log_exit(child, os.waitstatus_to_exitcode(status))
 
     def check_deadlines(self) -> None:
-        """Expire idle processes; SIGKILL those that did not end when asked."""
+        """End the processes whose page never attached in time, and the idle ones; SIGKILL
+        those that did not end when asked."""
         now = self.board.clock()
         while self.checks and self.checks[0][0] <= now:
             _, pid = heapq.heappop(self.checks)
             child = self.by_pid.get(pid)
-            if child is None:
+            if child is None or not child.key:
                 continue
             if child.ending:
                 self.send_signal(child, signal.SIGKILL)
                 continue
-            deadline = self.board.last_activity(child.slot) + self.config.timeout_inactivity
+            due = self._next_check(child)
+            if due is None:
+                continue
+            deadline, why = due
             if deadline > now:
                 heapq.heappush(self.checks, (deadline, pid))
                 continue
-            logger.info(
-                "user process %d idle for %g s: ending it", pid, self.config.timeout_inactivity
-            )
+            if why == "unattached":
+                logger.debug("user process %d: its page never attached, ending it", pid)
+                self.log.reclaim()
+            else:
+                idle = self.config.timeout_inactivity
+                logger.info("user process %d idle for %g s: ending it", pid, idle)
             self.ask_to_end(child, EXPIRE)
+
+    def _schedule(self, child: Child) -> None:
+        due = self._next_check(child)
+        if due is not None:
+            heapq.heappush(self.checks, (due[0], child.pid))
+
+    def _next_check(self, child: Child) -> tuple[float, str] | None:
+        """When `child` may have to end, and why: its page has not attached within
+        unattached_timeout, or it was idle for timeout_inactivity (None: never)."""
+        usage = self.board.usage(child.slot)
+        due: list[tuple[float, str]] = []
+        if not usage.attached and self.config.unattached_timeout > 0:
+            due.append((child.started + self.config.unattached_timeout, "unattached"))
+        if self.config.timeout_inactivity > 0:
+            due.append((usage.last_activity + self.config.timeout_inactivity, "idle"))
+        return min(due) if due else None
 
     def spare_pids(self) -> list[int]:
         return self.spares.pids()
@@ -200,20 +279,26 @@ class UserProcesses:
         return self.checks[0][0] if self.checks else None
 
     # -- views and hand-over ---------------------------------------------------------------------
-    def listing(self) -> list[dict[str, Any]]:
+    def listing(self, memory: bool = True) -> list[dict[str, Any]]:
+        """The live processes, with their memory (read from /proc: skip it to watch often)."""
         now = self.board.clock()
-        return [
-            {
-                "key": child.key[:12],  # what `ps` shows and `kill` matches
-                "full_key": child.key,  # for the cluster's registry (cluster/heartbeat.py)
-                "session": child.session,
-                "pid": child.pid,
-                "age": round(now - child.started, 1),
-                "idle": round(now - self.board.last_activity(child.slot), 1),
-                **memory_usage(child.pid),
-            }
-            for child in self.current.values()
-        ]
+        rows = []
+        for child in self.current.values():
+            usage = self.board.usage(child.slot)
+            rows.append(
+                {
+                    "key": child.key[:12],  # what `ps` shows and `kill` matches
+                    "full_key": child.key,  # for the cluster's registry (cluster/node.py)
+                    "session": child.session,
+                    "pid": child.pid,
+                    "age": round(now - child.started, 1),
+                    "idle": round(now - usage.last_activity, 1),
+                    "attached": usage.attached,
+                    "interactions": usage.interactions,
+                    **(memory_usage(child.pid) if memory else {}),
+                }
+            )
+        return rows
 
     def export(self) -> dict[str, Any]:
         """The table, for the re-executed template (see supervisor.renew)."""
@@ -222,36 +307,19 @@ class UserProcesses:
             "children": [asdict(c) for c in self.by_pid.values()],
             "current": current,
             "checks": self.checks,
+            "max_processes": self.max_processes,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         for fields in state["children"]:
             child = Child(**fields)
             self.by_pid[child.pid] = child
-        for key, pid in state["current"].items():
-            self.current[key] = self.by_pid[pid]
+        for pid in state["current"].values():
+            self._add(self.by_pid[pid])
+        self.set_capacity(int(state.get("max_processes") or self.max_processes))
         self.checks = [(float(deadline), int(pid)) for deadline, pid in state["checks"]]
         heapq.heapify(self.checks)
         self.board.reserve({child.slot for child in self.by_pid.values() if child.slot >= 0})
-
-
-def eviction_victim(
-    children: Iterable[Child],
-    last_activity: Callable[[int], float],
-    now: float,
-    evict_after: float,
-) -> Child | None:
-    """The process to evict at the cap: the least recently active of those idle for at
-    least `evict_after` seconds at `now` (`last_activity` reads a slot); None when every
-    process was active more recently."""
-    idle = [
-        (last_activity(child.slot), child)
-        for child in children
-        if now - last_activity(child.slot) >= evict_after
-    ]
-    if not idle:
-        return None
-    return min(idle, key=lambda pair: pair[0])[1]
 
 
 def _log_exit(child: Child, code: int) -> None:

@@ -10,16 +10,20 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
-from htagweb_asgi.proc.children import EVICT
+from htagweb_asgi.proc.admission import CreationRate, RefusalLog, Refused, retry_after
+from htagweb_asgi.proc.children import EVICT, REPLACED
 from htagweb_asgi.proc.leases import Leases
 from htagweb_asgi.protocol.config import TemplateConfig
 from htagweb_asgi.protocol.control import MIN_MATCH
 from htagweb_asgi.protocol.frames import Kind, encode_json, load_json
 
 KEY_RE = re.compile(r"[0-9a-f]{32}")
+MAX_CLIENT = 64  # characters of a client address as the worker resolved it
+SHARE_RETRY = 10  # seconds an address at its share is asked to wait (a process must end)
 
 
 class Child(Protocol):
@@ -32,19 +36,22 @@ class Table(Protocol):
     """What the requests need of the table of user processes (children.UserProcesses)."""
 
     current: dict[str, Any]
+    log: RefusalLog
+    max_processes: int
 
     def reap(self) -> None: ...
-    def start(self, key: str, session: str) -> Any: ...
+    def start(self, key: str, session: str, client: str) -> Any: ...
     def kill(self, key: str, pid: int | None) -> bool: ...
+    def rename(self, key: str, pid: int, new_key: str, session: str) -> bool: ...
     def send_signal(self, child: Any, sig: signal.Signals) -> None: ...
     def end_session(self, session: str) -> int: ...
     def ask_to_end(self, child: Any, sig: signal.Signals) -> None: ...
-    def listing(self) -> list[dict[str, Any]]: ...
+    def listing(self, memory: bool = True) -> list[dict[str, Any]]: ...
     def spare_pids(self) -> list[int]: ...
 
 
 class TemplateRequests:
-    """Requests to one template: SPAWN, KILL, LIST, and the leases (LEASE, BYE)."""
+    """Requests to one template: SPAWN, KILL, RENAME, LIST, and the leases (LEASE, BYE)."""
 
     def __init__(
         self,
@@ -56,8 +63,10 @@ class TemplateRequests:
         load_error: str = "",
         source_changed: Callable[[], bool] = lambda: False,
         renew: Callable[[Hashable, dict[str, Any]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self.rate = CreationRate(config.new_process_burst, config.new_process_rate, clock)
         self.table = table
         self.leases = leases
         self.loaded = loaded  # False: a renewal whose new code does not import
@@ -81,14 +90,21 @@ class TemplateRequests:
             return self.spawn(holder, load_json(payload))
         if kind is Kind.KILL:
             return encode_json(Kind.DONE, {"killed": self.kill(load_json(payload))})
+        if kind is Kind.RENAME:
+            return encode_json(Kind.DONE, {"renamed": self.rename(load_json(payload))})
         if kind is Kind.LIST:
-            return encode_json(Kind.LISTING, self.listing())
+            memory = bool(load_json(payload).get("memory", True)) if payload else True
+            return encode_json(Kind.LISTING, self.listing(memory))
         raise ValueError(f"unexpected {kind.name}")
 
     def spawn(self, holder: Hashable, request: dict[str, Any]) -> bytes:
+        """The process of the request's key: the live one, else a new one (replacing
+        ``replace_pid``: its page asked for other arguments, or it crashed), within the
+        admission limits of the request's ``client`` address."""
         key, replace_pid = str(request["key"]), request.get("replace_pid")
         if not KEY_RE.fullmatch(key):
             raise ValueError("malformed process key")
+        client = str(request.get("client") or "")[:MAX_CLIENT]
         self.table.reap()
         child = self.table.current.get(key)
         if child is not None and child.pid != replace_pid:
@@ -97,12 +113,34 @@ class TemplateRequests:
             self._renew(holder, request)
         if not self.loaded:
             return encode_json(Kind.FAIL, {"message": self.load_error, "load_error": True})
+        wait = self.rate.take(client) if client else 0.0
+        if wait:
+            return self._refuse(Refused.RATE, client, wait)
         if child is not None:  # replaced (a newer page, or it died): it may still end well
-            self.table.ask_to_end(child, EVICT)
-        started = self.table.start(key, str(request.get("session", "")))
-        if started is None:
-            return encode_json(Kind.FAIL, {"message": "too many user processes", "full": True})
+            # its pages are told why: other arguments asked for (REPLACED), or EVICT
+            self.table.ask_to_end(child, REPLACED if request.get("mismatch") else EVICT)
+        started = self.table.start(key, str(request.get("session", "")), client)
+        if isinstance(started, Refused):
+            self.rate.give_back(client)
+            return self._refuse(started, client, 0.0)
         return encode_json(Kind.SPAWNED, {"pid": started.pid, "existed": False})
+
+    def _refuse(self, why: Refused, client: str, wait: float) -> bytes:
+        """FAIL: full (503), or limited (429: retry after, the worker refuses the address
+        by itself for `wait` seconds: it cannot start anything before)."""
+        self.table.log.refusal(why, client)
+        if why is Refused.FULL:
+            return encode_json(Kind.FAIL, {"message": why.value, "full": True})
+        retry = retry_after(wait) if wait else SHARE_RETRY
+        reply = {"message": why.value, "limited": True, "retry_after": retry, "wait": wait}
+        return encode_json(Kind.FAIL, reply)
+
+    def rename(self, request: dict[str, Any]) -> bool:
+        """A session rotated by its App: its process moves to the new id's key."""
+        key, new_key = str(request["key"]), str(request["new_key"])
+        if not (KEY_RE.fullmatch(key) and KEY_RE.fullmatch(new_key)):
+            raise ValueError("malformed process key")
+        return self.table.rename(key, int(request["pid"]), new_key, str(request["session"]))
 
     def kill(self, request: dict[str, Any]) -> int:
         """End processes; return how many: a worker's (an interaction timed out), a
@@ -121,13 +159,14 @@ class TemplateRequests:
             self.table.ask_to_end(child, EVICT)
         return len(found)
 
-    def listing(self) -> dict[str, Any]:
+    def listing(self, memory: bool = True) -> dict[str, Any]:
         return {
             "app": str(self.config.app),
             "label": self.config.label,
             "pid": os.getpid(),
             "workers": len(self.leases),
+            "max_processes": self.table.max_processes,
             "start_method": self.config.start_method,
             "spares": self.table.spare_pids(),
-            "processes": self.table.listing(),
+            "processes": self.table.listing(memory),
         }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import select
 import socket
 import sys
 from collections.abc import Callable
@@ -82,6 +83,19 @@ class Spares:
             socket.send_fds(spare.control, [message], [listener.fileno()])
         finally:
             spare.control.close()
+
+    def wait_warm(self, timeout: float) -> Spare | None:
+        """Start a spare now and wait up to `timeout` seconds for it to warm up (to measure
+        what a user process of this App costs); None if it did not in time."""
+        spare = self._new()
+        self.ready.append(spare)
+        if not select.select([spare.control], [], [], timeout)[0]:
+            return None
+        try:
+            said = spare.control.recv(1)
+        except OSError:
+            return None
+        return spare if said == usermain.WARM else None
 
     def forget(self, pid: int) -> None:
         """A spare ended before its assignment."""

@@ -27,7 +27,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, NoReturn
 
 from htagweb_asgi import paths, system
-from htagweb_asgi.proc import osutil, renewal
+from htagweb_asgi.proc import capacity, osutil, renewal
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.children import UserProcesses
 from htagweb_asgi.proc.leases import Leases
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 SPARE_DELAY = 0.02  # seconds of quiet before starting a spare process
 SEND_TIMEOUT = 5.0  # replies are small: never let one slow worker stall the template
+WARM_TIMEOUT = 5.0  # seconds the first spare may take to warm up before it is measured
 
 
 class Supervisor:
@@ -77,8 +78,18 @@ class Supervisor:
             load_error=load_error,
             source_changed=watch.changed,
             renew=self._renew,
+            clock=board.clock,
         )
         system.raise_fd_limit()
+
+    def size_to_machine(self) -> None:
+        """No max_processes given: measure a warm spare of this App, size the cap to the
+        machine's memory (capacity.py), and say so in the log."""
+        spare = self.processes.spares.wait_warm(WARM_TIMEOUT)
+        measured = osutil.memory_usage(spare.pid).get("uss") if spare is not None else None
+        found = capacity.size(measured)
+        self.processes.set_capacity(found.max_processes)
+        logger.info("max_processes of %s: %s", self.config.app, found.describe())
 
     # -- loop --------------------------------------------------------------------------------
     def run(self) -> None:

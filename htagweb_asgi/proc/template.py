@@ -23,7 +23,7 @@ import traceback
 from typing import Any
 
 from htagweb_asgi import appref, system
-from htagweb_asgi.proc import applog, osutil, renewal
+from htagweb_asgi.proc import applog, capacity, osutil, renewal
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.engine import engine
 from htagweb_asgi.proc.supervisor import Supervisor
@@ -76,12 +76,22 @@ def start() -> None:
         _report({"error": str(exc), "traceback": traceback.format_exc()})
         sys.exit(1)
     control = _bind_control(config.directory)
-    board = ActivityBoard(config.max_processes * SPARE_SLOTS)
+    board = ActivityBoard(board_slots(config))
     if os.fork():
-        _report({"ready": True})
         os._exit(0)  # the worker reaps us; the template lives on, re-parented, in its session
+    supervisor = Supervisor(config, app_class, control, board)
+    _freeze()
+    if not config.max_processes:
+        supervisor.size_to_machine()  # forks the first spare: after the freeze
+    _report({"ready": True})
     _detach_stdio()
-    _serve(Supervisor(config, app_class, control, board))
+    _serve(supervisor)
+
+
+def board_slots(config: TemplateConfig) -> int:
+    """Activity slots: room for the processes still ending beside the cap's live ones (an
+    automatic cap is only known once a spare was measured, after the board exists)."""
+    return SPARE_SLOTS * (config.max_processes or capacity.MAX_PROCESSES)
 
 
 def resume(argv: list[str]) -> None:
@@ -95,17 +105,21 @@ def resume(argv: list[str]) -> None:
         logger.error("the renewed App does not import: %s", exc)
         app_class, error = None, f"{exc}\n\n{traceback.format_exc()}"
     control = socket.socket(fileno=state.control)
-    board = ActivityBoard(config.max_processes * SPARE_SLOTS, fd=state.board_fd)
+    board = ActivityBoard(board_slots(config), fd=state.board_fd)
     supervisor = Supervisor(
         config, app_class, control, board, load_error=error, liveness=state.liveness
     )
     supervisor.restore(state)
+    _freeze()
     _serve(supervisor)
 
 
-def _serve(supervisor: Supervisor) -> None:
+def _freeze() -> None:
     gc.collect()
     gc.freeze()  # what the template holds now stays shared with every forked user process
+
+
+def _serve(supervisor: Supervisor) -> None:
     code = 0
     try:
         supervisor.run()

@@ -203,13 +203,25 @@ class UserApp:
         return app
 
     async def attach(self, conn: Connection, request: dict[str, Any]) -> None:
-        """Bind `conn` to the renderer its page came from; the host closes it on GONE."""
+        """Bind `conn` to the renderer its page came from; the host closes it on GONE, and
+        on REJECT when this page already holds max_websockets."""
         if self.app is None or request.get("instance") != self.instance:
             reason = "this page belongs to an ended process"
             await conn.send(encode_json(Kind.GONE, {"reason": reason}))
             return
+        subscribe = bool(request.get("subscribe"))
+        websockets = len(self.subscribers) + sum(1 for c in self.connections if c.greet)
+        if subscribe and websockets >= self.settings.max_websockets:
+            logger.info("refused a websocket: %d already open", websockets)
+            reason = (
+                "Too many open connections to this page (tabs of this application in this "
+                "browser): close some, then reload."
+            )
+            await conn.send(encode_json(Kind.REJECT, {"code": Close.TOO_MANY, "reason": reason}))
+            return
         conn.attached = True
-        websocket = bool(request.get("subscribe"))
+        self.board.attached(self.slot)
+        websocket = subscribe
         if request.get("parano"):
             conn.parano = ParanoLink(self.parano_sessions, websocket=websocket)
         await conn.send(encode_json(Kind.OK, {"pid": os.getpid()}))
@@ -241,7 +253,7 @@ class UserApp:
             async with self.busy:
                 self.board.touch(self.slot)
                 reply = await self.app.interact(payload)
-                self.board.touch(self.slot)
+                self.board.interacted(self.slot)
                 problem = await self.send_session_changes(conn)
         except Rejected as exc:
             await conn.send(encode_json(Kind.REJECT, {"code": exc.code, "reason": exc.reason}))
@@ -264,7 +276,25 @@ class UserApp:
             return str(exc)
         if changes:
             await conn.send(encode_json(Kind.CHANGES, changes))
+        if self.session.rotation_asked:
+            self.session.rotation_asked = False
+            await self.rotate(conn)
         return refused
+
+    async def rotate(self, conn: Connection) -> None:
+        """The App called ``session.rotate()``: the host behind `conn` gives the session a new
+        id (and this process the new id's key). The other connections still speak for the
+        old id, which has ended: their pages reload, with the new cookie."""
+        await conn.send(encode_json(Kind.ROTATE, {}))
+        ending = encode_json(
+            Kind.END, {"code": Close.NO_PROCESS, "reason": "the session changed (login)"}
+        )
+        for other in [c for c in self.connections if c is not conn]:
+            self.subscribers.discard(other)
+            self.connections.discard(other)
+            with contextlib.suppress(ConnectionError, asyncio.TimeoutError):
+                await asyncio.wait_for(other.send(ending), 1.0)
+            other.writer.close()
 
     async def push(self, data: bytes) -> bool:
         """What the App pushes (``tag.update()``) to every subscribed page; False when no

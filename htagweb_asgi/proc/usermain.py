@@ -2,16 +2,19 @@
 waiting as a spare for its assignment (the listening socket of its key; see children.py).
 Run as ``python -m htagweb_asgi.proc.usermain SPEC`` when spawned as a fresh interpreter.
 
-Signals: SIGTERM stops quietly (the server is stopping); SIGUSR1 (inactivity), SIGUSR2
-(eviction at the process cap, or replaced by a process for a newer page) and SIGHUP (the
-session ended: logout, rotation) first tell the pages why. EOF on the liveness pipe means the
-template died: stop at once. Every one of these ends lets the App run its end hook (htag 2's
-``on_destroy``); only SIGKILL (an interaction that took too long) does not.
+Signals: SIGTERM stops quietly (the server is stopping); SIGUSR1 (inactivity, or a page
+that never attached), SIGUSR2 (eviction to make room, or replaced by a process for a newer
+page), SIGHUP (the session ended: logout, rotation) and SIGINT (replaced: another page of
+the session opened the App with other arguments) first tell the pages why. EOF on the
+liveness pipe means the template died: stop at once. Every one of these ends lets the App
+run its end hook (htag 2's ``on_destroy``); only SIGKILL (an interaction that took too
+long) does not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +32,7 @@ from htagweb_asgi.proc.user import UserApp
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.config import ProcessSettings, TemplateConfig
 
+WARM = b"w"  # a spare tells its template it has warmed up (see capacity.py)
 SPAWNED_FDS = (3, 4, 5)  # control pair, liveness pipe, activity board in a spawned process
 
 logger = logging.getLogger(__name__)
@@ -37,6 +41,11 @@ REASONS = {  # signal → (close code for the pages, why)
     signal.SIGUSR1: (Close.EXPIRED, "ended after inactivity"),
     signal.SIGUSR2: (Close.EXPIRED, "ended to make room for other users, or for a newer page"),
     signal.SIGHUP: (Close.NO_PROCESS, "the session ended"),
+    signal.SIGINT: (
+        Close.REPLACED,
+        "This application was opened with other arguments in another page of this "
+        "session (another tab?): reload to continue here.",
+    ),
 }
 
 
@@ -48,6 +57,8 @@ async def _serve(app: UserApp, control: socket.socket, parent_fd: int) -> None:
     loop.add_reader(parent_fd, app.stopped.set)  # EOF: the template (and the server) is gone
     if not select.select([control], [], [], 0)[0]:  # no user waiting for us already
         await app.engine.warm_up()
+        with contextlib.suppress(OSError):  # warm: the template may measure us now
+            control.send(WARM)
     listener = await _assignment(app, control)
     if listener is None:
         return  # the template let this spare go (it was renewed, or is stopping)

@@ -27,6 +27,8 @@ class Close(enum.IntEnum):
     CRASHED = 4004  # the process ended unexpectedly
     CHANNEL_BROKEN = 4005  # parano: the encrypted channel failed
     UNAVAILABLE = 4007  # the server cannot reach or start the App's processes now
+    REPLACED = 4008  # another page of this session opened the App with other arguments
+    TOO_MANY = 4009  # too many open connections for this page or session: refused
 
 
 def page_table() -> dict[str, int]:

@@ -34,7 +34,7 @@ class TemplateConfig:
     sys_path: list[str]
     debug: bool
     timeout_inactivity: float
-    max_processes: int
+    max_processes: int  # 0: sized to the machine when the template starts (capacity.py)
     max_frame: int
     max_session: int
     lease_grace: float
@@ -43,6 +43,12 @@ class TemplateConfig:
     start_method: str  # "fork" or "spawn"
     spare_processes: int  # started processes kept ready for the next new users
     log_level: int
+    # admission control (options.Admission): per client address, and pages never attached
+    new_process_burst: int = 20
+    new_process_rate: float = 1.0
+    client_share: float = 0.1
+    unattached_timeout: float = 30.0
+    max_websockets_per_page: int = 16
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -55,7 +61,9 @@ class TemplateConfig:
 
     def process_settings(self) -> ProcessSettings:
         """What each user process of this App needs to know."""
-        return ProcessSettings(self.debug, self.max_frame, self.max_session)
+        return ProcessSettings(
+            self.debug, self.max_frame, self.max_session, self.max_websockets_per_page
+        )
 
 
 @dataclass(frozen=True)
@@ -65,3 +73,4 @@ class ProcessSettings:
     debug: bool
     max_frame: int
     max_session: int = DEFAULT_MAX_SESSION
+    max_websockets: int = 16  # subscribed connections (websockets) at once

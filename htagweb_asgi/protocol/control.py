@@ -51,8 +51,10 @@ def _ask_every_template(base: str, kind: Kind, request: dict[str, Any]) -> list[
     return answers
 
 
-def listings(base: str) -> list[dict[str, Any]]:
-    return _ask_every_template(base, Kind.LIST, {})
+def listings(base: str, memory: bool = True) -> list[dict[str, Any]]:
+    """Every template's processes (`memory`: with their RSS, PSS and USS, read from /proc:
+    a cost to the template for each process, skip it to watch often)."""
+    return _ask_every_template(base, Kind.LIST, {"memory": memory})
 
 
 def kill(base: str, match: str) -> int:

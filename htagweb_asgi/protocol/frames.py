@@ -40,12 +40,14 @@ class Kind(bytes, enum.Enum):
     CHANGES = b"C"  # JSON {key: JSON text or null}: what the App changed in the session
     REPLY = b"R"  # actions JSON for the last INTERACT
     PUSH = b"U"  # actions JSON from tag.update()
-    REJECT = b"E"  # JSON {"code": int, "reason": str}: the last INTERACT was malformed
+    REJECT = b"E"  # JSON {"code": int, "reason": str}: the last INTERACT (or ATTACH) refused
+    ROTATE = b"W"  # JSON {}: the App called session.rotate(): give the session a new id
     END = b"X"  # JSON {"code": int, "reason": str}: the process is ending (exit(), expiry)
     # host ↔ template (control channel)
     SPAWN = b"S"  # JSON {"key": str, "replace_pid": int | None} → SPAWNED {"pid": int}
     SPAWNED = b"s"
     KILL = b"k"  # JSON {"key": str, "pid": int} → DONE
+    RENAME = b"n"  # JSON {"key", "pid", "new_key", "session"} → DONE {"renamed": bool}
     LEASE = b"L"  # keep this connection open while the worker uses the template
     BYE = b"B"  # the worker shuts down cleanly and drops its lease
     LIST = b"l"  # → LISTING [{...}, ...]

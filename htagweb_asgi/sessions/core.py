@@ -31,6 +31,8 @@ from htagweb_asgi.sessions.values import DEFAULT_MAX_SIZE, Snapshot
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_AGE = 14 * 24 * 3600
+HOST_PREFIX = "__Host-"  # RFC 6265bis: Secure, Path=/, no Domain: this host only
+ROTATION_TOKEN_LIFE = 120.0  # seconds a page has to fetch its new cookie after a rotation
 CLEANUP_EVERY = 600.0  # seconds between two removals of expired sessions, per worker
 STAMP_PERIOD = 60.0  # a stamp lasts this long at most: an expiry is seen within it
 now = time.time  # the wall clock of expiries (tests replace it)
@@ -54,7 +56,10 @@ class Sessions:
       ``$XDG_STATE_HOME/htagweb-asgi``, else ``~/.local/state/htagweb-asgi``).
     - cookie_name, max_age (seconds, sliding), secure (None: when the request is https),
       same_site; path: the cookie's Path (None: "/" under the middleware, the mount prefix
-      for a standalone HtagASGI).
+      for a standalone HtagASGI). A name starting with ``__Host-`` (e.g.
+      ``"__Host-htagweb_session"``) asks browsers to keep the cookie to this very host, https
+      only: the cookie is then always ``Secure`` with ``Path=/`` (a site served over plain
+      http, localhost aside, cannot keep it).
     - max_size: bytes of JSON a session may hold.
     - runtime_dir: where the user processes to end at logout are (HtagASGI's runtime_dir).
     """
@@ -73,6 +78,10 @@ class Sessions:
         max_size: int = DEFAULT_MAX_SIZE,
         runtime_dir: str | None = None,
     ) -> None:
+        if cookie_name.startswith(HOST_PREFIX):
+            if secure is False or path not in (None, "/"):
+                raise ValueError(f"a {HOST_PREFIX} cookie is always Secure, with Path=/")
+            secure, path = True, "/"
         self._secret_key = secret_key
         self._store = store
         self._state_dir = state_dir
@@ -168,6 +177,30 @@ class Sessions:
     def csrf_token(self, session_id: str) -> str:
         return self.signer.process_key(session_id, "\0csrf")
 
+    def rotation_token(self, old_id: str, new_id: str) -> str:
+        """What lets the page of `old_id` fetch the cookie of `new_id` (see web/rotation.py):
+        worthless without the old cookie, and for ROTATION_TOKEN_LIFE seconds only."""
+        until = int(now() + ROTATION_TOKEN_LIFE)
+        proof = self.signer.process_key(old_id, f"\0rotate\0{new_id}\0{until}")
+        return f"{new_id}.{until}.{proof}"
+
+    async def redeem_rotation(self, old_id: str, token: str) -> str | None:
+        """The new id a rotation token names, if it was made for `old_id`, is still valid
+        and was not used yet (it serves once: the store remembers it); else None."""
+        new_id, _, rest = token.partition(".")
+        until_text, _, proof = rest.partition(".")
+        if not (until_text.isdigit() and len(new_id) == 43 and now() <= int(until_text)):
+            return None
+        expected = self.signer.process_key(old_id, f"\0rotate\0{new_id}\0{until_text}")
+        if not hmac.compare_digest(proof.encode(), expected.encode()):
+            return None
+        used = f"rotation-token:{expected}"  # a tombstone, like an ended session's id
+        if await self.is_ended(used):
+            return None
+        with _store_errors("write"):
+            await anyio.to_thread.run_sync(self.store.delete, used)
+        return new_id
+
     def check_csrf(self, session_id: str, token: bytes | None) -> bool:
         """Whether `token` (the header's raw bytes: any bytes a client sends) is the one."""
         expected = self.csrf_token(session_id).encode()
@@ -204,9 +237,23 @@ class Sessions:
                 await anyio.to_thread.run_sync(self.store.save, *args)
         await self._cleanup_now_and_then()
 
+    async def is_ended(self, session_id: str) -> bool:
+        """Whether the id was ended (logout, rotation): a request carrying it gets a new
+        session rather than one whose writes would be dropped."""
+        store = self.store
+        with _store_errors("read"):
+            if getattr(store, "blocking", False):
+                return await anyio.to_thread.run_sync(store.is_ended, session_id)
+            return store.is_ended(session_id)
+
+    async def move(self, old_id: str, new_id: str) -> None:
+        """Give the session a new id in the store (the old one stays ended)."""
+        with _store_errors("write"):
+            await anyio.to_thread.run_sync(self.store.rename, old_id, new_id)
+
     async def rotate(self, old_id: str | None, new_id: str) -> None:
         if old_id is not None:
-            await anyio.to_thread.run_sync(self.store.rename, old_id, new_id)
+            await self.move(old_id, new_id)
             await self.end_processes(old_id)
 
     async def end(self, session_id: str) -> None:

@@ -38,6 +38,8 @@ class SessionMiddleware:
             return
         session_id = self.sessions.session_id(scope)
         snapshot = await self.sessions.load(session_id) if session_id else {}
+        if session_id and not snapshot and await self.sessions.is_ended(session_id):
+            session_id = None  # logged out or rotated: a write would be dropped, start anew
         session = Session(session_id, snapshot)
         scope["session"] = session
         if scope["type"] == "websocket":  # no response to carry a cookie: only store writes

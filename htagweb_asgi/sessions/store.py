@@ -5,6 +5,10 @@ route and the App writing different keys at the same time never overwrite each o
 Sessions expire ``max_age`` seconds after their last write (sliding), and expired rows are
 removed by ``cleanup()``.
 
+An id that ``delete()`` (logout) or ``rename()`` (rotation) ended stays ended: a tombstone
+is kept for ENDED_FOR seconds, and a write that was in flight when the session ended (the
+App's, a route's) is dropped instead of bringing the session back under the old cookie.
+
 The interface is synchronous and fast (SQLite on a local file); callers that must not block
 an event loop run writes in a thread. A Redis store would implement the same five methods.
 """
@@ -20,6 +24,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping
 
 from htagweb_asgi.sessions.values import Snapshot
+
+ENDED_FOR = 14 * 24 * 3600.0  # seconds an ended id is remembered (the default cookie's life)
 
 
 class SessionStore(ABC):
@@ -37,15 +43,22 @@ class SessionStore(ABC):
 
     @abstractmethod
     def save(self, session_id: str, changes: Mapping[str, str | None], max_age: float) -> None:
-        """Set (JSON text) or delete (None) some keys, and push the expiry to now + max_age."""
+        """Set (JSON text) or delete (None) some keys, and push the expiry to now + max_age;
+        do nothing for an id that ended (deleted or renamed away)."""
 
     @abstractmethod
     def delete(self, session_id: str) -> None:
-        """Forget the session (logout)."""
+        """Forget the session (logout); its id stays ended."""
 
     @abstractmethod
     def rename(self, old_id: str, new_id: str) -> None:
-        """Move the session's keys to a new id (rotation at login)."""
+        """Move the session's keys to a new id (rotation at login); the old id stays ended."""
+
+    def is_ended(self, session_id: str) -> bool:
+        """Whether `session_id` was ended (deleted or renamed away) and must not be used
+        again: a request still carrying it gets a new session. Stores that cannot tell
+        answer False."""
+        return False
 
     @abstractmethod
     def cleanup(self) -> int:
@@ -71,9 +84,14 @@ class MemoryStore(SessionStore):
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._sessions: dict[str, tuple[float, dict[str, str]]] = {}
+        self._ended: dict[str, float] = {}  # id → until when it is remembered
         self._lock = threading.Lock()
         self._clock = clock
         self._writes = 0  # the stamp: every write changes it
+
+    def is_ended(self, session_id: str) -> bool:
+        with self._lock:
+            return self._ended.get(session_id, 0.0) > self._clock()
 
     def load(self, session_id: str) -> Snapshot:
         with self._lock:
@@ -82,6 +100,8 @@ class MemoryStore(SessionStore):
 
     def save(self, session_id: str, changes: Mapping[str, str | None], max_age: float) -> None:
         with self._lock:
+            if self._ended.get(session_id, 0.0) > self._clock():
+                return
             expires, data = self._sessions.get(session_id, (0.0, {}))
             data = dict(data) if expires > self._clock() else {}
             for key, value in changes.items():
@@ -95,12 +115,14 @@ class MemoryStore(SessionStore):
     def delete(self, session_id: str) -> None:
         with self._lock:
             self._sessions.pop(session_id, None)
+            self._ended[session_id] = self._clock() + ENDED_FOR
             self._writes += 1
 
     def rename(self, old_id: str, new_id: str) -> None:
         with self._lock:
             if old_id in self._sessions:
                 self._sessions[new_id] = self._sessions.pop(old_id)
+            self._ended[old_id] = self._clock() + ENDED_FOR
             self._writes += 1
 
     def stamp(self, session_id: str) -> Hashable | None:
@@ -112,6 +134,7 @@ class MemoryStore(SessionStore):
             expired = [sid for sid, (expires, _) in self._sessions.items() if expires <= now]
             for sid in expired:
                 del self._sessions[sid]
+            self._ended = {sid: until for sid, until in self._ended.items() if until > now}
         return len(expired)
 
 
@@ -121,7 +144,12 @@ CREATE TABLE IF NOT EXISTS entries (
     id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (id, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires);
+CREATE TABLE IF NOT EXISTS ended (id TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID;
 """
+
+
+_ENDED = "SELECT 1 FROM ended WHERE id = ? AND until > ?"
+_END = "INSERT OR REPLACE INTO ended (id, until) VALUES (?, ?)"
 
 
 class SQLiteStore(SessionStore):
@@ -178,10 +206,16 @@ class SQLiteStore(SessionStore):
         rows = db.execute("SELECT key, value FROM entries WHERE id = ?", (session_id,))
         return dict(rows.fetchall())
 
+    def is_ended(self, session_id: str) -> bool:
+        row = self._db().execute(_ENDED, (session_id, self._clock())).fetchone()
+        return row is not None
+
     def save(self, session_id: str, changes: Mapping[str, str | None], max_age: float) -> None:
         db = self._db()
         now = self._clock()
         with _transaction(db):
+            if db.execute(_ENDED, (session_id, now)).fetchone() is not None:
+                return  # a write in flight when the session ended: dropped
             row = db.execute("SELECT expires FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if row is not None and row[0] <= now:  # expired: start it afresh
                 db.execute("DELETE FROM entries WHERE id = ?", (session_id,))
@@ -205,12 +239,14 @@ class SQLiteStore(SessionStore):
         with _transaction(db):
             db.execute("DELETE FROM entries WHERE id = ?", (session_id,))
             db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            db.execute(_END, (session_id, self._clock() + ENDED_FOR))
 
     def rename(self, old_id: str, new_id: str) -> None:
         db = self._db()
         with _transaction(db):
             db.execute("UPDATE sessions SET id = ? WHERE id = ?", (new_id, old_id))
             db.execute("UPDATE entries SET id = ? WHERE id = ?", (new_id, old_id))
+            db.execute(_END, (old_id, self._clock() + ENDED_FOR))
 
     def stamp(self, session_id: str) -> Hashable | None:
         """SQLite's ``data_version``: it changes when another connection (another thread,
@@ -226,6 +262,7 @@ class SQLiteStore(SessionStore):
                 "DELETE FROM entries WHERE id IN (SELECT id FROM sessions WHERE expires <= ?)",
                 (now,),
             )
+            db.execute("DELETE FROM ended WHERE until <= ?", (now,))
             return db.execute("DELETE FROM sessions WHERE expires <= ?", (now,)).rowcount
 
 

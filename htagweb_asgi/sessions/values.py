@@ -142,6 +142,14 @@ class ProcessSession(_Tracked):
         super().__init__()
         self.synced: dict[str, str] = {}  # the store's texts as last exchanged with the host
         self.refused: str | None = None  # the last unstorable value set (htag hides the error)
+        self.rotation_asked = False
+
+    def rotate(self) -> None:
+        """Give the session a new id, as a login must (session fixation): call it when the
+        App itself logs the user in. After this interaction the page gets the new cookie,
+        and this process, its state and this page go on; other pages of the old session
+        reload (see docs/guide/sessions.md)."""
+        self.rotation_asked = True
 
     def __setitem__(self, key: str, value: Any) -> None:
         try:

@@ -24,6 +24,10 @@
  *   CRASHED        the process ended unexpectedly   → message with a reload link
  *   CHANNEL_BROKEN the encrypted channel failed     → message with a reload link (parano)
  *   UNAVAILABLE    the server cannot serve the App  → message with a reload link
+ *   REPLACED       another page of the session opened the App with other arguments
+ *                                                   → message with a reload link (a reload
+ *                                                     would replace the other page in turn)
+ *   TOO_MANY       too many open connections        → message with a reload link
  *   UNSUPPORTED_DATA, INVALID_PAYLOAD, POLICY_VIOLATION, MESSAGE_TOO_BIG
  *                  a bad message                    → message (a bug, not a network problem)
  */
@@ -48,6 +52,7 @@
   var started = false;
   var expired = false;
   var finished = false;
+  var cookiePending = Promise.resolve();  // a new session cookie being fetched (rotation)
 
   // -- page state ----------------------------------------------------------------------------
   function setOnline(online) {
@@ -118,7 +123,9 @@
       showError("This page cannot reach its application (are cookies enabled?).", true);
       return;
     }
-    window.setTimeout(function () { window.location.reload(); }, count ? 500 * Math.pow(2, count) : 0);
+    window.setTimeout(function () {
+      cookiePending.then(function () { window.location.reload(); });
+    }, count ? 500 * Math.pow(2, count) : 0);
   }
 
   function isOneOf(code, names) {
@@ -135,7 +142,8 @@
       return true;
     }
     if (code === CODES.EXPIRED) { expired = true; return true; }
-    if (isOneOf(code, ["TIMED_OUT", "CRASHED", "CHANNEL_BROKEN", "UNAVAILABLE"])) {
+    if (isOneOf(code, ["TIMED_OUT", "CRASHED", "CHANNEL_BROKEN", "UNAVAILABLE", "REPLACED",
+                       "TOO_MANY"])) {
       finished = true;
       showError(reason || "The application stopped.", true);
       return true;
@@ -374,7 +382,8 @@
     var delay = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * Math.pow(2, attempt));
     attempt += 1;
     if (attempt >= CANNOT_CONNECT_AFTER) showCannotConnect(true);
-    window.setTimeout(connect, delay * (0.5 + Math.random() / 2));
+    window.setTimeout(function () { cookiePending.then(connect); },
+                      delay * (0.5 + Math.random() / 2));
   }
 
   function receive(data) {
@@ -431,9 +440,23 @@
     firstStart();
   }
 
+  function fetchNewCookie(token) {
+    // The App rotated the session (a login): a websocket cannot set cookies, so the page
+    // trades the token for the new cookie. Reconnections and reloads wait for it.
+    cookiePending = window.fetch(endpoint + "session", {
+      method: "POST",
+      body: token,
+      credentials: "same-origin",
+    }).then(function (response) {
+      if (!response.ok) console.error("htagweb: the new session cookie was refused");
+    }).catch(function () { console.error("htagweb: the new session cookie was not set"); });
+  }
+
   function control(message) {
     if (message.ready) {
       becomeReady();
+    } else if (message.session) {
+      fetchNewCookie(message.session);
     } else if (message.close && ws) {
       // The host asks us to close: a client-initiated close is the clean end on every server.
       asked = {code: message.close, reason: message.reason || ""};
@@ -487,6 +510,15 @@
   function explainRefusal(status, reply) {
     if (!(reply && ended(reply.code, reply.reason))) {
       showError("The server answered " + status + ".", true);
+    }
+  }
+
+  async function announce() {
+    // An empty POST says the page has loaded: the server keeps the process of a page that
+    // attached (a websocket does the same), and reclaims those of page loads that never do.
+    var response = await post("", "application/json");
+    if (response && !response.ok) {
+      explainRefusal(response.status, await response.json().catch(function () { return null; }));
     }
   }
 
@@ -557,6 +589,7 @@
     if (cfg.transport === "http") {
       setOnline(true);
       firstStart();
+      announce();
     } else {
       connect();
     }

@@ -10,7 +10,13 @@ from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.paths import RuntimeDirError
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.sessions.core import SessionStoreError
-from htagweb_asgi.web.pool import AppLoadError, ClusterUnavailable, PoolError, PoolFull
+from htagweb_asgi.web.pool import (
+    AppLoadError,
+    ClusterUnavailable,
+    PoolError,
+    PoolFull,
+    PoolLimited,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +52,11 @@ def explain(exc: HtagwebError, app: str) -> Failure:
     if isinstance(exc, AppLoadError):
         logger.error("cannot load %s: %s", app, exc)
         return Failure(500, Close.UNAVAILABLE, "The application cannot start", _load_detail(exc))
+    if isinstance(exc, PoolLimited):  # logged by the template, once a minute (a flood)
+        message = (
+            f"Too many new visits from your network right now: please retry in {exc.retry_after} s"
+        )
+        return Failure(429, Close.UNAVAILABLE, message, retry_after=exc.retry_after)
     if isinstance(exc, PoolFull):
         logger.warning("refused a page of %s: too many user processes", app)
         message = "The server is busy, please retry shortly"

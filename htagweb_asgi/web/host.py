@@ -11,16 +11,20 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from asgiref.typing import ASGI3Application, ASGIReceiveCallable, ASGISendCallable
 
-from htagweb_asgi import appref
-from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
+from htagweb_asgi import appref, system
+from htagweb_asgi.options import Admission, AppOptions, Limits, TemplateSettings
 from htagweb_asgi.sessions.core import Sessions
+from htagweb_asgi.web.clientaddr import ClientAddresses
+from htagweb_asgi.web.connections import OpenWebsockets
 from htagweb_asgi.web.failures import unavailable
-from htagweb_asgi.web.http import refuse, send_response
+from htagweb_asgi.web.health import serve_healthz
+from htagweb_asgi.web.http import refuse, send_ended, send_response
 from htagweb_asgi.web.page import send_failure, serve_page
-from htagweb_asgi.web.post import send_ended, serve_post
+from htagweb_asgi.web.post import serve_post
 from htagweb_asgi.web.readiness import Readiness
 from htagweb_asgi.web.registry import PoolRegistry
 from htagweb_asgi.web.relay import Relay, serve_websocket
+from htagweb_asgi.web.rotation import serve_new_cookie
 from htagweb_asgi.web.routing import MountedApp, Route, RouteKind, Router, mount_point
 from htagweb_asgi.web.services import Services
 from htagweb_asgi.web.static import serve_script
@@ -52,7 +56,10 @@ class HtagASGI:
     - public_prefix: the public URL prefix when a proxy strips it without telling us.
     - runtime_dir: where the private per-App directories live (default ``$XDG_RUNTIME_DIR``
       or the temp dir).
-    - max_body_size, max_frame_size, max_query_size, max_processes: see :class:`Limits`.
+    - max_body_size, max_frame_size, max_query_size, max_processes: see :class:`Limits`
+      (max_processes: None sizes it to the machine's memory).
+    - admission: per-client-address limits, trusted proxies, connections per page and
+      session: see :class:`Admission` (its defaults are meant for the open internet).
     - template: see :class:`TemplateSettings`.
     - cluster: a :class:`~htagweb_asgi.cluster.settings.ClusterSettings` to run as one
       node of a cluster (default: from ``$HTAGWEB_REDIS_URL`` and friends; unset: one
@@ -87,7 +94,8 @@ class HtagASGI:
         max_body_size: int = Limits.max_body_size,
         max_frame_size: int = Limits.max_frame_size,
         max_query_size: int = Limits.max_query_size,
-        max_processes: int = Limits.max_processes,
+        max_processes: int | None = Limits.max_processes,
+        admission: Admission | None = None,
         template: TemplateSettings | None = None,
         cluster: ClusterSettings | None = None,
     ) -> None:
@@ -110,6 +118,7 @@ class HtagASGI:
         self._public_prefix = public_prefix.rstrip("/") if public_prefix is not None else None
         self._runtime_dir = runtime_dir
         self._template = template or TemplateSettings()
+        self._admission = admission or Admission()
         self._services: Services | None = None
         self._cluster = cluster or _cluster_from_environment()
         self._node: Node | None = None
@@ -164,6 +173,9 @@ class HtagASGI:
         services = self._ensure_started()
         prefix, sub = mount_point(scope)
         route = self._router.match(sub)
+        if route.kind is RouteKind.HEALTH and scope["type"] == "http":
+            await serve_healthz(scope, send)  # liveness: before (and whatever) readiness says
+            return
         if route.app is not None and await services.readiness.check():
             await self._unavailable(route.app, scope, receive, send)
             return
@@ -185,7 +197,9 @@ class HtagASGI:
         if route.kind is RouteKind.PAGE and route.app is not None:
             await serve_page(services, route.app, scope, send, prefix, sub)
         elif route.kind is RouteKind.POST and route.app is not None:
-            await serve_post(services, route.app, scope, receive, send)
+            await serve_post(services, route.app, scope, receive, send, prefix)
+        elif route.kind is RouteKind.SESSION and route.app is not None:
+            await serve_new_cookie(services, scope, receive, send, prefix)
         elif route.kind is RouteKind.CLIENT:
             await serve_script(route.script, scope, send)
         elif route.kind is RouteKind.EXTRA:
@@ -238,10 +252,14 @@ class HtagASGI:
         if self._services is None:
             if not self._router.apps and not self._router.extras:
                 raise RuntimeError("HtagASGI serves nothing: give an App or call add_app()")
+            system.raise_fd_limit()  # a websocket holds two descriptors here
             max_session = self._sessions.max_size
             self._node = _join(self._cluster, self._sessions, self._runtime_dir)
             node = self._node.settings.node if self._node is not None else None
-            pools = PoolRegistry(self._runtime_dir, self._limits, self._template, max_session, node)
+            admission = self._admission
+            pools = PoolRegistry(
+                self._runtime_dir, self._limits, self._template, max_session, admission, node
+            )
             extra = self._node.problem if self._node is not None else None
             self._services = Services(
                 self._sessions,
@@ -252,6 +270,9 @@ class HtagASGI:
                 self._allowed_origins,
                 self._frame_ancestors,
                 self._node,
+                admission,
+                ClientAddresses(admission.trusted_proxies, admission.forwarded_header),
+                OpenWebsockets(admission.max_websockets_per_session),
             )
         return self._services
 

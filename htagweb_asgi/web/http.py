@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -24,6 +25,9 @@ PAGE_SECURITY_HEADERS: Headers = [
     (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
 ]
+
+
+NO_STORE: Headers = [(b"cache-control", b"no-store")]
 
 
 class BodyTooLarge(HtagwebError):
@@ -119,3 +123,9 @@ async def refuse(
         await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
     else:
         await send({"type": "websocket.close", "code": 1008, "reason": reason})
+
+
+async def send_ended(send: ASGISendCallable, status: int, code: int, reason: str) -> None:
+    """An error reply the page understands: the same codes as the websocket's closes."""
+    body = json.dumps({"code": code, "reason": reason}).encode()
+    await send_response(send, status, body, content_type=JSON, headers=NO_STORE)

@@ -19,6 +19,12 @@ from htagweb_asgi.protocol.pagerequest import PageRequest
 from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.failures import CreationTimeout, Failure, PageError, explain
 from htagweb_asgi.web.http import HTML, error_page, send_response
+from htagweb_asgi.web.navigation import (
+    ReplacementRefused,
+    may_replace,
+    send_confirmation,
+    send_head,
+)
 from htagweb_asgi.web.pool import UserChannel
 from htagweb_asgi.web.query import init_args
 from htagweb_asgi.web.request import page_request
@@ -51,12 +57,14 @@ async def serve_page(
     if method not in ("GET", "HEAD"):
         await send_response(send, 405, b"method not allowed", headers=[(b"allow", b"GET, HEAD")])
         return
+    if method == "HEAD":  # a monitor or a crawler, never a page a person sees: no process
+        await send_head(services.page_headers(), send)
+        return
     query = scope.get("query_string", b"")
     if len(query) > services.limits.max_query_size:
         logger.info("refused a page request with a %d-byte query string", len(query))
         await send_response(send, 414, b"query string too long")
         return
-    session_id, new_cookie = services.page_session(scope)
     public_prefix = services.public_prefix if services.public_prefix is not None else prefix
     request = page_request(
         scope,
@@ -66,8 +74,13 @@ async def serve_page(
         cookie_name=services.sessions.cookie_name,
     )
     try:
+        session_id, new_cookie = await services.page_session(scope)
         target = services.target(app, scope, session_id)
-        page = await render_page(target, request, app.options.timeout_interaction)
+        time_limit = app.options.timeout_interaction
+        page = await render_page(target, request, time_limit, may_replace(scope))
+    except ReplacementRefused:
+        await send_confirmation(services.page_headers(), send)
+        return
     except HtagwebError as exc:
         await send_failure(services, send, explain(exc, str(app.ref)), app.options.debug)
         return
@@ -80,14 +93,16 @@ async def serve_page(
         config["csrf"] = services.sessions.csrf_token(session_id)
     html = inject_client(page, prefix=public_prefix, sub=sub, base=app.base, config=config)
     headers = services.page_headers()
-    if new_cookie:
+    if new_cookie and target.session_id == session_id:
         cookie = services.sessions.set_cookie(session_id, scope, public_prefix)
         headers.append((b"set-cookie", cookie))
+    elif target.session_id != session_id:  # the App rotated the session as it was created
+        headers += services.session_cookie(scope, target.session_id, public_prefix)
     node_cookie = services.node_cookie(scope, target.owner_node)
     if node_cookie is not None:
         headers.append((b"set-cookie", node_cookie))
     body = html.encode()
-    await send_response(send, 200, body, content_type=HTML, headers=headers, head=method == "HEAD")
+    await send_response(send, 200, body, content_type=HTML, headers=headers)
 
 
 async def send_failure(
@@ -102,9 +117,12 @@ async def send_failure(
     await send_response(send, failure.status, body, content_type=HTML, headers=headers)
 
 
-async def render_page(target: UserTarget, request: PageRequest, time_limit: float) -> RenderedPage:
+async def render_page(
+    target: UserTarget, request: PageRequest, time_limit: float, replace: bool = True
+) -> RenderedPage:
     """Return the page of the user's process, creating it, or replacing it when its App
-    cannot serve `request` (htag 1: other init arguments; htag 2: ``?n``)."""
+    cannot serve `request` (htag 1: other init arguments; htag 2: ``?n``); ReplacementRefused
+    instead unless `replace`."""
     channel = await target.connect() or await target.spawn()
     crashed = False
     for _ in range(_MAX_REPLACEMENTS + 1):
@@ -125,8 +143,11 @@ async def render_page(target: UserTarget, request: PageRequest, time_limit: floa
             raise PageError(load_json(payload)["message"])
         if kind is not Kind.MISMATCH:
             raise PageError(f"unexpected reply {kind.name}")
+        if not replace:
+            logger.info("a cross-site link asked for other arguments: asking the user first")
+            raise ReplacementRefused()
         logger.debug("the App cannot serve this page: replacing process %s", channel.pid)
-        channel = await target.spawn(replace_pid=channel.pid)
+        channel = await target.spawn(replace_pid=channel.pid, mismatch=True)
     raise PageError("the process was replaced too many times (tabs with other query strings?)")
 
 
@@ -139,7 +160,7 @@ async def _request_page(
         with anyio.fail_after(time_limit):
             await sync.send_if_changed(channel)
             await channel.send_json(Kind.PAGE, request.to_json())
-            return await sync.receive(channel)
+            return await sync.receive(channel, channel.pid)
     except TimeoutError:
         await target.stop_overdue(channel.pid, time_limit, "creating the page")
         raise CreationTimeout() from None

@@ -26,6 +26,7 @@ from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.protocol.config import CONTROL_SOCKET, TEMPLATE_MODULE, TemplateConfig
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import Channel, ChannelClosed
+from htagweb_asgi.web.refusals import RefusalCache
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,15 @@ class PoolFull(PoolError):
 class ClusterUnavailable(PoolError):
     """Raised in cluster mode when a new process is needed while Redis does not answer:
     without the registry, this node cannot know that no other node has the user's."""
+
+
+class PoolLimited(PoolError):
+    """Raised when the client's address may not start a process now (admission control:
+    too fast, or it holds its share); `retry_after` says in how many seconds to retry."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UserChannel(Channel):
@@ -80,6 +90,7 @@ class ProcessPool:
         self._lease: Channel | None = None
         self._start_lock = anyio.Lock()
         self._failure: tuple[AppLoadError, float] | None = None
+        self.refusals = RefusalCache()
 
     def socket_path(self, key: str) -> str:
         return os.path.join(self.directory, f"{key}.sock")
@@ -99,33 +110,51 @@ class ProcessPool:
         return channel
 
     async def spawn(
-        self, key: str, replace_pid: int | None = None, session: str = ""
+        self,
+        key: str,
+        replace_pid: int | None = None,
+        session: str = "",
+        *,
+        client: str = "",
+        mismatch: bool = False,
     ) -> UserChannel:
-        """Return a channel to the process of `key`, creating it (or replacing `replace_pid`).
+        """Return a channel to the process of `key`, creating it (or replacing `replace_pid`:
+        `mismatch` when its page asked for other arguments, else it crashed).
 
         `session` tags a new process with its session (Sessions.tag), so that a logout can
-        end it.
+        end it; `client` is the address admission control counts it against. Raises
+        PoolLimited (the address may not start one now), PoolFull, PoolError.
         """
-        reply = await self._spawn_request(key, replace_pid, session)
+        wait = self.refusals.retry_after(client)
+        if wait is not None:
+            raise PoolLimited("this address starts new processes too fast", wait)
+        request = {
+            "key": key,
+            "replace_pid": replace_pid,
+            "session": session,
+            "client": client,
+            "mismatch": mismatch,
+        }
+        reply = await self._spawn_request(request)
         channel = await self.connect(key)
         if channel is None and reply.get("existed"):
             # It was still in the template's table, but no longer listens: a process that
             # crashed a moment ago and is not reaped yet. Replace it.
-            await self._spawn_request(key, int(reply["pid"]), session)
+            await self._spawn_request({**request, "replace_pid": int(reply["pid"])})
             channel = await self.connect(key)
         if channel is None:
             raise PoolError("the new user process is not listening")
         return channel
 
-    async def _spawn_request(
-        self, key: str, replace_pid: int | None, session: str
-    ) -> dict[str, Any]:
-        request = {"key": key, "replace_pid": replace_pid, "session": session}
+    async def _spawn_request(self, request: dict[str, Any]) -> dict[str, Any]:
         kind, reply = await self._control(Kind.SPAWN, request)
         if kind is Kind.FAIL:
             message = str(reply["message"])
             if reply.get("full"):
                 raise PoolFull(message)
+            if reply.get("limited"):
+                self.refusals.remember(str(request["client"]), float(reply.get("wait", 0.0)))
+                raise PoolLimited(message, int(reply["retry_after"]))
             if reply.get("load_error"):  # a renewed template whose new code does not import
                 raise AppLoadError(message.partition("\n")[0], message)
             raise PoolError(message)
@@ -139,6 +168,13 @@ class ProcessPool:
                 await self._control(Kind.KILL, {"key": key, "pid": pid})
             except PoolError as exc:
                 logger.error("cannot kill the process of %s…: %s", key[:8], exc)
+
+    async def rename(self, key: str, pid: int | None, new_key: str, session: str) -> bool:
+        """Move the process `pid` of `key` to `new_key` (its session rotated), tagged with
+        `session`; False when it is no longer `key`'s process."""
+        request = {"key": key, "pid": pid, "new_key": new_key, "session": session}
+        _, reply = await self._control(Kind.RENAME, request)
+        return bool(reply.get("renamed"))
 
     async def listing(self) -> dict[str, Any]:
         """The template's view: its pid, how many workers hold a lease, its processes."""

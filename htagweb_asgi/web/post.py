@@ -6,7 +6,6 @@ relayed unread; a body that is not shaped like one is refused (415) before the p
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +19,15 @@ from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.failures import NO_PROCESS_REASON, explain
-from htagweb_asgi.web.http import JSON, BodyTooLarge, ClientGone, read_body, send_response
+from htagweb_asgi.web.http import (
+    JSON,
+    NO_STORE,
+    BodyTooLarge,
+    ClientGone,
+    read_body,
+    send_ended,
+    send_response,
+)
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.security import cross_site_refusal
 from htagweb_asgi.web.services import Services, page_instance
@@ -28,8 +35,8 @@ from htagweb_asgi.web.target import UserTarget
 
 logger = logging.getLogger(__name__)
 
-_NO_STORE = [(b"cache-control", b"no-store")]
 SEALED_TYPE = "application/octet-stream"
+ATTACH_TIMEOUT = 10.0
 
 
 async def serve_post(
@@ -38,8 +45,10 @@ async def serve_post(
     scope: Mapping[str, Any],
     receive: ASGIReceiveCallable,
     send: ASGISendCallable,
+    prefix: str = "",
 ) -> None:
-    """Check an interaction POST (size, session, page, same site), then relay it."""
+    """Check an interaction POST (size, session, page, same site), then relay it; when the
+    App rotated the session, the reply carries the new cookie (under `prefix`)."""
     if not app.options.http_only:  # websocket Apps never POST: keep the surface small
         await send_response(send, 404, b"not found")
         return
@@ -69,16 +78,19 @@ async def serve_post(
     try:
         target = services.target(app, scope, session_id)
         timeout = app.options.timeout_interaction
-        await relay_post(send, target, instance, body, timeout, app.options.parano)
+
+        async def send_with_cookie(message: Any) -> None:
+            if message["type"] == "http.response.start" and target.session_id != session_id:
+                public = services.public_prefix if services.public_prefix is not None else prefix
+                cookie = services.session_cookie(scope, target.session_id, public)
+                message = {**message, "headers": [*message["headers"], *cookie]}
+            await send(message)
+
+        parano = app.options.parano
+        await relay_post(send_with_cookie, target, instance, body, timeout, parano)
     except HtagwebError as exc:  # raised before any reply was sent
         failure = explain(exc, str(app.ref))
         await send_ended(send, failure.status, failure.code, failure.text(app.options.debug))
-
-
-async def send_ended(send: ASGISendCallable, status: int, code: int, reason: str) -> None:
-    """An error reply the page understands: the same codes as the websocket's closes."""
-    body = json.dumps({"code": code, "reason": reason}).encode()
-    await send_response(send, status, body, content_type=JSON, headers=_NO_STORE)
 
 
 async def relay_post(
@@ -90,6 +102,9 @@ async def relay_post(
     parano: bool = False,
 ) -> None:
     """Attach to `instance` and run one interaction; answer with its actions or why not."""
+    if not body:  # the page has loaded: its process has a page attached (see client.js)
+        await attach_only(send, target, instance)
+        return
     if parano and not envelope.is_envelope(body):
         logger.info("refused a plaintext interaction for a parano App")
         await send_ended(send, 415, Close.UNSUPPORTED_DATA, envelope.PLAINTEXT_REFUSED)
@@ -112,7 +127,7 @@ async def relay_post(
                 if kind is not Kind.OK:
                     await send_ended(send, 410, Close.NO_PROCESS, NO_PROCESS_REASON)
                     return
-                kind, payload = await sync.receive(channel)
+                kind, payload = await sync.receive(channel, channel.pid)
         except ChannelClosed:
             await send_ended(send, 502, Close.CRASHED, "The application stopped unexpectedly.")
             return
@@ -123,9 +138,29 @@ async def relay_post(
     await _answer(send, kind, payload, SEALED_TYPE if parano else JSON)
 
 
+async def attach_only(send: ASGISendCallable, target: UserTarget, instance: str) -> None:
+    """An empty POST: the page of `instance` says it has loaded (``{}``), so that its process
+    is not reclaimed as a page load that never attached (a crawler's, a flood's)."""
+    channel = await target.connect()
+    if channel is None:
+        await send_ended(send, 410, Close.NO_PROCESS, NO_PROCESS_REASON)
+        return
+    async with channel:
+        try:
+            with anyio.fail_after(ATTACH_TIMEOUT):
+                await channel.send_json(Kind.ATTACH, {"instance": instance, "subscribe": False})
+                kind, _ = await channel.receive()
+        except (ChannelClosed, TimeoutError):
+            kind = Kind.GONE
+    if kind is not Kind.OK:
+        await send_ended(send, 410, Close.NO_PROCESS, NO_PROCESS_REASON)
+        return
+    await send_response(send, 200, b"{}", content_type=JSON, headers=NO_STORE)
+
+
 async def _answer(send: ASGISendCallable, kind: Kind, payload: bytes, content_type: str) -> None:
     if kind is Kind.REPLY:
-        await send_response(send, 200, payload, content_type=content_type, headers=_NO_STORE)
+        await send_response(send, 200, payload, content_type=content_type, headers=NO_STORE)
     elif kind is Kind.REJECT:
         reply = load_json(payload)
         logger.info("refused an interaction: %s", reply["reason"])

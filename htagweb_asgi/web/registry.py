@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from htagweb_asgi import paths
-from htagweb_asgi.options import DEFAULT_MAX_SESSION, Limits, TemplateSettings
+from htagweb_asgi.options import DEFAULT_MAX_SESSION, Admission, Limits, TemplateSettings
 from htagweb_asgi.protocol.config import TemplateConfig
 from htagweb_asgi.web.pool import ProcessPool
 from htagweb_asgi.web.routing import MountedApp
@@ -39,6 +39,7 @@ class PoolRegistry:
         limits: Limits,
         settings: TemplateSettings,
         max_session: int = DEFAULT_MAX_SESSION,
+        admission: Admission | None = None,
         node: str | None = None,
     ) -> None:
         self._base_dir = base_dir
@@ -47,6 +48,7 @@ class PoolRegistry:
         self._limits = limits
         self._settings = settings
         self._max_session = max_session
+        self._admission = admission or Admission()
         self._pools: dict[tuple[str, str], ProcessPool] = {}
 
     def pool(self, app: MountedApp, scope: Mapping[str, Any]) -> ProcessPool:
@@ -68,8 +70,10 @@ class PoolRegistry:
         self, app: MountedApp, base: str, server: str, address: list[Any] | None
     ) -> TemplateConfig:
         options = app.options
+        admission = self._admission
         fingerprint = (
             f"{options.debug}:{options.timeout_inactivity}:{self._limits}:{self._settings}"
+            f":{admission}"
         )
         return TemplateConfig(
             app=app.ref,
@@ -79,7 +83,7 @@ class PoolRegistry:
             sys_path=list(sys.path),
             debug=options.debug,
             timeout_inactivity=options.timeout_inactivity,
-            max_processes=self._limits.max_processes,
+            max_processes=self._limits.max_processes or 0,
             max_frame=process_frame_limit(self._limits, self._max_session),
             max_session=self._max_session,
             lease_grace=self._settings.lease_grace,
@@ -88,6 +92,11 @@ class PoolRegistry:
             start_method=self._settings.start_method,
             spare_processes=self._settings.spare_processes,
             log_level=logging.getLogger("htagweb_asgi").getEffectiveLevel(),
+            new_process_burst=admission.new_process_burst,
+            new_process_rate=admission.new_process_rate,
+            client_share=admission.client_share,
+            unattached_timeout=admission.unattached_timeout,
+            max_websockets_per_page=admission.max_websockets_per_page,
         )
 
     async def close(self) -> None:

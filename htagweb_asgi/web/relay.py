@@ -26,6 +26,7 @@ from htagweb_asgi.parano import envelope
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import ChannelClosed
+from htagweb_asgi.web.connections import TOO_MANY_REASON
 from htagweb_asgi.web.failures import NO_PROCESS_REASON, explain
 from htagweb_asgi.web.http import refuse
 from htagweb_asgi.web.pool import UserChannel
@@ -75,12 +76,26 @@ async def serve_websocket(
         logger.info("websocket without a valid session or page instance: asking the page to reload")
         await relay.refuse(Close.NO_PROCESS, NO_PROCESS_REASON)
         return
-    try:
-        target = services.target(app, scope, session_id)
-    except HtagwebError as exc:
-        await relay.refuse(*relay.explain(exc))
-        return
-    await relay.run(target, instance)
+    with services.websockets.hold(session_id) as admitted:
+        if not admitted:
+            logger.info("refused a websocket: its session holds too many in this worker")
+            await relay.refuse(Close.TOO_MANY, TOO_MANY_REASON)
+            return
+        try:
+            target = services.target(app, scope, session_id)
+        except HtagwebError as exc:
+            await relay.refuse(*relay.explain(exc))
+            return
+        await relay.run(target, instance)
+
+
+class AttachRefused(HtagwebError):
+    """The user process refused to bind the websocket (its page holds too many)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
 class Relay:
@@ -116,6 +131,8 @@ class Relay:
             self._sync = target.session_sync()
             try:
                 channel = await self._attach(target, instance)
+            except AttachRefused as exc:
+                ending = (exc.code, exc.reason)
             except HtagwebError as exc:
                 ending = self.explain(exc)
             if channel is None:
@@ -147,10 +164,14 @@ class Relay:
                 with anyio.fail_after(ATTACH_TIMEOUT):
                     attach = {"instance": instance, "subscribe": True, "parano": self._parano}
                     await channel.send_json(Kind.ATTACH, attach)
-                    kind, _ = await channel.receive()
+                    kind, payload = await channel.receive()
                 if kind is Kind.OK:
                     await self._send_text(_READY)
                     return channel
+                if kind is Kind.REJECT:
+                    refusal = load_json(payload)
+                    await channel.aclose()
+                    raise AttachRefused(int(refusal["code"]), str(refusal["reason"]))
             except (ChannelClosed, TimeoutError):
                 pass
             await channel.aclose()
@@ -225,6 +246,9 @@ class Relay:
                         self._reply.set()
                         await self._finish(*self.explain(exc))
                         return
+                elif kind is Kind.ROTATE:  # before the reply, like CHANGES
+                    if not await self._rotate(channel):
+                        return
                 elif kind is Kind.REPLY or kind is Kind.PUSH:
                     if self._parano:
                         await self._send_message(None, payload)
@@ -242,6 +266,20 @@ class Relay:
         except ChannelClosed:
             self._reply.set()
             await self._finish(Close.CRASHED, "The application stopped unexpectedly.")
+
+    async def _rotate(self, channel: UserChannel) -> bool:
+        """The App rotated the session: give it a new id (the process stays), and the page
+        a token to fetch its new cookie with (web/rotation.py). False when that failed."""
+        old_id = self._sync.session_id
+        try:
+            new_id = await self._sync.rotate(channel.pid)
+        except HtagwebError as exc:
+            self._reply.set()
+            await self._finish(*self.explain(exc))
+            return False
+        token = self._sync.sessions.rotation_token(old_id, new_id)
+        await self._send_text(json.dumps({"htagweb": {"session": token}}))
+        return True
 
     def _claim_end(self) -> bool:
         """The first reason to end the connection wins; return whether it is this one."""

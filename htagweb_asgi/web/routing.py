@@ -97,6 +97,8 @@ _APP_PATH_RE = re.compile(r"(/[A-Za-z0-9.~-][A-Za-z0-9._~-]*)*")
 SCRIPTS_DIR = "/_/"  # the static scripts (web/static.py SCRIPTS) live at /_/<name>
 WS_SUFFIX = "/_/ws"
 POST_SUFFIX = "/_/post"
+HEALTH_SUFFIX = "/_/healthz"
+SESSION_SUFFIX = "/_/session"
 
 
 class RouteKind(Enum):
@@ -106,6 +108,8 @@ class RouteKind(Enum):
     WEBSOCKET = "websocket"
     POST = "post"
     EXTRA = "extra"
+    HEALTH = "health"
+    SESSION = "session"
     NOT_FOUND = "not found"
 
 
@@ -141,7 +145,15 @@ class Router:
         trimmed = sub.rstrip("/") if sub != "/" else sub  # Litestar appends a slash
         if trimmed.startswith(SCRIPTS_DIR) and trimmed[len(SCRIPTS_DIR) :] in SCRIPTS:
             return Route(RouteKind.CLIENT, script=trimmed[len(SCRIPTS_DIR) :])
-        for suffix, kind in ((WS_SUFFIX, RouteKind.WEBSOCKET), (POST_SUFFIX, RouteKind.POST)):
+        if trimmed == HEALTH_SUFFIX:  # at the mount point, whichever Apps are served
+            return Route(RouteKind.HEALTH)
+        endpoints = (
+            (WS_SUFFIX, RouteKind.WEBSOCKET),
+            (POST_SUFFIX, RouteKind.POST),
+            (HEALTH_SUFFIX, RouteKind.HEALTH),
+            (SESSION_SUFFIX, RouteKind.SESSION),
+        )
+        for suffix, kind in endpoints:
             if trimmed.endswith(suffix):
                 app = self.apps.get(trimmed[: -len(suffix)])
                 return Route(kind, app) if app else Route(RouteKind.NOT_FOUND)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from htagweb_asgi.options import Limits
+from htagweb_asgi.options import Admission, Limits
 from htagweb_asgi.sessions.cookie import build_set_cookie, parse_cookies
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.sessions.values import Session
+from htagweb_asgi.web.clientaddr import ClientAddresses
+from htagweb_asgi.web.connections import OpenWebsockets
 from htagweb_asgi.web.http import PAGE_SECURITY_HEADERS, Headers
 from htagweb_asgi.web.readiness import Readiness
 from htagweb_asgi.web.registry import PoolRegistry
@@ -35,6 +37,9 @@ class Services:
     allowed_origins: Collection[str] = ()
     frame_ancestors: str | None = "'self'"
     placement: Placement | None = None  # the cluster (cluster/node.py), or None: one machine
+    admission: Admission = field(default_factory=Admission)
+    clients: ClientAddresses = field(default_factory=ClientAddresses)
+    websockets: OpenWebsockets = field(default_factory=OpenWebsockets)
 
     def page_headers(self) -> Headers:
         headers = list(PAGE_SECURITY_HEADERS)
@@ -46,8 +51,9 @@ class Services:
     def target(self, app: MountedApp, scope: Mapping[str, Any], session_id: str) -> UserTarget:
         """The process of (`session_id`, `app`) under the server that got this request."""
         pool = self.pools.pool(app, scope)
+        client = self.clients.of(scope)
         return UserTarget.of(
-            pool, self.sessions, session_id, app.identity, app.base or "/", self.placement
+            pool, self.sessions, session_id, app.identity, client, app.base or "/", self.placement
         )
 
     def node_cookie(self, scope: Mapping[str, Any], node: str | None) -> bytes | None:
@@ -60,6 +66,17 @@ class Services:
             NODE_COOKIE, node, path="/", secure=secure, max_age=None, same_site="Lax"
         )
 
+    def session_cookie(
+        self, scope: Mapping[str, Any], session_id: str, public_prefix: str
+    ) -> Headers:
+        """The Set-Cookie of a new session id for this response (none under
+        SessionMiddleware: it is told, and sets its own)."""
+        session = scope.get("session")
+        if isinstance(session, Session):
+            session.session_id, session.issue_cookie = session_id, True
+            return []
+        return [(b"set-cookie", self.sessions.set_cookie(session_id, scope, public_prefix))]
+
     def known_session(self, scope: Mapping[str, Any]) -> str | None:
         """The session of the request: SessionMiddleware's, else our own cookie's."""
         session = scope.get("session")
@@ -67,16 +84,18 @@ class Services:
             return session.session_id
         return self.sessions.session_id(scope)
 
-    def page_session(self, scope: Mapping[str, Any]) -> tuple[str, bool]:
-        """The session for a page load, created when missing; True when we must set the
-        cookie (under SessionMiddleware the middleware sets it)."""
+    async def page_session(self, scope: Mapping[str, Any]) -> tuple[str, bool]:
+        """The session for a page load, created when missing or ended (logout, rotation);
+        True when we must set the cookie (under SessionMiddleware the middleware sets it)."""
         session = scope.get("session")
         if isinstance(session, Session):
             if session.session_id is None:
                 session.session_id, session.issue_cookie = self.sessions.new_id(), True
             return session.session_id, False
         known = self.sessions.session_id(scope)
-        return (known, False) if known is not None else (self.sessions.new_id(), True)
+        if known is not None and not await self.sessions.is_ended(known):
+            return known, False
+        return self.sessions.new_id(), True
 
 
 def page_instance(scope: Mapping[str, Any]) -> str | None:

@@ -20,10 +20,18 @@ class Processes(Protocol):
     async def connect(self, key: str) -> UserChannel | None: ...
 
     async def spawn(
-        self, key: str, replace_pid: int | None = None, session: str = ""
+        self,
+        key: str,
+        replace_pid: int | None = None,
+        session: str = "",
+        *,
+        client: str = "",
+        mismatch: bool = False,
     ) -> UserChannel: ...
 
     async def kill(self, key: str, pid: int | None) -> None: ...
+
+    async def rename(self, key: str, pid: int | None, new_key: str, session: str) -> bool: ...
 
 
 class Placement(Protocol):
@@ -32,9 +40,10 @@ class Placement(Protocol):
     async def place(self, pool: ProcessPool, app: str, key: str) -> Processes: ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class UserTarget:
-    """The (session, App) process: its pool and key, and the session it shares.
+    """The (session, App) process: its pool and key, and the session it shares (both change
+    when the App rotates the session).
 
     In a cluster, `placement` finds the node owning the process, once per target (a target
     lives for one request or one websocket).
@@ -44,6 +53,8 @@ class UserTarget:
     key: str
     sessions: Sessions
     session_id: str
+    client: str = ""  # the request's address, as admission control counts it
+    app: str = ""  # the App's identity (MountedApp.identity): keys are derived from it
     app_path: str = "/"
     placement: Placement | None = None
     _placed: list[Processes] = field(default_factory=list, compare=False, repr=False)
@@ -55,11 +66,12 @@ class UserTarget:
         sessions: Sessions,
         session_id: str,
         app: str,
+        client: str = "",
         app_path: str = "/",
         placement: Placement | None = None,
     ) -> UserTarget:
         key = sessions.process_key(session_id, app)
-        return cls(pool, key, sessions, session_id, app_path, placement)
+        return cls(pool, key, sessions, session_id, client, app, app_path, placement)
 
     async def processes(self) -> Processes:
         if self.placement is None:
@@ -77,9 +89,14 @@ class UserTarget:
     async def connect(self) -> UserChannel | None:
         return await (await self.processes()).connect(self.key)
 
-    async def spawn(self, replace_pid: int | None = None) -> UserChannel:
+    async def spawn(self, replace_pid: int | None = None, mismatch: bool = False) -> UserChannel:
+        """The process of this target, started (or replacing `replace_pid`: `mismatch` when
+        its page asked for other arguments, else it crashed)."""
         processes = await self.processes()
-        return await processes.spawn(self.key, replace_pid, self.sessions.tag(self.session_id))
+        tag = self.sessions.tag(self.session_id)
+        return await processes.spawn(
+            self.key, replace_pid, tag, client=self.client, mismatch=mismatch
+        )
 
     async def kill(self, pid: int | None) -> None:
         await (await self.processes()).kill(self.key, pid)
@@ -91,6 +108,21 @@ class UserTarget:
         await self.kill(pid)
         return f"The application took more than {seconds:g} s to answer and was stopped."
 
+    async def rotate(self, pid: int | None) -> str:
+        """The App called ``session.rotate()`` (a login of its own): move the session to a
+        new id, keep process `pid` as the new id's, end the old id's other processes (of
+        every App); return the new id (the browser still needs its cookie)."""
+        old_id, new_id = self.session_id, self.sessions.new_id()
+        await self.sessions.move(old_id, new_id)
+        new_key = self.sessions.process_key(new_id, self.app)
+        tag = self.sessions.tag(new_id)
+        processes = await self.processes()  # the same node: the process stays where it is
+        if not await processes.rename(self.key, pid, new_key, tag):
+            logger.warning("the process that rotated its session is gone: nothing to keep")
+        self.key, self.session_id = new_key, new_id
+        await self.sessions.end_processes(old_id)
+        return new_id
+
     def session_sync(self) -> SessionSync:
         """A fresh sync: for a channel to a process whose session we have not sent yet."""
-        return SessionSync(self.sessions, self.session_id)
+        return SessionSync(self.sessions, self.session_id, self.rotate)

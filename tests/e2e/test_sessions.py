@@ -264,3 +264,56 @@ async def test_a_message_after_logout_from_another_tab(served: tuple[Server, str
             else:
                 code = message["htagweb"]["close"]
         assert code == 4001
+
+
+async def test_the_app_logs_in_by_itself_rotates_and_keeps_its_process(
+    served: tuple[Server, str],
+) -> None:
+    """``self.session.rotate()`` in the App: a new id (session fixation), the browser gets
+    its cookie through /_/session, and the App's process and state go on."""
+    server, _ = served
+    async with Visitor(server.url) as user, Visitor(server.url) as stranger:
+        page = await user.page("/ui/")
+        old_cookie = user.http.cookies["htagweb_session"]
+        headers = {"origin": user.origin}
+        async with user.websocket(page) as ws:
+            await ws.send(page.click("login"))
+            token = (await receive(ws))["htagweb"]["session"]
+            assert shown(await receive(ws))["user"] == {"name": "app-user"}
+            thief = await user.http.post("/ui/_/session", content=token + "x", headers=headers)
+            assert thief.status_code == 403
+            traded = await user.http.post("/ui/_/session", content=token, headers=headers)
+            assert traded.status_code == 200
+            assert "htagweb_session=" in traded.headers["set-cookie"]
+            assert user.http.cookies["htagweb_session"] != old_cookie
+            reply = await click(ws, page, "write")  # the same connection goes on, logged in
+            assert shown(reply)["user"] == {"name": "app-user"}
+        again = await user.page("/ui/")
+        assert again.pid == page.pid  # the same App (not rebuilt: its state is kept)
+        assert json.loads(again.texts["session"])["user"] == {"name": "app-user"}
+        # the fixated (old) id: ended, no data, no process, and the token served once
+        stranger.http.cookies.set("htagweb_session", old_cookie)
+        assert (await stranger.http.get("/api/session")).json() == {}
+        assert (await stranger.page("/ui/")).pid != page.pid
+        stranger.http.cookies.set("htagweb_session", old_cookie)
+        replay = await stranger.http.post("/ui/_/session", content=token, headers=headers)
+        assert replay.status_code == 403
+
+
+async def test_the_old_cookie_after_logout_starts_a_new_session(
+    served: tuple[Server, str],
+) -> None:
+    """A session ended is ended: the old cookie neither reads nor revives it."""
+    server, _ = served
+    async with Visitor(server.url) as user, Visitor(server.url) as stale:
+        await user.http.post("/login", json={"name": "carol"})
+        old_cookie = user.http.cookies["htagweb_session"]
+        await user.http.post("/logout")
+        stale.http.cookies.set("htagweb_session", old_cookie)
+        written = await stale.http.post("/api/session/late", json=1)
+        assert written.json() == {"late": 1}
+        new_cookie = written.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+        assert new_cookie != old_cookie  # a new session, not the old one revived
+    async with Visitor(server.url) as replayed:
+        replayed.http.cookies.set("htagweb_session", old_cookie)
+        assert (await replayed.http.get("/api/session")).json() == {}

@@ -47,11 +47,14 @@ async def test_the_mount_point_without_slash_redirects_relatively(host: HtagASGI
     assert result.status == 307 and result.headers[b"location"] == b"ui/?a=1"
 
 
-async def test_head_has_no_body_but_a_length(host: HtagASGI) -> None:
+async def test_head_answers_the_headers_without_a_process(host: HtagASGI) -> None:
+    """A monitor's or a crawler's HEAD costs no process: no length (only a GET knows it),
+    no cookie, the page's headers."""
     result = await call_http(host, http_scope("/", "HEAD"))
-    assert (
-        result.status == 200 and result.body == b"" and int(result.headers[b"content-length"]) > 100
-    )
+    assert result.status == 200 and result.body == b""
+    assert result.headers[b"content-type"].startswith(b"text/html")
+    assert b"content-length" not in result.headers and b"set-cookie" not in result.headers
+    assert result.headers[b"x-content-type-options"] == b"nosniff"
 
 
 async def test_unknown_paths_and_methods(host: HtagASGI) -> None:
@@ -76,7 +79,7 @@ async def test_a_refusal_uses_the_denial_response_when_offered(host: HtagASGI) -
 
 async def test_at_the_process_cap_a_new_user_gets_503_with_retry_after(runtime_dir: str) -> None:
     """max_processes reached and nobody idle long enough to be evicted: a clear 503."""
-    from htagweb_asgi import TemplateSettings
+    from htagweb_asgi import Admission, TemplateSettings
 
     settings = TemplateSettings(evict_after=3600, spare_processes=0)
     app = HtagASGI(
@@ -84,6 +87,7 @@ async def test_at_the_process_cap_a_new_user_gets_503_with_retry_after(runtime_d
         runtime_dir=runtime_dir,
         max_processes=1,
         template=settings,
+        admission=Admission(client_share=1.0),  # the cap, not this address's share of it
     )
     try:
         assert (await call_http(app, http_scope("/"))).status == 200

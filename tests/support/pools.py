@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from htagweb_asgi.appref import AppRef
-from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
+from htagweb_asgi.options import Admission, AppOptions, Limits, TemplateSettings
 from htagweb_asgi.web.registry import PoolRegistry
 from htagweb_asgi.web.routing import MountedApp
 
@@ -18,7 +18,13 @@ LEASE_GRACE = 0.5  # seconds without any worker before a template stops: short i
 MakeRegistry = Callable[..., PoolRegistry]  # the proc tier's `registries` fixture
 
 
-def make_registry(runtime_dir: str, max_processes: int = 50, **settings: Any) -> PoolRegistry:
+def make_registry(
+    runtime_dir: str,
+    max_processes: int | None = 50,
+    admission: Admission | None = None,
+    **settings: Any,
+) -> PoolRegistry:
     """A registry of templates under `runtime_dir`; `settings` are TemplateSettings fields."""
     limits = Limits(max_processes=max_processes)
-    return PoolRegistry(runtime_dir, limits, TemplateSettings(lease_grace=LEASE_GRACE, **settings))
+    template = TemplateSettings(lease_grace=LEASE_GRACE, **settings)
+    return PoolRegistry(runtime_dir, limits, template, admission=admission)

@@ -47,6 +47,7 @@ COMMANDS: dict[str, Sequence[str]] = {
         *("-m", "gunicorn", "{app}", "-w", "4", "-k", "uvicorn_worker.UvicornWorker"),
         *("--bind", "fd://{fd}", "--graceful-timeout", "5"),
     ],
+    "uvicorn-2": ["-m", "uvicorn", "{app}", "--fd", "{fd}", "--workers", "2"],
     "uvicorn-4": ["-m", "uvicorn", "{app}", "--fd", "{fd}", "--workers", "4"],
     "hypercorn-4": ["-m", "hypercorn", "{app}", "-w", "4", "--bind", "fd://{fd}"],
 }

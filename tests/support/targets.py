@@ -10,5 +10,7 @@ from htagweb_asgi.web.target import UserTarget
 SESSIONS = Sessions(secret_key="a test secret that is long enough", store=MemoryStore())
 
 
-def target(pool: ProcessPool, key: str, session_id: str = "test-session") -> UserTarget:
-    return UserTarget(pool, key, SESSIONS, session_id)
+def target(
+    pool: ProcessPool, key: str, session_id: str = "test-session", client: str = ""
+) -> UserTarget:
+    return UserTarget(pool, key, SESSIONS, session_id, client, "tests.support.apps.counter:App")

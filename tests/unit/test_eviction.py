@@ -1,14 +1,17 @@
-"""Which process the cap evicts: the least recently active of those idle for evict_after,
-read from a real activity board driven by a fake clock (no process, no waiting)."""
+"""Whom eviction ends to make room: among processes idle for evict_after, never-attached
+page loads first, then the least used, then the least recently active; read from a real
+activity board driven by a fake clock (no process, no waiting), and from fake usages."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from htagweb_asgi.proc.activity import ActivityBoard
-from htagweb_asgi.proc.children import Child, eviction_victim
+from htagweb_asgi.proc import eviction
+from htagweb_asgi.proc.activity import ActivityBoard, Usage
+from htagweb_asgi.proc.children import Child
 from tests.support.clock import FakeClock
 
 
@@ -47,7 +50,7 @@ def three(board: ActivityBoard, clock: FakeClock) -> tuple[Child, Child, Child]:
 
 
 def victim(board: ActivityBoard, children: tuple[Child, ...], evict_after: float) -> Child | None:
-    return eviction_victim(children, board.last_activity, board.clock(), evict_after)
+    return eviction.victim(children, board.usage, board.clock(), evict_after)
 
 
 def test_the_least_recently_active_of_the_idle_processes_is_chosen(
@@ -80,3 +83,54 @@ def test_activity_takes_a_process_out_of_the_running(
     clock.advance(9)
     assert victim(board, three, evict_after=10) is three[0]  # idle for 15, 10 and 9
     assert victim(board, (b, c), evict_after=10) is b
+
+
+# -- the order, from usages as the user processes record them ----------------------------
+NOW = 1000.0
+EVICT_AFTER = 10.0
+
+
+@dataclass(frozen=True)
+class Proc:
+    name: str
+    slot: int
+    started: float
+
+
+def pick(*procs: tuple[Proc, Usage]) -> str | None:
+    usage = {proc.slot: used for proc, used in procs}
+    chosen = eviction.victim([proc for proc, _ in procs], usage.__getitem__, NOW, EVICT_AFTER)
+    return None if chosen is None else chosen.name
+
+
+def proc(name: str, slot: int, *, started: float, last: float, uses: int, attached: bool):  # type: ignore[no-untyped-def]
+    return Proc(name, slot, started), Usage(last, uses, attached)
+
+
+def test_a_page_load_that_never_attached_goes_first_even_if_more_recent() -> None:
+    reader = proc("reader", 0, started=0, last=NOW - 500, uses=0, attached=True)
+    crawler = proc("crawler", 1, started=NOW - 20, last=NOW - 20, uses=0, attached=False)
+    assert pick(reader, crawler) == "crawler"
+
+
+def test_among_never_attached_the_least_recently_loaded() -> None:
+    old = proc("old", 0, started=NOW - 50, last=NOW - 50, uses=0, attached=False)
+    new = proc("new", 1, started=NOW - 15, last=NOW - 15, uses=0, attached=False)
+    reloaded = proc("reloaded", 2, started=NOW - 90, last=NOW - 12, uses=0, attached=False)
+    assert pick(new, old, reloaded) == "old"
+
+
+def test_then_the_least_used_then_the_least_recently_active() -> None:
+    busy = proc("busy", 0, started=0, last=NOW - 900, uses=50, attached=True)
+    light = proc("light", 1, started=0, last=NOW - 20, uses=2, attached=True)
+    lighter = proc("lighter", 2, started=0, last=NOW - 30, uses=1, attached=True)
+    also = proc("also", 3, started=0, last=NOW - 60, uses=1, attached=True)
+    assert pick(busy, light, lighter, also) == "also"
+    assert pick(busy, light) == "light"
+
+
+def test_never_someone_active_within_evict_after() -> None:
+    engaged = proc("engaged", 0, started=0, last=NOW - 5, uses=1, attached=True)
+    just_loaded = proc("loading", 1, started=NOW - 2, last=NOW - 2, uses=0, attached=False)
+    assert pick(engaged, just_loaded) is None
+    assert pick() is None

@@ -78,3 +78,16 @@ async def test_login_rotates_and_logout_clears() -> None:
     cleared = await call_http(logout, http_scope("/", headers=[(b"cookie", new_cookie.encode())]))
     assert "Max-Age=0" in cleared.headers[b"set-cookie"].decode()
     assert sessions.store.load(new_id) == {}
+
+
+async def test_a_cookie_of_an_ended_session_starts_a_new_one() -> None:
+    """After a logout elsewhere (another tab, the App), the old cookie gets a new session:
+    not one whose writes would be dropped."""
+    app, sessions = make("write")
+    cookie = cookie_of(await call_http(app, http_scope("/")))
+    old_id = sessions.signer.unsign(cookie.split("=", 1)[1])
+    assert old_id is not None
+    await sessions.end(old_id)
+    again = await call_http(app, http_scope("/", headers=[(b"cookie", cookie.encode())]))
+    assert again.body == b"{'n': 1}" and cookie_of(again) != cookie
+    assert sessions.store.load(old_id) == {}

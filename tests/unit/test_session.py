@@ -55,3 +55,10 @@ def test_a_refresh_keeps_what_a_background_task_changed() -> None:
 def test_keys_must_be_strings() -> None:
     with pytest.raises(SessionValueError):
         encode(1, "x")  # type: ignore[arg-type]
+
+
+def test_rotate_is_asked_once() -> None:
+    session = ProcessSession()
+    assert not session.rotation_asked
+    session.rotate()
+    assert session.rotation_asked

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from htagweb_asgi.sessions import store as store_module
 from htagweb_asgi.sessions.store import MemoryStore, SessionStore, SQLiteStore
 from tests.support.clock import FakeClock
 
@@ -57,6 +58,33 @@ def test_rename_moves_the_keys_and_delete_forgets(store: SessionStore) -> None:
     assert store.load("before") == {} and store.load("after") == {"user": '{"name":"alice"}'}
     store.delete("after")
     assert store.load("after") == {}
+
+
+def test_an_ended_id_stays_ended_a_late_write_is_dropped(store: SessionStore) -> None:
+    """A write in flight when the session ended (the App's, a route's) cannot bring it back
+    under the old cookie."""
+    store.save("logged-out", {"user": '"alice"'}, 60)
+    store.save("rotated", {"user": '"bob"'}, 60)
+    assert not store.is_ended("logged-out")
+    store.delete("logged-out")
+    store.rename("rotated", "new")
+    for ended in ("logged-out", "rotated"):
+        store.save(ended, {"late": "1"}, 60)
+        assert store.load(ended) == {} and store.is_ended(ended)
+    assert store.load("new") == {"user": '"bob"'} and not store.is_ended("new")
+    store.cleanup()
+    assert store.is_ended("logged-out")  # remembered for ENDED_FOR, not until the next cleanup
+
+
+def test_tombstones_go_after_their_time(
+    store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "ENDED_FOR", 0.0)
+    store.delete("gone")
+    assert not store.is_ended("gone")
+    store.cleanup()
+    store.save("gone", {"a": "1"}, 60)  # long after: an id like any other
+    assert store.load("gone") == {"a": "1"}
 
 
 def test_threads_writing_different_keys_lose_nothing(store: SessionStore) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
 from htagweb_asgi.appref import AppRef
-from htagweb_asgi.proc.children import EVICT, SESSION_ENDED
+from htagweb_asgi.proc.admission import RefusalLog, Refused
+from htagweb_asgi.proc.children import EVICT, REPLACED, SESSION_ENDED
 from htagweb_asgi.proc.leases import Leases
 from htagweb_asgi.proc.requests import TemplateRequests
 from htagweb_asgi.protocol.config import TemplateConfig
@@ -50,6 +51,7 @@ class FakeChild:
     key: str
     pid: int
     session: str = ""
+    client: str = ""
 
 
 @dataclass
@@ -57,18 +59,20 @@ class FakeTable:
     """The table of user processes, without processes: what the requests did to it."""
 
     capacity: int = 2
+    max_processes: int = 2
     current: dict[str, FakeChild] = field(default_factory=dict)
     signals: list[tuple[int, signal.Signals]] = field(default_factory=list)
     next_pid: int = 1000
+    log: RefusalLog = field(default_factory=lambda: RefusalLog(Clock()))
 
     def reap(self) -> None:
         pass
 
-    def start(self, key: str, session: str) -> FakeChild | None:
+    def start(self, key: str, session: str, client: str = "") -> FakeChild | Refused:
         if len(self.current) >= self.capacity:
-            return None
+            return Refused.FULL
         self.next_pid += 1
-        self.current[key] = FakeChild(key, self.next_pid, session)
+        self.current[key] = FakeChild(key, self.next_pid, session, client)
         return self.current[key]
 
     def kill(self, key: str, pid: int | None) -> bool:
@@ -76,6 +80,15 @@ class FakeTable:
         if child is None or (pid is not None and child.pid != pid):
             return False
         self.send_signal(child, signal.SIGKILL)
+        return True
+
+    def rename(self, key: str, pid: int, new_key: str, session: str) -> bool:
+        child = self.current.get(key)
+        if child is None or child.pid != pid:
+            return False
+        del self.current[key]
+        child.key, child.session = new_key, session
+        self.current[new_key] = child
         return True
 
     def send_signal(self, child: Any, sig: signal.Signals) -> None:
@@ -91,7 +104,7 @@ class FakeTable:
     def ask_to_end(self, child: Any, sig: signal.Signals) -> None:
         self.send_signal(child, sig)
 
-    def listing(self) -> list[dict[str, Any]]:
+    def listing(self, memory: bool = True) -> list[dict[str, Any]]:
         return [{"key": c.key[:12], "pid": c.pid} for c in self.current.values()]
 
     def spare_pids(self) -> list[int]:
@@ -105,7 +118,8 @@ def reply(data: bytes | None) -> tuple[Kind, Any]:
 
 
 def requests(table: FakeTable, **options: Any) -> TemplateRequests:
-    return TemplateRequests(CONFIG, table, Leases(1.0, Clock()), loaded=True, **options)
+    config = options.pop("config", CONFIG)
+    return TemplateRequests(config, table, Leases(1.0, Clock()), loaded=True, **options)
 
 
 def ask(handler: TemplateRequests, kind: Kind, body: dict[str, Any]) -> tuple[Kind, Any]:
@@ -132,6 +146,47 @@ def test_a_replacement_asks_the_old_process_to_end_first() -> None:
     assert table.signals == [(1001, EVICT)]
 
 
+def test_a_page_asking_for_other_arguments_tells_the_old_process_why() -> None:
+    table = FakeTable()
+    handler = requests(table)
+    ask(handler, Kind.SPAWN, {"key": KEY})
+    ask(handler, Kind.SPAWN, {"key": KEY, "replace_pid": 1001, "mismatch": True})
+    assert table.signals == [(1001, REPLACED)]  # its pages hear "replaced", not "crashed"
+
+
+def test_new_processes_per_address_a_burst_then_a_rate() -> None:
+    clock = Clock()
+    config = replace(CONFIG, new_process_burst=3, new_process_rate=0.5)
+    handler = requests(FakeTable(capacity=100), config=config, clock=clock)
+    made = [ask(handler, Kind.SPAWN, {"key": f"{n:032x}", "client": "10.0.0.1"}) for n in range(3)]
+    assert all(kind is Kind.SPAWNED for kind, _ in made)
+    kind, refusal = ask(handler, Kind.SPAWN, {"key": "f" * 32, "client": "10.0.0.1"})
+    assert kind is Kind.FAIL and refusal["limited"] is True
+    assert refusal["retry_after"] == 2 and refusal["wait"] == pytest.approx(2.0)
+    other = ask(handler, Kind.SPAWN, {"key": "e" * 32, "client": "10.0.0.2"})
+    assert other[0] is Kind.SPAWNED  # another address has its own budget
+    clock.now += 1.0
+    assert ask(handler, Kind.SPAWN, {"key": "f" * 32, "client": "10.0.0.1"})[0] is Kind.FAIL
+    clock.now += 1.0
+    assert ask(handler, Kind.SPAWN, {"key": "f" * 32, "client": "10.0.0.1"})[0] is Kind.SPAWNED
+
+
+def test_a_reload_of_a_live_process_costs_no_budget() -> None:
+    config = replace(CONFIG, new_process_burst=1)
+    handler = requests(FakeTable(), config=config, clock=Clock())
+    for _ in range(5):
+        assert ask(handler, Kind.SPAWN, {"key": KEY, "client": "10.0.0.1"})[0] is Kind.SPAWNED
+
+
+def test_a_refusal_by_the_table_gives_the_token_back() -> None:
+    config = replace(CONFIG, new_process_burst=1)
+    table = FakeTable(capacity=0)
+    handler = requests(table, config=config, clock=Clock())
+    assert ask(handler, Kind.SPAWN, {"key": KEY, "client": "10.0.0.1"})[1]["full"] is True
+    table.capacity = 1
+    assert ask(handler, Kind.SPAWN, {"key": KEY, "client": "10.0.0.1"})[0] is Kind.SPAWNED
+
+
 def test_full_and_unloadable_are_failures_the_worker_understands() -> None:
     full = requests(FakeTable(capacity=0))
     assert ask(full, Kind.SPAWN, {"key": KEY})[1]["full"] is True
@@ -146,6 +201,18 @@ def test_full_and_unloadable_are_failures_the_worker_understands() -> None:
 def test_a_malformed_key_is_refused(key: str) -> None:
     with pytest.raises(ValueError, match="malformed"):
         ask(requests(FakeTable()), Kind.SPAWN, {"key": key})
+
+
+def test_rename_moves_a_process_to_its_new_session_key() -> None:
+    table = FakeTable()
+    handler = requests(table)
+    ask(handler, Kind.SPAWN, {"key": KEY, "session": "old"})
+    moved = {"key": KEY, "pid": 1001, "new_key": "b" * 32, "session": "new"}
+    assert ask(handler, Kind.RENAME, moved) == (Kind.DONE, {"renamed": True})
+    assert table.current["b" * 32].session == "new" and KEY not in table.current
+    assert ask(handler, Kind.RENAME, moved) == (Kind.DONE, {"renamed": False})  # gone from KEY
+    with pytest.raises(ValueError, match="malformed"):
+        ask(handler, Kind.RENAME, {**moved, "key": "b" * 32, "new_key": "../x"})
 
 
 def test_kill_counts_what_it_ended() -> None:

@@ -72,6 +72,11 @@ class DjangoStore(SessionStore):
         with _django_db():
             _engine()(session_key=key).delete()
 
+    def is_ended(self, session_id: str) -> bool:
+        """Fallback ids only: a Django session that ended is gone from Django's engine, and
+        a late save never recreates it (see _apply)."""
+        return django_key(session_id) is None and self.fallback.is_ended(session_id)
+
     def rename(self, old_id: str, new_id: str) -> None:
         """Fallback ids only: Django renames its own sessions (``cycle_key()`` at login)."""
         if django_key(old_id) is not None or django_key(new_id) is not None:

@@ -80,3 +80,9 @@ async def without_websockets(scope, receive, send):  # type: ignore[no-untyped-d
         await send({"type": "websocket.close", "code": 1000})  # the server answers 403
         return
     await main(scope, receive, send)
+
+
+# Admission control exactly as shipped (tests/e2e/test_admission.py, the flood test).
+admission_defaults = HtagASGI(COUNTER, runtime_dir=RUNTIME)
+admission_defaults.add_app("/http", COUNTER, http_only=True)
+admission_defaults.add_route("/hello.txt", hello)

@@ -20,6 +20,7 @@ class App(Tag.body):
         self.add(Tag.button("bad", _class="bad", _onclick=self.bad))
         self.add(Tag.button("nested", _class="nested", _onclick=self.nested))
         self.add(Tag.button("state", _class="state", _onclick=self.bump_state))
+        self.add(Tag.button("login", _class="login", _onclick=self.login))
 
     def _dump(self) -> str:
         return json.dumps(dict(self.session), sort_keys=True)
@@ -37,6 +38,12 @@ class App(Tag.body):
 
     def nested(self, _: object) -> None:
         self.session.setdefault("nested", {"items": []})["items"].append({"bad": {1, 2}})
+
+    def login(self, _: object) -> None:
+        """The App logs the user in itself: a new session id, this process kept."""
+        self.session["user"] = {"name": "app-user"}
+        self.session.rotate()
+        self.shown.clear(self._dump())
 
     def bump_state(self, _: object) -> None:
         self.state["n"] = self.state.get("n", 0) + 1
