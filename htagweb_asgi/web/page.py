@@ -17,7 +17,13 @@ from htagweb_asgi.protocol.codes import page_table
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.protocol.pagerequest import PageRequest
 from htagweb_asgi.web.channel import ChannelClosed
-from htagweb_asgi.web.failures import CreationTimeout, Failure, PageError, explain
+from htagweb_asgi.web.failures import (
+    CreationTimeout,
+    Failure,
+    PageError,
+    ReplacementConflict,
+    explain,
+)
 from htagweb_asgi.web.http import HTML, error_page, send_response
 from htagweb_asgi.web.pool import UserChannel
 from htagweb_asgi.web.query import init_args
@@ -101,16 +107,20 @@ async def send_failure(
 
 async def render_page(target: UserTarget, request: PageRequest, time_limit: float) -> RenderedPage:
     """Return the page of the user's process, creating it, or replacing it when its App
-    cannot serve `request` (htag 1: other init arguments; htag 2: ``?n``)."""
+    cannot serve `request` (htag 1: other init arguments; htag 2: ``?n``).
+
+    Raises ReplacementConflict when other requests of the session keep replacing the
+    process meanwhile, PageError when it cannot render.
+    """
     channel = await target.connect() or await target.spawn()
     crashed = False
     for _ in range(_MAX_REPLACEMENTS + 1):
         async with channel:
             try:
                 kind, payload = await _request_page(target, channel, request, time_limit)
-            except ChannelClosed:  # it died (crash, OOM, or it was ending): once more, afresh
+            except ChannelClosed:  # it died (crash, OOM, replaced, or it was ending): afresh
                 if crashed:
-                    raise PageError("the application's process ended while starting") from None
+                    raise await _ended_while_starting(target) from None
                 crashed = True
                 channel = await target.spawn(replace_pid=channel.pid)
                 continue
@@ -124,7 +134,18 @@ async def render_page(target: UserTarget, request: PageRequest, time_limit: floa
             raise PageError(f"unexpected reply {kind.name}")
         logger.debug("the App cannot serve this page: replacing process %s", channel.pid)
         channel = await target.spawn(replace_pid=channel.pid)
-    raise PageError("the process was replaced too many times (tabs with other query strings?)")
+    logger.info("a page's process was replaced by other requests %d times", _MAX_REPLACEMENTS)
+    raise ReplacementConflict()
+
+
+async def _ended_while_starting(target: UserTarget) -> HtagwebError:
+    """Our new process ended before its page: replaced by another request's (which holds the
+    key now: a conflict), or it died by itself (the App cannot start)."""
+    other = await target.connect()
+    if other is None:
+        return PageError("the application's process ended while starting")
+    await other.aclose()
+    return ReplacementConflict()
 
 
 async def _request_page(
