@@ -1,0 +1,66 @@
+"""10,000 malformed inputs against uvicorn with two workers: hostile headers, cookies,
+origins, paths, queries, interaction bodies and websocket frames, and clients that leave
+half-way (see tests/support/fuzz/). A user who clicked before the fuzz keeps their App.
+
+What must hold: no 5xx, no websocket told that its App crashed (or is unavailable), no
+traceback or error of the package in the server's log, no lost App.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.support.client import Visitor, click, updated_text
+from tests.support.fuzz import serverlog
+from tests.support.fuzz.plan import plan
+from tests.support.fuzz.runner import run_all
+from tests.support.fuzz.sessions import fuzzed_pids, prepare
+from tests.support.servers import start_server
+
+pytestmark = pytest.mark.anyio
+
+SEED = 10
+CONCURRENCY = 12
+SECRET = "a fuzzing secret that is long enough"
+
+
+@pytest.fixture
+def anyio_backend() -> tuple[str, dict[str, bool]]:
+    return ("asyncio", {"use_uvloop": True})  # the raw clients cost half as much CPU on it
+
+
+async def test_ten_thousand_malformed_inputs(runtime: str, logs: Path) -> None:
+    server = start_server(
+        "uvicorn",
+        "tests.support.apps.fuzz_host:main",
+        runtime,
+        logs,
+        *("--workers", "2", "--log-config", str(serverlog.write_config(logs))),
+        env={"HTAGWEB_SECRET_KEY": SECRET},
+    )
+    user, fuzzer, pages = Visitor(server.url), Visitor(server.url), Visitor(server.url)
+    try:
+        page = await user.page()
+        async with user.websocket(page) as ws:
+            for _ in range(3):
+                await click(ws, page, "inc")
+        ctx = await prepare(fuzzer, pages, server.port)
+        with anyio.fail_after(300):
+            report = await run_all(plan(SEED, ctx), ctx, CONCURRENCY)
+        assert report.inputs >= 10_000, report.inputs
+        assert report.problems == [], "\n".join(report.problems[:20])
+        again = await user.page()  # no lost App: the same process and count, still serving
+        assert (again.pid, again.texts["value"]) == (page.pid, "3")
+        async with user.websocket(again) as ws:
+            assert updated_text(await click(ws, again, "inc")) == ["4"]
+        # the processes whose endpoints took the fuzz served it all, and are still there
+        assert await fuzzed_pids(fuzzer) == ctx.pids
+    finally:
+        for visitor in (user, fuzzer, pages):
+            await visitor.aclose()
+        server.close()
+    ours, _ = serverlog.problems(server.log())
+    assert ours == [], "\n\n".join(ours[:10])
