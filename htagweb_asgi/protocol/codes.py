@@ -26,6 +26,7 @@ class Close(enum.IntEnum):
     EXPIRED = 4003  # ended after inactivity or to make room: the next action reloads
     CRASHED = 4004  # the process ended unexpectedly
     CHANNEL_BROKEN = 4005  # parano: the encrypted channel failed
+    REPLACED = 4006  # another page of the session replaced the process (other arguments)
     UNAVAILABLE = 4007  # the server cannot reach or start the App's processes now
 
 

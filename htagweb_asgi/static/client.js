@@ -22,6 +22,8 @@
  *   EXPIRED        ended after inactivity           → the next interaction reloads
  *   CRASHED        the process ended unexpectedly   → message with a reload link
  *   CHANNEL_BROKEN the encrypted channel failed     → message with a reload link (parano)
+ *   REPLACED       another page of the session took
+ *                  the App, with other arguments    → message with a reload link
  *   UNAVAILABLE    the server cannot serve the App  → message with a reload link
  *   UNSUPPORTED_DATA, INVALID_PAYLOAD, POLICY_VIOLATION, MESSAGE_TOO_BIG
  *                  a bad message                    → message (a bug, not a network problem)
@@ -105,7 +107,7 @@
     if (code === CODES.EXITED) { finished = true; window.location.reload(); return true; }
     if (code === CODES.NO_PROCESS) { finished = true; reloadSoon(); return true; }
     if (code === CODES.EXPIRED) { expired = true; return true; }
-    if (isOneOf(code, ["TIMED_OUT", "CRASHED", "CHANNEL_BROKEN", "UNAVAILABLE"])) {
+    if (isOneOf(code, ["TIMED_OUT", "CRASHED", "CHANNEL_BROKEN", "REPLACED", "UNAVAILABLE"])) {
       finished = true;
       showError(reason || "The application stopped.", true);
       return true;

@@ -24,7 +24,7 @@ from htagweb_asgi.web.http import JSON, BodyTooLarge, ClientGone, read_body, sen
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.security import cross_site_refusal
 from htagweb_asgi.web.services import Services, page_instance
-from htagweb_asgi.web.target import UserTarget
+from htagweb_asgi.web.target import UserTarget, why_gone
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,8 @@ async def relay_post(
                     return
                 kind, payload = await sync.receive(channel)
         except ChannelClosed:
-            await send_ended(send, 502, Close.CRASHED, "The application stopped unexpectedly.")
+            code, reason = await why_gone(target)
+            await send_ended(send, 502 if code is Close.CRASHED else 409, code, reason)
             return
         except TimeoutError:
             reason = await target.stop_overdue(channel.pid, time_limit, "an interaction")

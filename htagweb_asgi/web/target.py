@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.web.pool import ProcessPool, UserChannel
 from htagweb_asgi.web.sessionsync import SessionSync
@@ -44,3 +45,24 @@ class UserTarget:
     def session_sync(self) -> SessionSync:
         """A fresh sync: for a channel to a process whose session we have not sent yet."""
         return SessionSync(self.sessions, self.session_id)
+
+
+CRASHED_REASON = "The application stopped unexpectedly."
+REPLACED_REASON = (
+    "This application was opened again with other arguments (in another tab?): "
+    "reload this page to use it here."
+)
+
+
+async def why_gone(target: UserTarget) -> tuple[Close, str]:
+    """The process of `target` ended without a word: what to tell its page.
+
+    When another process serves the key already, a page with other arguments replaced it
+    (the template kills the process it replaces): REPLACED, not a crash. Telling the page to
+    reload would replace that process in turn.
+    """
+    other = await target.connect()
+    if other is None:
+        return Close.CRASHED, CRASHED_REASON
+    await other.aclose()
+    return Close.REPLACED, REPLACED_REASON

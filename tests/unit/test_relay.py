@@ -61,12 +61,15 @@ class FakeTarget:
         self.process = process
         self.sessions = Sessions(secret_key="k" * 32, store=store)
         self.killed: list[int | None] = []
+        self.connected = 0
+        self.replacement: FakeProcess | None = None  # the key's process after `process`
 
     def session_sync(self) -> SessionSync:
         return SessionSync(self.sessions, "sid")
 
-    async def connect(self) -> FakeProcess:
-        return self.process
+    async def connect(self) -> FakeProcess | None:
+        self.connected += 1
+        return self.process if self.connected == 1 else self.replacement
 
     async def stop_overdue(self, pid: int | None, seconds: float, what: str) -> str:
         self.killed.append(pid)
@@ -151,6 +154,17 @@ async def test_a_process_that_dies_is_reported_as_a_crash() -> None:
         process.die()
         code, _ = await page.asked_to_close()
         assert code == Close.CRASHED
+
+
+async def test_a_process_that_another_page_replaced_is_not_reported_as_a_crash() -> None:
+    """A page of the same session with other arguments replaced the process (the template
+    kills it): this page is told so, and not to reload (it would replace the other's)."""
+    async with relayed() as (page, process, target):
+        target.replacement = FakeProcess()
+        process.die()
+        code, reason = await page.asked_to_close()
+        assert code == Close.REPLACED and "other arguments" in reason
+        assert target.replacement.closed  # only asked whether it was there
 
 
 async def test_a_slow_interaction_kills_the_process_and_says_why() -> None:
