@@ -136,9 +136,9 @@ def odd(rng: random.Random, size_bound: int = 8193) -> bytes:
 
 def handshake_safe(value: bytes) -> bytes:
     """`value` without ASCII control characters and under 4 KiB. uvicorn's websockets-sansio
-    handshake never answers a request with a control character in a header, or a header
-    line over 8 KiB (0.54: the app is not called, the client waits until it gives up): the
-    server's behaviour, not the host's, so the handshakes steer clear of it."""
+    handshake never answers a request with a control character in a header, or a request
+    or header line over 8 KiB (0.54: the app is not called, the client waits until it gives
+    up): the server's behaviour, not the host's, so the handshakes steer clear of it."""
     return bytes(b for b in value if b >= 0x20 and b != 0x7F)[:4000]
 
 
