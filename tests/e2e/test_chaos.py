@@ -10,6 +10,7 @@ Longer: HTAGWEB_SOAK_ROUNDS=10 repeats the kills ten times (about 5 minutes).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -55,10 +56,11 @@ async def test_users_come_back_and_keep_their_writes_through_kills(
         server, runtime, lambda: [u.page.pid for u in users if u.page], random.Random(SEED)
     )
     try:
-        await soak(users, chaos)
+        async with contextlib.AsyncExitStack() as visitors:
+            for user in users:
+                await visitors.enter_async_context(user.visitor)
+            await soak(users, chaos)
     finally:
-        for user in users:
-            await user.visitor.aclose()
         server.close()
     judge(users, chaos)
     check_the_store(users)

@@ -142,15 +142,11 @@ async def test_a_page_whose_process_another_tab_replaced_is_told_so(uvicorn: Ser
     """Another tab of the session opens the App with other arguments: the template replaces
     the process. The first page is told why (not "stopped unexpectedly"), and not to reload:
     that would replace the other tab's process in turn."""
-    first, second = Visitor(uvicorn.url), Visitor(uvicorn.url)
-    try:
+    async with Visitor(uvicorn.url) as first:
         page = await first.page("/?a")
         async with first.websocket(page) as ws:
             assert updated_text(await click(ws, page, "inc")) == ["1"]
-            second.http.cookies.update(first.http.cookies)
-            other = await second.page("/?b")
+            async with first.new_connection() as second:
+                other = await second.page("/?b")
             assert other.pid != page.pid
             assert (await closed_with(ws))[0] == Close.REPLACED
-    finally:
-        await first.aclose()
-        await second.aclose()

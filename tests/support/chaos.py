@@ -1,5 +1,5 @@
-"""What the chaos soak kills: user processes, server workers, templates; found by what they
-are (never multiprocessing's helpers), killed with SIGKILL, each kill written down."""
+"""What the chaos soak kills: user processes, server workers (Server.workers: never
+multiprocessing's helpers), templates; each with SIGKILL, each kill written down."""
 
 from __future__ import annotations
 
@@ -13,27 +13,6 @@ import anyio
 import psutil
 
 from tests.support.servers import Server, our_processes
-
-SPAWNED_WORKER = "from multiprocessing.spawn import spawn_main"  # uvicorn's --workers
-
-
-def serving_workers(server: Server) -> list[psutil.Process]:
-    """The server's live worker processes: its forks (gunicorn) or multiprocessing's spawned
-    children (uvicorn --workers), never a helper such as the resource tracker."""
-    assert server.process is not None
-    master = psutil.Process(server.process.pid)
-    command = master.cmdline()
-    found = []
-    for child in master.children():
-        try:
-            line = child.cmdline()
-            if child.status() != psutil.STATUS_ZOMBIE and (
-                line == command or SPAWNED_WORKER in " ".join(line)
-            ):
-                found.append(child)
-        except psutil.NoSuchProcess:
-            continue
-    return found
 
 
 def templates(runtime: str) -> list[psutil.Process]:
@@ -75,7 +54,7 @@ class Chaos:
 
     def _victims(self, action: str) -> list[psutil.Process]:
         if action == "worker":
-            return serving_workers(self.server)
+            return self.server.workers()  # never multiprocessing's resource tracker
         if action == "template":
             return templates(self.runtime)
         found = []

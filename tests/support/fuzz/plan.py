@@ -18,7 +18,7 @@ COUNTS = {
     "body": 1600,
     "wire": 300,
     "handshake": 800,
-    "frames": 1200,
+    "frames": 1300,
     "parano": 200,
 }
 

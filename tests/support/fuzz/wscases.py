@@ -75,13 +75,21 @@ def handshake_cases(rng: random.Random, ctx: Context, count: int) -> list[WsCase
 
 
 def _frames(rng: random.Random, ctx: Context, limit: int) -> tuple[list[bytes], bool]:
-    """One to three hostile frames; and whether the last leaves the connection serving."""
+    """One to three hostile frames; and whether they leave the connection serving.
+
+    A text frame that is not UTF-8 ends them: the server ends the connection. uvicorn's
+    websockets-sansio says so with a 1007 close, or (when another message is queued before
+    it) closes the connection without one: its behaviour, not the host's.
+    """
     click = json.loads(ctx.ws_click)
     made: list[bytes] = []
     for _ in range(rng.randint(1, 3)):
         pick = rng.random()
         if pick < 0.55:
-            made.append(frame(TEXT, payload(rng, click, limit)))
+            text = payload(rng, click, limit)
+            made.append(frame(TEXT, text))
+            if not _utf8(text):  # the server ends the connection (1007, or just closes it)
+                return made, False
         elif pick < 0.6:
             made.append(frame(BINARY, rng.choice([envelope_like(rng), odd(rng)])))
         elif pick < 0.7:  # a message in fragments, maybe with a control frame between
@@ -98,6 +106,7 @@ def _frames(rng: random.Random, ctx: Context, limit: int) -> tuple[list[bytes], 
             made.append(frame(TEXT, json.dumps(click).encode(), rsv=rng.choice([1, 2, 4])))
         elif pick < 0.93:
             made.append(frame(TEXT, rng.choice([b"\xff\xfe", b'{"id": "\xed\xa0\x80"}', b"\xc0"])))
+            return made, False
         elif pick < 0.96:
             made.append(frame(CONTINUATION, b"orphan"))
         else:
@@ -106,6 +115,14 @@ def _frames(rng: random.Random, ctx: Context, limit: int) -> tuple[list[bytes], 
             made.append(frame(CLOSE, code.to_bytes(2, "big") + reason))
             return made, False
     return made, True
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def frame_cases(rng: random.Random, ctx: Context, count: int, limit: int) -> list[WsCase]:
