@@ -110,19 +110,22 @@ async def render_page(target: UserTarget, request: PageRequest, time_limit: floa
     cannot serve `request` (htag 1: other init arguments; htag 2: ``?n``).
 
     Raises ReplacementConflict when other requests of the session keep replacing the
-    process meanwhile, PageError when it cannot render.
+    process meanwhile, PageError when it cannot render (its process
+    ends by itself twice while starting, say).
     """
     channel = await target.connect() or await target.spawn()
-    crashed = False
+    deaths = 0
     for _ in range(_MAX_REPLACEMENTS + 1):
         async with channel:
             try:
                 kind, payload = await _request_page(target, channel, request, time_limit)
-            except ChannelClosed:  # it died (crash, OOM, replaced, or it was ending): afresh
-                if crashed:
-                    raise await _ended_while_starting(target) from None
-                crashed = True
+            except ChannelClosed:  # it died: it crashed, or another request replaced it
                 channel = await target.spawn(replace_pid=channel.pid)
+                deaths += not channel.existed  # nobody had replaced it: it ended by itself
+                if deaths > 1:  # the App cannot start: no process of it is left running
+                    await channel.aclose()
+                    await target.kill(None)
+                    raise PageError("the application's process ended while starting") from None
                 continue
         if kind is Kind.HTML:
             head, _, html = payload.decode().partition("\n")
@@ -134,18 +137,9 @@ async def render_page(target: UserTarget, request: PageRequest, time_limit: floa
             raise PageError(f"unexpected reply {kind.name}")
         logger.debug("the App cannot serve this page: replacing process %s", channel.pid)
         channel = await target.spawn(replace_pid=channel.pid)
+    await channel.aclose()  # the last replacement's: other requests will take it over
     logger.info("a page's process was replaced by other requests %d times", _MAX_REPLACEMENTS)
     raise ReplacementConflict()
-
-
-async def _ended_while_starting(target: UserTarget) -> HtagwebError:
-    """Our new process ended before its page: replaced by another request's (which holds the
-    key now: a conflict), or it died by itself (the App cannot start)."""
-    other = await target.connect()
-    if other is None:
-        return PageError("the application's process ended while starting")
-    await other.aclose()
-    return ReplacementConflict()
 
 
 async def _request_page(

@@ -114,7 +114,7 @@ async def relay_post(
                     return
                 kind, payload = await sync.receive(channel)
         except ChannelClosed:
-            code, reason = await why_gone(target)
+            code, reason = await why_gone(target, channel.pid)
             await send_ended(send, 502 if code is Close.CRASHED else 409, code, reason)
             return
         except TimeoutError:

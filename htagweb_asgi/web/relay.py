@@ -241,7 +241,7 @@ class Relay:
                     return
         except ChannelClosed:
             self._reply.set()
-            await self._finish(*await why_gone(target))
+            await self._finish(*await why_gone(target, channel.pid))
 
     def _claim_end(self) -> bool:
         """The first reason to end the connection wins; return whether it is this one."""

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import anyio
+
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.sessions.core import Sessions
+from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.pool import ProcessPool, UserChannel
 from htagweb_asgi.web.sessionsync import SessionSync
 
@@ -52,17 +55,28 @@ REPLACED_REASON = (
     "This application was opened again with other arguments (in another tab?): "
     "reload this page to use it here."
 )
+HELLO_WAIT = 2.0  # seconds a live process takes to greet a new connection, at most
 
 
-async def why_gone(target: UserTarget) -> tuple[Close, str]:
-    """The process of `target` ended without a word: what to tell its page.
+async def why_gone(target: UserTarget, pid: int | None) -> tuple[Close, str]:
+    """Process `pid` of `target` ended without a word: what to tell its page.
 
-    When another process serves the key already, a page with other arguments replaced it
+    When another process answers for the key, a page with other arguments replaced it
     (the template kills the process it replaces): REPLACED, not a crash. Telling the page to
-    reload would replace that process in turn.
+    reload would replace that process in turn. A connection that the dying process's
+    listening socket still took is never greeted: a crash.
     """
     other = await target.connect()
     if other is None:
         return Close.CRASHED, CRASHED_REASON
-    await other.aclose()
+    answering = None
+    try:
+        with anyio.move_on_after(HELLO_WAIT):
+            answering = await other.hello()
+    except ChannelClosed:
+        pass
+    finally:
+        await other.aclose()
+    if answering is None or answering == pid:
+        return Close.CRASHED, CRASHED_REASON
     return Close.REPLACED, REPLACED_REASON
