@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.engine import engine
 from htagweb_asgi.proc.user import UserApp
 from htagweb_asgi.protocol.config import ProcessSettings
 from htagweb_asgi.protocol.frames import HEADER_SIZE, Kind, encode_json, parse_header
@@ -33,7 +34,8 @@ async def test_stopping_with_pages_connected_logs_nothing() -> None:
     errors: list[dict[str, Any]] = []
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
-    app = UserApp(App, ProcessSettings(debug=False, max_frame=1 << 20), ActivityBoard(1), 0)
+    settings = ProcessSettings(debug=False, max_frame=1 << 20)
+    app = UserApp(App, settings, ActivityBoard(1), 0, engine())
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "user.sock")
         server = await asyncio.start_unix_server(app.serve_connection, path=path)
