@@ -1,7 +1,8 @@
 """A page's message as JSON, with the refusals both engines share (htag1.py, htag2_messages.py).
 
-Malformed JSON is refused (1007), so is JSON nested deeply enough to exhaust the parser's
-recursion (1008): an error for that message, never for the App. JSON may also escape a lone
+Malformed JSON is refused (1007), so is JSON nested past NESTING_LIMIT levels (1008): an
+error for that message, never for the App; the limit keeps anything recursive (the scrub
+below, htag, the App's handler) far from Python's recursion limit. JSON may also escape a lone
 UTF-16 surrogate ("\\ud800"), and a browser's JSON.stringify sends one for a broken string;
 Python decodes it to a str that cannot be encoded, which would break the App's next page or
 reply. Only payloads that contain such an escape are scrubbed.
@@ -16,6 +17,8 @@ from typing import Any
 from htagweb_asgi.protocol.codes import Close, Rejected
 
 _LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+# Levels of lists and objects a message may nest (a page's clicks use three or four).
+NESTING_LIMIT = 100
 
 
 def load(payload: bytes, what: str) -> Any:
@@ -26,6 +29,8 @@ def load(payload: bytes, what: str) -> Any:
         raise Rejected(Close.INVALID_PAYLOAD, f"{what} is not valid JSON") from None
     except RecursionError:  # thousands of nested brackets: refused, the process goes on
         raise Rejected(Close.POLICY_VIOLATION, f"{what} nested too deeply") from None
+    if not nested_within(data, NESTING_LIMIT):  # hundreds: the parser copes, the rest may not
+        raise Rejected(Close.POLICY_VIOLATION, f"{what} nested too deeply")
     if _LONE_SURROGATE_ESCAPE.search(payload):
         data = without_lone_surrogates(data)
     return data
@@ -43,3 +48,21 @@ def without_lone_surrogates(value: Any) -> Any:
             for key, item in value.items()
         }
     return value
+
+
+def nested_within(value: Any, limit: int) -> bool:
+    """Whether `value` (decoded JSON) nests at most `limit` lists and objects; iterative,
+    so it works at any depth."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        pending.extend((child, depth + 1) for child in children)
+    return True

@@ -173,6 +173,12 @@ class Supervisor:
                 reply = self.requests.handle(conn, kind, payload)
                 if reply is not None:
                     conn.sendall(reply)
+            except (BrokenPipeError, ConnectionResetError):
+                # The worker went away meanwhile (killed, or its request cancelled): what it
+                # asked for is done, and the next request finds it.
+                logger.info("a worker left before the answer to its %s request", kind.name)
+                self._drop(conn)
+                return
             except (OSError, FrameError, ValueError, KeyError, TypeError) as exc:
                 logger.warning("bad %s request from a worker: %s", kind.name, exc)
                 self._drop(conn)

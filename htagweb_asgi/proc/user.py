@@ -117,6 +117,11 @@ class UserApp:
             pass  # the host closed this connection: a page left or a request ended
         except FrameError as exc:
             logger.warning("closing a host connection that broke the protocol: %s", exc)
+        except asyncio.CancelledError:
+            # close() ended it. The connection's task ends here, not cancelled: asyncio
+            # (3.11, 3.12) logs a server's connection task that ends cancelled as an error,
+            # with a traceback, once per page connected when the process stops.
+            pass
         finally:
             self.connections.discard(conn)
             self.subscribers.discard(conn)

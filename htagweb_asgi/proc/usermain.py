@@ -29,7 +29,7 @@ from htagweb_asgi.proc import applog, osutil
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.engine import engine
 from htagweb_asgi.proc.user import UserApp
-from htagweb_asgi.protocol.codes import Close
+from htagweb_asgi.protocol.codes import REPLACED_REASON, Close
 from htagweb_asgi.protocol.config import ProcessSettings, TemplateConfig
 
 WARM = b"w"  # a spare tells its template it has warmed up (see capacity.py)
@@ -41,11 +41,7 @@ REASONS = {  # signal → (close code for the pages, why)
     signal.SIGUSR1: (Close.EXPIRED, "ended after inactivity"),
     signal.SIGUSR2: (Close.EXPIRED, "ended to make room for other users, or for a newer page"),
     signal.SIGHUP: (Close.NO_PROCESS, "the session ended"),
-    signal.SIGINT: (
-        Close.REPLACED,
-        "This application was opened with other arguments in another page of this "
-        "session (another tab?): reload to continue here.",
-    ),
+    signal.SIGINT: (Close.REPLACED, REPLACED_REASON),
 }
 
 

@@ -31,6 +31,12 @@ class Close(enum.IntEnum):
     TOO_MANY = 4009  # too many open connections for this page or session: refused
 
 
+REPLACED_REASON = (  # told by the replaced process itself, or by a worker that finds it gone
+    "This application was opened with other arguments in another page of this "
+    "session (another tab?): reload to continue here."
+)
+
+
 def page_table() -> dict[str, int]:
     """The codes by name, for the page's config."""
     return {code.name: int(code) for code in Close}

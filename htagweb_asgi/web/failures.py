@@ -28,6 +28,11 @@ class PageError(HtagwebError):
     """The user process could not render the page; `message` is a traceback under debug."""
 
 
+class ReplacementConflict(HtagwebError):
+    """Other requests of the same session kept replacing the process with other init
+    arguments while this page was rendered (tabs opened at once with other queries)."""
+
+
 class CreationTimeout(HtagwebError):
     """Creating or rendering the App took longer than timeout_interaction (process killed)."""
 
@@ -64,6 +69,9 @@ def explain(exc: HtagwebError, app: str) -> Failure:
     if isinstance(exc, CreationTimeout):
         message = "The application took too long to start"
         return Failure(504, Close.TIMED_OUT, message, reload_hint=True)
+    if isinstance(exc, ReplacementConflict):
+        message = "This page was opened with other arguments at the same time (another tab?)"
+        return Failure(409, Close.NO_PROCESS, message, reload_hint=True)
     if isinstance(exc, PageError):
         return Failure(500, Close.CRASHED, "The application failed to render", str(exc))
     if isinstance(exc, ClusterUnavailable):  # logged once per outage (redisclient.py)

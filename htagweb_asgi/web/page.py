@@ -17,7 +17,13 @@ from htagweb_asgi.protocol.codes import page_table
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.protocol.pagerequest import PageRequest
 from htagweb_asgi.web.channel import ChannelClosed
-from htagweb_asgi.web.failures import CreationTimeout, Failure, PageError, explain
+from htagweb_asgi.web.failures import (
+    CreationTimeout,
+    Failure,
+    PageError,
+    ReplacementConflict,
+    explain,
+)
 from htagweb_asgi.web.http import HTML, error_page, send_response
 from htagweb_asgi.web.navigation import (
     ReplacementRefused,
@@ -121,19 +127,25 @@ async def render_page(
     target: UserTarget, request: PageRequest, time_limit: float, replace: bool = True
 ) -> RenderedPage:
     """Return the page of the user's process, creating it, or replacing it when its App
-    cannot serve `request` (htag 1: other init arguments; htag 2: ``?n``); ReplacementRefused
-    instead unless `replace`."""
+    cannot serve `request` (htag 1: other init arguments; htag 2: ``?n``).
+
+    Raises ReplacementRefused instead of replacing unless `replace`, ReplacementConflict
+    when other requests of the session keep replacing the process meanwhile, PageError when
+    it cannot render (its process ends by itself twice while starting, say).
+    """
     channel = await target.connect() or await target.spawn()
-    crashed = False
+    deaths = 0
     for _ in range(_MAX_REPLACEMENTS + 1):
         async with channel:
             try:
                 kind, payload = await _request_page(target, channel, request, time_limit)
-            except ChannelClosed:  # it died (crash, OOM, or it was ending): once more, afresh
-                if crashed:
-                    raise PageError("the application's process ended while starting") from None
-                crashed = True
+            except ChannelClosed:  # it died: it crashed, or another request replaced it
                 channel = await target.spawn(replace_pid=channel.pid)
+                deaths += not channel.existed  # nobody had replaced it: it ended by itself
+                if deaths > 1:  # the App cannot start: no process of it is left running
+                    await channel.aclose()
+                    await target.kill(None)
+                    raise PageError("the application's process ended while starting") from None
                 continue
         if kind is Kind.HTML:
             head, _, html = payload.decode().partition("\n")
@@ -148,7 +160,9 @@ async def render_page(
             raise ReplacementRefused()
         logger.debug("the App cannot serve this page: replacing process %s", channel.pid)
         channel = await target.spawn(replace_pid=channel.pid, mismatch=True)
-    raise PageError("the process was replaced too many times (tabs with other query strings?)")
+    await channel.aclose()  # the last replacement's: other requests will take it over
+    logger.info("a page's process was replaced by other requests %d times", _MAX_REPLACEMENTS)
+    raise ReplacementConflict()
 
 
 async def _request_page(

@@ -67,13 +67,21 @@ class UserChannel(Channel):
     """A channel to a user process; its first frame (HELLO) says which pid answered."""
 
     pid: int | None = None
+    # False when a spawn started this process; True when it was there already (another
+    # request's, or an earlier page's)
+    existed = True
 
-    async def receive(self) -> tuple[Kind, bytes]:
+    async def hello(self) -> int:
+        """The pid of the process, from its HELLO (ChannelClosed if it never says it)."""
         if self.pid is None:
             kind, payload = await super().receive()
             if kind is not Kind.HELLO:
                 raise ChannelClosed(f"expected HELLO, got {kind.name}")
             self.pid = int(load_json(payload)["pid"])
+        return self.pid
+
+    async def receive(self) -> tuple[Kind, bytes]:
+        await self.hello()
         return await super().receive()
 
 
@@ -140,10 +148,11 @@ class ProcessPool:
         if channel is None and reply.get("existed"):
             # It was still in the template's table, but no longer listens: a process that
             # crashed a moment ago and is not reaped yet. Replace it.
-            await self._spawn_request({**request, "replace_pid": int(reply["pid"])})
+            reply = await self._spawn_request({**request, "replace_pid": int(reply["pid"])})
             channel = await self.connect(key)
         if channel is None:
             raise PoolError("the new user process is not listening")
+        channel.existed = bool(reply.get("existed"))
         return channel
 
     async def _spawn_request(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from htagweb_asgi.web.http import (
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.security import cross_site_refusal
 from htagweb_asgi.web.services import Services, page_instance
-from htagweb_asgi.web.target import UserTarget
+from htagweb_asgi.web.target import UserTarget, why_gone
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,8 @@ async def relay_post(
                     return
                 kind, payload = await sync.receive(channel, channel.pid)
         except ChannelClosed:
-            await send_ended(send, 502, Close.CRASHED, "The application stopped unexpectedly.")
+            code, reason = await why_gone(target, channel.pid)
+            await send_ended(send, 502 if code is Close.CRASHED else 409, code, reason)
             return
         except TimeoutError:
             reason = await target.stop_overdue(channel.pid, time_limit, "an interaction")

@@ -34,7 +34,7 @@ from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.security import origin_allowed
 from htagweb_asgi.web.services import Services, page_instance
 from htagweb_asgi.web.sessionsync import SessionSync
-from htagweb_asgi.web.target import UserTarget
+from htagweb_asgi.web.target import UserTarget, why_gone
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class Relay:
             if channel is None:
                 tasks.start_soon(self._finish, *ending)
             else:
-                tasks.start_soon(self._from_process, channel)
+                tasks.start_soon(self._from_process, target, channel)
             await self._from_browser(target, channel, tasks)
             tasks.cancel_scope.cancel()
         if channel is not None:
@@ -235,7 +235,7 @@ class Relay:
             if claimed:
                 tasks.start_soon(self._close_page, Close.TIMED_OUT, reason)
 
-    async def _from_process(self, channel: UserChannel) -> None:
+    async def _from_process(self, target: UserTarget, channel: UserChannel) -> None:
         try:
             while True:
                 kind, payload = await channel.receive()
@@ -265,7 +265,7 @@ class Relay:
                     return
         except ChannelClosed:
             self._reply.set()
-            await self._finish(Close.CRASHED, "The application stopped unexpectedly.")
+            await self._finish(*await why_gone(target, channel.pid))
 
     async def _rotate(self, channel: UserChannel) -> bool:
         """The App rotated the session: give it a new id (the process stays), and the page

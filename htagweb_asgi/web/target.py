@@ -6,7 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import anyio
+
+from htagweb_asgi.protocol.codes import REPLACED_REASON, Close
 from htagweb_asgi.sessions.core import Sessions
+from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.pool import ProcessPool, UserChannel
 from htagweb_asgi.web.sessionsync import SessionSync
 
@@ -126,3 +130,31 @@ class UserTarget:
     def session_sync(self) -> SessionSync:
         """A fresh sync: for a channel to a process whose session we have not sent yet."""
         return SessionSync(self.sessions, self.session_id, self.rotate)
+
+
+CRASHED_REASON = "The application stopped unexpectedly."
+HELLO_WAIT = 2.0  # seconds a live process takes to greet a new connection, at most
+
+
+async def why_gone(target: UserTarget, pid: int | None) -> tuple[Close, str]:
+    """Process `pid` of `target` ended without a word: what to tell its page.
+
+    When another process answers for the key, a page with other arguments replaced it
+    (the template kills the process it replaces): REPLACED, not a crash. Telling the page to
+    reload would replace that process in turn. A connection that the dying process's
+    listening socket still took is never greeted: a crash.
+    """
+    other = await target.connect()
+    if other is None:
+        return Close.CRASHED, CRASHED_REASON
+    answering = None
+    try:
+        with anyio.move_on_after(HELLO_WAIT):
+            answering = await other.hello()
+    except ChannelClosed:
+        pass
+    finally:
+        await other.aclose()
+    if answering is None or answering == pid:
+        return Close.CRASHED, CRASHED_REASON
+    return Close.REPLACED, REPLACED_REASON

@@ -136,3 +136,17 @@ async def test_granian_stops_cleanly(runtime: str, logs: Path) -> None:
     eventually(lambda: not os.listdir(own), 10, message=f"files left: {os.listdir(own)}")
     assert "Traceback" not in server.log_path.read_text()
     shutil.rmtree(own, ignore_errors=True)
+
+
+async def test_a_page_whose_process_another_tab_replaced_is_told_so(uvicorn: Server) -> None:
+    """Another tab of the session opens the App with other arguments: the template replaces
+    the process. The first page is told why (not "stopped unexpectedly"), and not to reload:
+    that would replace the other tab's process in turn."""
+    async with Visitor(uvicorn.url) as first:
+        page = await first.page("/?a")
+        async with first.websocket(page) as ws:
+            assert updated_text(await click(ws, page, "inc")) == ["1"]
+            async with first.new_connection() as second:
+                other = await second.page("/?b")
+            assert other.pid != page.pid
+            assert (await closed_with(ws))[0] == Close.REPLACED

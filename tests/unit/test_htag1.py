@@ -7,6 +7,7 @@ import json
 import pytest
 
 from htagweb_asgi.proc.htag1 import parse, usable_init
+from htagweb_asgi.proc.pagejson import NESTING_LIMIT
 from htagweb_asgi.protocol.codes import Close, Rejected
 
 
@@ -61,3 +62,28 @@ def test_query_keywords_that_name_attributes_of_the_app_are_dropped() -> None:
 
     init = (("a",), {"b": "1", "parent": "1", "session": "x", "render": "1", "js": "1"})
     assert usable_init(App, init) == (("a",), {"b": "1", "js": "1"})
+
+
+def _nested_args(depth: int, core: bytes = b"1") -> bytes:
+    """A click (an object) whose args nest `depth` lists around `core`: depth + 1 levels."""
+    return b'{"id": 1, "method": "m", "args": ' + b"[" * depth + core + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize("core", [b"1", b'"\\ud800"'])
+@pytest.mark.parametrize("depth", [NESTING_LIMIT, 600, 990])
+def test_deep_nesting_is_refused_whatever_it_holds(depth: int, core: bytes) -> None:
+    """Within the JSON parser's reach but past the limit: refused (1008), with or without a
+    lone surrogate to scrub (whose scrubbing recursed until the process lost the message)."""
+    with pytest.raises(Rejected) as info:
+        parse(_nested_args(depth, core))
+    assert info.value.code == Close.POLICY_VIOLATION
+
+
+def test_nesting_up_to_the_limit_is_served_and_scrubbed() -> None:
+    """NESTING_LIMIT levels: the object and NESTING_LIMIT - 1 lists."""
+    call = parse(_nested_args(NESTING_LIMIT - 1, b'"\\ud800"'))
+    inner: object = call.args
+    for _ in range(NESTING_LIMIT - 2):
+        assert isinstance(inner, list)
+        inner = inner[0]
+    assert inner == ["\ufffd"]

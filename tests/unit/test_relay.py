@@ -26,9 +26,8 @@ STEP = 5.0  # bound on every wait (nothing here waits for long unless broken)
 class FakeProcess:
     """A channel to a user process: records what it is sent, answers what the test says."""
 
-    pid = 4242
-
-    def __init__(self) -> None:
+    def __init__(self, pid: int = 4242) -> None:
+        self.pid = pid
         self.sent: list[tuple[Kind, Any]] = []
         self._in, self._out = anyio.create_memory_object_stream[tuple[Kind, bytes] | None](10)
         self.closed = False
@@ -42,6 +41,9 @@ class FakeProcess:
 
     async def send_json(self, kind: Kind, obj: Any) -> None:
         self.sent.append((kind, obj))
+
+    async def hello(self) -> int:
+        return self.pid
 
     async def send(self, kind: Kind, payload: bytes = b"") -> None:
         self.sent.append((kind, payload))
@@ -61,12 +63,15 @@ class FakeTarget:
         self.process = process
         self.sessions = Sessions(secret_key="k" * 32, store=store)
         self.killed: list[int | None] = []
+        self.connected = 0
+        self.replacement: FakeProcess | None = None  # the key's process after `process`
 
     def session_sync(self) -> SessionSync:
         return SessionSync(self.sessions, "sid")
 
-    async def connect(self) -> FakeProcess:
-        return self.process
+    async def connect(self) -> FakeProcess | None:
+        self.connected += 1
+        return self.process if self.connected == 1 else self.replacement
 
     async def stop_overdue(self, pid: int | None, seconds: float, what: str) -> str:
         self.killed.append(pid)
@@ -148,6 +153,27 @@ async def test_a_push_reaches_the_page_without_an_interaction() -> None:
 
 async def test_a_process_that_dies_is_reported_as_a_crash() -> None:
     async with relayed() as (page, process, _):
+        process.die()
+        code, _ = await page.asked_to_close()
+        assert code == Close.CRASHED
+
+
+async def test_a_process_that_another_page_replaced_is_not_reported_as_a_crash() -> None:
+    """A page of the same session with other arguments replaced the process (the template
+    kills it): this page is told so, and not to reload (it would replace the other's)."""
+    async with relayed() as (page, process, target):
+        target.replacement = FakeProcess(pid=4343)
+        process.die()
+        code, reason = await page.asked_to_close()
+        assert code == Close.REPLACED and "other arguments" in reason
+        assert target.replacement.closed  # only asked which process it is
+
+
+async def test_a_dying_process_still_taking_a_connection_is_a_crash() -> None:
+    """Its listening socket outlives the connection by a moment: what answers there is the
+    same process (or nothing), not another page's."""
+    async with relayed() as (page, process, target):
+        target.replacement = FakeProcess(pid=process.pid)
         process.die()
         code, _ = await page.asked_to_close()
         assert code == Close.CRASHED

@@ -1,0 +1,15 @@
+"""The host of the chaos soak (``tests.support.apps.chaos_host:main``)."""
+
+from __future__ import annotations
+
+import os
+
+from htagweb_asgi import HtagASGI
+from tests.support.apps.hosts import hello
+
+main = HtagASGI(
+    "tests.support.apps.chaosapp:App",
+    runtime_dir=os.environ.get("HTAGWEB_TEST_RUNTIME"),
+    timeout_interaction=20,
+)
+main.add_route("/hello.txt", hello)
