@@ -61,7 +61,7 @@ class Supervisor:
         self.board = board
         self.selector = selectors.DefaultSelector()
         self.connections: dict[socket.socket, FrameDecoder] = {}
-        self.leases = Leases(config.lease_grace, time.monotonic)
+        self.leases = Leases(config.lease_grace, time.monotonic, config.restart_grace)
         self.stopping = False
         self.liveness_r, self.liveness_w = liveness or os.pipe()  # EOF in children when we die
         self.wakeup_r, self.wakeup_w = os.pipe()
@@ -174,15 +174,25 @@ class Supervisor:
         conn.close()
 
     def _check_leases(self) -> None:
-        """No lease for the grace period: stop, unless the server still listens (then ask
-        again after another grace: a restarted worker takes a lease when it serves the App)."""
+        """No lease for the grace period: ask whether the server still listens (then ask again
+        after another grace: a restarted worker takes a lease when it serves the App). A
+        server gone for restart_grace stops us; until then a new one may adopt us."""
         if not self.leases.due():
             return
         if osutil.accepts_connections(self.config.server_address):
             self.leases.still_needed()
             return
-        logger.info("no worker holds a lease and the server is gone: stopping")
-        self.stopping = True
+        first = self.leases.gone_since is None
+        if self.leases.server_gone():
+            logger.info("no worker holds a lease and the server is gone: stopping")
+            self.stopping = True
+        elif first:
+            logger.info(
+                "the server is gone: keeping %d user processes for %g s, for a new server "
+                "on its address to adopt",
+                len(self.processes.current),
+                self.config.restart_grace,
+            )
 
     # -- renewal -------------------------------------------------------------------------------
     def _renew(self, requester: Hashable, request: dict[str, Any]) -> NoReturn:

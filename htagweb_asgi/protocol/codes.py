@@ -27,6 +27,7 @@ class Close(enum.IntEnum):
     CRASHED = 4004  # the process ended unexpectedly
     CHANNEL_BROKEN = 4005  # parano: the encrypted channel failed
     UNAVAILABLE = 4007  # the server cannot reach or start the App's processes now
+    LIMIT = 4009  # the process passed its memory or CPU limit and was ended: reload
 
 
 def page_table() -> dict[str, int]:

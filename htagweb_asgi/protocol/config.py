@@ -38,11 +38,15 @@ class TemplateConfig:
     max_frame: int
     max_session: int
     lease_grace: float
+    restart_grace: float  # seconds processes are kept, once the server is gone, for a new one
     stop_grace: float
     evict_after: float
     start_method: str  # "fork" or "spawn"
     spare_processes: int  # started processes kept ready for the next new users
     log_level: int
+    memory_limit: int | None = None  # bytes each user process may add (None: no limit)
+    cpu_limit: float | None = None  # CPU seconds per interaction (None: no limit)
+    limit_mechanism: str = "auto"  # how memory_limit is enforced (see proc/limiter.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -55,7 +59,7 @@ class TemplateConfig:
 
     def process_settings(self) -> ProcessSettings:
         """What each user process of this App needs to know."""
-        return ProcessSettings(self.debug, self.max_frame, self.max_session)
+        return ProcessSettings(self.debug, self.max_frame, self.max_session, self.cpu_limit)
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,4 @@ class ProcessSettings:
     debug: bool
     max_frame: int
     max_session: int = DEFAULT_MAX_SESSION
+    cpu_limit: float | None = None  # CPU seconds per interaction, re-armed at each one

@@ -52,6 +52,10 @@ class Kind(bytes, enum.Enum):
     LISTING = b"t"
     DONE = b"d"
     FAIL = b"f"  # JSON {"message": str}
+    STATUS = b"q"  # → DONE {"loaded": bool, ...}: cheap, for /_/readyz
+    METRICS = b"m"  # → DONE {...}: the template's counts and the workers' summed series
+    ENDED = b"e"  # JSON {"pid": int} → DONE {"reason": str, "message": str} once it is reaped
+    ROLL = b"o"  # JSON {"idle": float} → DONE {"ending": int}: end processes of older code
 
 
 _KINDS = {k.value: k for k in Kind}

@@ -10,16 +10,22 @@ from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.paths import RuntimeDirError
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.sessions.core import SessionStoreError
-from htagweb_asgi.web.pool import AppLoadError, PoolError, PoolFull
+from htagweb_asgi.web.pool import AppLoadError, PoolDraining, PoolError, PoolFull
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER = 10  # seconds a busy or unavailable server asks a page to wait
+DRAIN_RETRY_AFTER = 5  # seconds a draining worker asks a new user to wait (a restart is quick)
 NO_PROCESS_REASON = "no process for this page"
 
 
 class PageError(HtagwebError):
     """The user process could not render the page; `message` is a traceback under debug."""
+
+
+class LimitReached(HtagwebError):
+    """The user's process went past its memory or CPU limit and was ended; the message is
+    what its user is told ("This session reached its memory limit.")."""
 
 
 class CreationTimeout(HtagwebError):
@@ -50,6 +56,12 @@ def explain(exc: HtagwebError, app: str) -> Failure:
         logger.warning("refused a page of %s: too many user processes", app)
         message = "The server is busy, please retry shortly"
         return Failure(503, Close.UNAVAILABLE, message, retry_after=RETRY_AFTER)
+    if isinstance(exc, PoolDraining):
+        message = "The server is restarting, please retry shortly"
+        return Failure(503, Close.UNAVAILABLE, message, retry_after=DRAIN_RETRY_AFTER)
+    if isinstance(exc, LimitReached):
+        logger.info("told a user of %s: %s", app, exc)
+        return Failure(503, Close.LIMIT, str(exc), reload_hint=True)
     if isinstance(exc, CreationTimeout):
         message = "The application took too long to start"
         return Failure(504, Close.TIMED_OUT, message, reload_hint=True)

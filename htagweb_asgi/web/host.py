@@ -12,7 +12,9 @@ from asgiref.typing import ASGI3Application, ASGIReceiveCallable, ASGISendCallab
 from htagweb_asgi import appref
 from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
 from htagweb_asgi.sessions.core import Sessions
+from htagweb_asgi.web.drain import Drain, observe_sigterm
 from htagweb_asgi.web.failures import unavailable
+from htagweb_asgi.web.health import serve_liveness, serve_readiness
 from htagweb_asgi.web.http import refuse, send_response
 from htagweb_asgi.web.page import send_failure, serve_page
 from htagweb_asgi.web.post import send_ended, serve_post
@@ -47,7 +49,11 @@ class HtagASGI:
     - runtime_dir: where the private per-App directories live (default ``$XDG_RUNTIME_DIR``
       or the temp dir).
     - max_body_size, max_frame_size, max_query_size, max_processes: see :class:`Limits`.
-    - template: see :class:`TemplateSettings`.
+    - template: see :class:`TemplateSettings` (among them ``restart_grace``: how long user
+      processes wait for a restarted server to adopt them).
+    - drain_on_sigterm: on SIGTERM (observed beside the server's own handler), stop starting
+      user processes, answer 503 on ``/_/readyz`` and tell the open pages to reconnect,
+      spread over a few seconds (``drain()`` does the same on demand).
 
     Raises ValueError for a bad option, :class:`~htagweb_asgi.appref.AppImportError` for an
     App that cannot be referenced, :class:`~htagweb_asgi.parano.primitives.ParanoUnavailable` for
@@ -80,10 +86,20 @@ class HtagASGI:
         max_query_size: int = Limits.max_query_size,
         max_processes: int = Limits.max_processes,
         template: TemplateSettings | None = None,
+        memory_limit: int | str | None = None,
+        cpu_limit: float | None = None,
+        drain_on_sigterm: bool = True,
     ) -> None:
         self._defaults = AppOptions(
-            debug, parano, http_only, timeout_interaction, timeout_inactivity
+            debug,
+            parano,
+            http_only,
+            timeout_interaction,
+            timeout_inactivity,
+            memory_limit=memory_limit,
+            cpu_limit=cpu_limit,
         )
+        self._drain_on_sigterm = drain_on_sigterm
         _check_parano(self._defaults)
         self._limits = Limits(max_body_size, max_frame_size, max_query_size, max_processes)
         self._router = Router()
@@ -150,6 +166,9 @@ class HtagASGI:
         services = self._ensure_started()
         prefix, sub = mount_point(scope)
         route = self._router.match(sub)
+        if route.kind in _PROBES:
+            await self._probe(services, route, scope, send)
+            return
         if route.app is not None and await services.readiness.check():
             await self._unavailable(route.app, scope, receive, send)
             return
@@ -198,6 +217,20 @@ class HtagASGI:
             await receive()  # websocket.connect
             await refuse(scope, send, 404, "no websocket here")
 
+    async def _probe(
+        self, services: Services, route: Route, scope: Mapping[str, Any], send: ASGISendCallable
+    ) -> None:
+        """healthz, readyz (see health.py): HTTP only; a websocket to them is refused."""
+        if scope["type"] != "http":
+            await refuse(scope, send, 404, "no websocket here")
+        elif route.kind is RouteKind.HEALTH:
+            await serve_liveness(scope, send)
+        elif route.kind is RouteKind.METRICS:
+            await send_response(send, 404, b"not found")
+        else:
+            apps = [route.app] if route.app is not None else list(self._router.apps.values())
+            await serve_readiness(services, apps, scope, send)
+
     async def _unavailable(
         self,
         app: MountedApp,
@@ -225,17 +258,34 @@ class HtagASGI:
             if not self._router.apps and not self._router.extras:
                 raise RuntimeError("HtagASGI serves nothing: give an App or call add_app()")
             max_session = self._sessions.max_size
-            pools = PoolRegistry(self._runtime_dir, self._limits, self._template, max_session)
+            drain = Drain()
+            pools = PoolRegistry(
+                self._runtime_dir,
+                self._limits,
+                self._template,
+                max_session,
+                draining=lambda: drain.draining,
+            )
             self._services = Services(
                 self._sessions,
                 self._limits,
                 pools,
                 Readiness(self._sessions, self._runtime_dir),
                 self._public_prefix,
+                drain,
                 self._allowed_origins,
                 self._frame_ancestors,
             )
+            if self._drain_on_sigterm:
+                observe_sigterm(lambda: drain.begin("SIGTERM"))
         return self._services
+
+    def drain(self, reason: str = "asked") -> None:
+        """Drain this worker, as SIGTERM does: no new user process, ``/_/readyz`` answers
+        503, and every open page is told to reconnect (spread over a few seconds). Call it
+        from the worker's event loop (e.g. a framework's shutdown hook or an admin route)."""
+        if self._services is not None:
+            self._services.drain.begin(reason)
 
     @property
     def started(self) -> bool:
@@ -252,6 +302,7 @@ class HtagASGI:
         shuts down, each App's template stops its processes (SIGTERM, grace, SIGKILL)."""
         services, self._services = self._services, None
         if services is not None:
+            services.drain.begin("shutdown")
             await services.pools.close()
 
     @contextlib.asynccontextmanager
@@ -292,6 +343,9 @@ class HtagASGI:
         if any(app.options.parano for app in self._router.apps.values()):
             uvicorn_options.setdefault("ws_per_message_deflate", False)
         serve(self, host=host, port=port, debug=self._defaults.debug, **uvicorn_options)
+
+
+_PROBES = (RouteKind.HEALTH, RouteKind.READY, RouteKind.METRICS)
 
 
 def _check_parano(options: AppOptions) -> None:

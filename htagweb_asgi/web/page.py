@@ -108,7 +108,8 @@ async def render_page(target: UserTarget, request: PageRequest, time_limit: floa
         async with channel:
             try:
                 kind, payload = await _request_page(target, channel, request, time_limit)
-            except ChannelClosed:  # it died (crash, OOM, or it was ending): once more, afresh
+            except ChannelClosed:  # it died (crash, limit, or it was ending): once more, afresh
+                await target.raise_if_limited(channel.pid)  # not a limit it would reach again
                 if crashed:
                     raise PageError("the application's process ended while starting") from None
                 crashed = True

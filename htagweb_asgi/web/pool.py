@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from subprocess import PIPE
 from typing import Any
 
@@ -48,6 +49,13 @@ class PoolFull(PoolError):
     """Raised when the App already has ``max_processes`` live user processes."""
 
 
+class PoolDraining(PoolError):
+    """Raised when a new user process is asked of a draining worker (see drain.py)."""
+
+
+ENDED_WAIT = 2.0  # seconds to learn from the template why a process ended
+
+
 class UserChannel(Channel):
     """A channel to a user process; its first frame (HELLO) says which pid answered."""
 
@@ -66,12 +74,18 @@ class ProcessPool:
     """The user processes of one App under one server, as seen from this worker."""
 
     def __init__(
-        self, app: AppRef, directory: str, config: TemplateConfig, start_timeout: float
+        self,
+        app: AppRef,
+        directory: str,
+        config: TemplateConfig,
+        start_timeout: float,
+        draining: Callable[[], bool] = lambda: False,
     ) -> None:
         self.app = app
         self.directory = directory
         self.config = config
         self.start_timeout = start_timeout
+        self._draining = draining
         self._lease: Channel | None = None
         self._start_lock = anyio.Lock()
         self._failure: tuple[AppLoadError, float] | None = None
@@ -99,8 +113,10 @@ class ProcessPool:
         """Return a channel to the process of `key`, creating it (or replacing `replace_pid`).
 
         `session` tags a new process with its session (Sessions.tag), so that a logout can
-        end it.
+        end it. Raises PoolDraining while this worker drains: it starts no process.
         """
+        if self._draining():
+            raise PoolDraining("this worker is draining: it starts no user process")
         reply = await self._spawn_request(key, replace_pid, session)
         channel = await self.connect(key)
         if channel is None and reply.get("existed"):
@@ -139,6 +155,24 @@ class ProcessPool:
         """The template's view: its pid, how many workers hold a lease, its processes."""
         _, reply = await self._control(Kind.LIST, {})
         return dict(reply)
+
+    async def status(self) -> dict[str, Any]:
+        """The template's state, cheaply (for /_/readyz); starts the template if needed."""
+        _, reply = await self._control(Kind.STATUS, {})
+        return dict(reply)
+
+    async def why_ended(self, pid: int | None) -> dict[str, Any]:
+        """Why the process `pid` ended, as its template classified it once reaped (its
+        ``reason`` and, for a limit, the ``message`` for its user); {} when unknown in time."""
+        if pid is None or self._lease is None:
+            return {}
+        with anyio.move_on_after(ENDED_WAIT):
+            try:
+                kind, reply = await self._control(Kind.ENDED, {"pid": pid})
+            except PoolError:
+                return {}
+            return dict(reply) if kind is Kind.DONE and isinstance(reply, dict) else {}
+        return {}
 
     async def close(self) -> None:
         """Drop this worker's lease, telling the template it may stop if nobody else uses it."""

@@ -19,7 +19,7 @@ from htagweb_asgi.parano import envelope
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import ChannelClosed
-from htagweb_asgi.web.failures import NO_PROCESS_REASON, explain
+from htagweb_asgi.web.failures import NO_PROCESS_REASON, LimitReached, explain
 from htagweb_asgi.web.http import JSON, BodyTooLarge, ClientGone, read_body, send_response
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.security import cross_site_refusal
@@ -114,6 +114,11 @@ async def relay_post(
                     return
                 kind, payload = await sync.receive(channel)
         except ChannelClosed:
+            try:
+                await target.raise_if_limited(channel.pid)
+            except LimitReached as exc:
+                await send_ended(send, 503, Close.LIMIT, str(exc))
+                return
             await send_ended(send, 502, Close.CRASHED, "The application stopped unexpectedly.")
             return
         except TimeoutError:

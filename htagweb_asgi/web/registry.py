@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from htagweb_asgi import paths
@@ -39,7 +39,9 @@ class PoolRegistry:
         limits: Limits,
         settings: TemplateSettings,
         max_session: int = DEFAULT_MAX_SESSION,
+        draining: Callable[[], bool] = lambda: False,
     ) -> None:
+        self._draining = draining  # while true, no pool starts a user process
         self._base_dir = base_dir
         self._limits = limits
         self._settings = settings
@@ -59,14 +61,18 @@ class PoolRegistry:
         base = self._base_dir or paths.default_base()
         paths.check_base(base)
         config = self._template_config(app, base, server, address)
-        return ProcessPool(app.ref, config.directory, config, app.options.timeout_interaction)
+        timeout = app.options.timeout_interaction
+        return ProcessPool(app.ref, config.directory, config, timeout, self._draining)
 
     def _template_config(
         self, app: MountedApp, base: str, server: str, address: list[Any] | None
     ) -> TemplateConfig:
         options = app.options
+        # A new server with the same fingerprint adopts the running template and processes
+        # (a restart); other options make another directory, hence another template.
         fingerprint = (
-            f"{options.debug}:{options.timeout_inactivity}:{self._limits}:{self._settings}"
+            f"{options.debug}:{options.timeout_inactivity}:{options.memory_limit}:"
+            f"{options.cpu_limit}:{self._limits}:{self._settings}"
         )
         return TemplateConfig(
             app=app.ref,
@@ -80,12 +86,20 @@ class PoolRegistry:
             max_frame=process_frame_limit(self._limits, self._max_session),
             max_session=self._max_session,
             lease_grace=self._settings.lease_grace,
+            restart_grace=self._settings.restart_grace,
             stop_grace=self._settings.stop_grace,
             evict_after=self._settings.evict_after,
             start_method=self._settings.start_method,
             spare_processes=self._settings.spare_processes,
             log_level=logging.getLogger("htagweb_asgi").getEffectiveLevel(),
+            memory_limit=options.memory_bytes,
+            cpu_limit=options.cpu_limit,
+            limit_mechanism=self._settings.limit_mechanism,
         )
+
+    def pools(self) -> list[ProcessPool]:
+        """The pools this worker has made (for the metrics)."""
+        return list(self._pools.values())
 
     async def close(self) -> None:
         """Drop this worker's leases (the templates stop when no worker holds one)."""

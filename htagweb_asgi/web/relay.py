@@ -26,7 +26,8 @@ from htagweb_asgi.parano import envelope
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import ChannelClosed
-from htagweb_asgi.web.failures import NO_PROCESS_REASON, explain
+from htagweb_asgi.web.drain import Drain, drain_hint
+from htagweb_asgi.web.failures import NO_PROCESS_REASON, LimitReached, explain
 from htagweb_asgi.web.http import refuse
 from htagweb_asgi.web.pool import UserChannel
 from htagweb_asgi.web.routing import MountedApp
@@ -38,6 +39,7 @@ from htagweb_asgi.web.target import UserTarget
 logger = logging.getLogger(__name__)
 
 CLOSE_WAIT = 2.0
+SERVICE_RESTART = 1012  # RFC 6455's registry: the page reconnects
 ATTACH_TIMEOUT = 10.0
 _READY = json.dumps({"htagweb": {"ready": True}})
 
@@ -70,6 +72,7 @@ async def serve_websocket(
         max_frame=max_frame,
         parano=app.options.parano,
         app=app,
+        drain=services.drain,
     )
     if session_id is None or instance is None:
         logger.info("websocket without a valid session or page instance: asking the page to reload")
@@ -95,8 +98,11 @@ class Relay:
         max_frame: int,
         parano: bool = False,
         app: MountedApp | None = None,
+        drain: Drain | None = None,
     ) -> None:
         self._app = app  # for what the page is told when something fails
+        self._drain = drain  # when it begins, the page is asked to reconnect (once)
+        self._in_flight = False
         self._receive = receive
         self._send = send
         self._timeout = timeout
@@ -121,7 +127,9 @@ class Relay:
             if channel is None:
                 tasks.start_soon(self._finish, *ending)
             else:
-                tasks.start_soon(self._from_process, channel)
+                tasks.start_soon(self._from_process, target, channel)
+                if self._drain is not None:
+                    tasks.start_soon(self._reconnect_on_drain, self._drain)
             await self._from_browser(target, channel, tasks)
             tasks.cancel_scope.cancel()
         if channel is not None:
@@ -199,6 +207,7 @@ class Relay:
         tasks: anyio.abc.TaskGroup,
     ) -> None:
         self._reply = anyio.Event()
+        self._in_flight = True
         try:
             await self._sync.send_if_changed(channel)
             await channel.send(Kind.INTERACT, payload)
@@ -213,8 +222,31 @@ class Relay:
             reason = await target.stop_overdue(channel.pid, self._timeout, "an interaction")
             if claimed:
                 tasks.start_soon(self._close_page, Close.TIMED_OUT, reason)
+        finally:
+            self._in_flight = False
 
-    async def _from_process(self, channel: UserChannel) -> None:
+    async def _reconnect_on_drain(self, drain: Drain) -> None:
+        """The worker drains: once the interaction in flight (if any) is answered, ask the
+        page to reconnect after its share of the spread; close it if it does not."""
+        await drain.wait()
+        if self._in_flight:
+            with anyio.move_on_after(self._timeout):
+                await self._reply.wait()
+        if not self._claim_end():
+            return
+        await self._send_text(json.dumps(drain_hint(drain.reconnect_delay_ms())))
+        with anyio.move_on_after(CLOSE_WAIT):
+            await self._browser_gone.wait()
+        if not self._browser_gone.is_set():
+            async with self._send_lock:
+                try:
+                    await self._send(
+                        {"type": "websocket.close", "code": SERVICE_RESTART, "reason": "draining"}
+                    )
+                except OSError:
+                    self._browser_gone.set()
+
+    async def _from_process(self, target: UserTarget, channel: UserChannel) -> None:
         try:
             while True:
                 kind, payload = await channel.receive()
@@ -241,7 +273,16 @@ class Relay:
                     return
         except ChannelClosed:
             self._reply.set()
-            await self._finish(Close.CRASHED, "The application stopped unexpectedly.")
+            await self._finish(*await self._why_closed(target, channel))
+
+    async def _why_closed(self, target: UserTarget, channel: UserChannel) -> tuple[int, str]:
+        """The process closed the connection without END: a limit its template enforced
+        (the user is told which), or a crash."""
+        try:
+            await target.raise_if_limited(channel.pid)
+        except LimitReached as exc:
+            return self.explain(exc)
+        return Close.CRASHED, "The application stopped unexpectedly."
 
     def _claim_end(self) -> bool:
         """The first reason to end the connection wins; return whether it is this one."""

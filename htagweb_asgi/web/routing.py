@@ -97,6 +97,9 @@ _APP_PATH_RE = re.compile(r"(/[A-Za-z0-9.~-][A-Za-z0-9._~-]*)*")
 SCRIPTS_DIR = "/_/"  # the static scripts (web/static.py SCRIPTS) live at /_/<name>
 WS_SUFFIX = "/_/ws"
 POST_SUFFIX = "/_/post"
+HEALTH_SUFFIX = "/_/healthz"  # under the host's root and each App's mount
+READY_SUFFIX = "/_/readyz"
+METRICS_PATH = "/_/metrics"  # under the host's root only: every App's series
 
 
 class RouteKind(Enum):
@@ -106,6 +109,9 @@ class RouteKind(Enum):
     WEBSOCKET = "websocket"
     POST = "post"
     EXTRA = "extra"
+    HEALTH = "health"
+    READY = "ready"
+    METRICS = "metrics"
     NOT_FOUND = "not found"
 
 
@@ -141,6 +147,15 @@ class Router:
         trimmed = sub.rstrip("/") if sub != "/" else sub  # Litestar appends a slash
         if trimmed.startswith(SCRIPTS_DIR) and trimmed[len(SCRIPTS_DIR) :] in SCRIPTS:
             return Route(RouteKind.CLIENT, script=trimmed[len(SCRIPTS_DIR) :])
+        if trimmed == METRICS_PATH:
+            return Route(RouteKind.METRICS)
+        for suffix, kind in ((HEALTH_SUFFIX, RouteKind.HEALTH), (READY_SUFFIX, RouteKind.READY)):
+            if trimmed.endswith(suffix):
+                base = trimmed[: -len(suffix)]
+                if base == "":  # the host's own: whether or not an App is served at its root
+                    return Route(kind, self.apps.get(""))
+                app = self.apps.get(base)
+                return Route(kind, app) if app else Route(RouteKind.NOT_FOUND)
         for suffix, kind in ((WS_SUFFIX, RouteKind.WEBSOCKET), (POST_SUFFIX, RouteKind.POST)):
             if trimmed.endswith(suffix):
                 app = self.apps.get(trimmed[: -len(suffix)])

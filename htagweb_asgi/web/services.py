@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from htagweb_asgi.options import Limits
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.sessions.values import Session
+from htagweb_asgi.web.drain import Drain
 from htagweb_asgi.web.http import PAGE_SECURITY_HEADERS, Headers
 from htagweb_asgi.web.readiness import Readiness
 from htagweb_asgi.web.registry import PoolRegistry
@@ -30,6 +31,7 @@ class Services:
     pools: PoolRegistry
     readiness: Readiness
     public_prefix: str | None
+    drain: Drain
     allowed_origins: Collection[str] = ()
     frame_ancestors: str | None = "'self'"
 

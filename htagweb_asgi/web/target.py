@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from htagweb_asgi.sessions.core import Sessions
+from htagweb_asgi.web.failures import LimitReached
 from htagweb_asgi.web.pool import ProcessPool, UserChannel
 from htagweb_asgi.web.sessionsync import SessionSync
 
@@ -40,6 +41,13 @@ class UserTarget:
         logger.warning("%s took more than %g s: killing its process", what, seconds)
         await self.kill(pid)
         return f"The application took more than {seconds:g} s to answer and was stopped."
+
+    async def raise_if_limited(self, pid: int | None) -> None:
+        """Raise LimitReached if the process `pid` was ended for passing a limit (its
+        template says so once it has reaped it); return otherwise (a crash, or unknown)."""
+        ended = await self.pool.why_ended(pid)
+        if ended.get("reason") == "limit":
+            raise LimitReached(str(ended.get("message") or "This session reached a limit."))
 
     def session_sync(self) -> SessionSync:
         """A fresh sync: for a channel to a process whose session we have not sent yet."""

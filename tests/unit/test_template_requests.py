@@ -28,6 +28,7 @@ CONFIG = TemplateConfig(
     max_frame=1 << 20,
     max_session=1 << 16,
     lease_grace=1.0,
+    restart_grace=0.0,
     stop_grace=1.0,
     evict_after=10.0,
     start_method="fork",
@@ -207,3 +208,36 @@ def test_lease_and_bye_frames_update_the_leases() -> None:
     assert len(handler.leases) == 0 and handler.leases.due()
     with pytest.raises(ValueError, match="unexpected"):
         handler.handle("w", Kind.HTML, b"")
+
+
+def test_a_gone_server_keeps_the_processes_for_a_restart_then_stops_them() -> None:
+    """The server stopped: ask again every grace; a new server's lease within restart_grace
+    adopts the template; gone for restart_grace, it is time to stop."""
+    clock = Clock()
+    leases = Leases(1.0, clock, restart_grace=30.0)
+    leases.take("old worker")
+    leases.give_back("old worker")  # the server shut down
+    assert leases.due() and not leases.server_gone()  # not listening: wait for a restart
+    assert leases.waiting_for_server() == 30.0
+    assert not leases.due()
+    clock.now += 1.0
+    assert leases.due() and not leases.server_gone()  # asked again after a grace
+    leases.take("new worker")  # a restarted server on the same address: adopted
+    assert leases.waiting_for_server() is None and leases.deadline() is None
+    leases.give_back("new worker")
+    assert not leases.server_gone()
+    clock.now += 29.5
+    assert leases.due() and not leases.server_gone()
+    clock.now += 0.5
+    assert leases.due() and leases.server_gone()  # gone for 30 s: stop
+
+
+def test_a_server_listening_again_restarts_the_wait() -> None:
+    clock = Clock()
+    leases = Leases(1.0, clock, restart_grace=5.0)
+    leases.give_back("w")
+    assert not leases.server_gone()
+    clock.now += 4.0
+    leases.still_needed()  # a new server listens, and has not used this App yet
+    clock.now += 4.0
+    assert not leases.server_gone()  # gone again: a fresh restart_grace
