@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
@@ -83,6 +84,8 @@ class TemplateRequests:
             return encode_json(Kind.DONE, {"killed": self.kill(load_json(payload))})
         if kind is Kind.LIST:
             return encode_json(Kind.LISTING, self.listing())
+        if kind is Kind.STATUS:
+            return encode_json(Kind.DONE, {"loaded": self.loaded, "pid": os.getpid()})
         raise ValueError(f"unexpected {kind.name}")
 
     def spawn(self, holder: Hashable, request: dict[str, Any]) -> bytes:
@@ -126,7 +129,9 @@ class TemplateRequests:
             "app": str(self.config.app),
             "label": self.config.label,
             "pid": os.getpid(),
+            "node": socket.gethostname(),
             "workers": len(self.leases),
+            "waiting_for_server": self.leases.waiting_for_server(),
             "start_method": self.config.start_method,
             "spares": self.table.spare_pids(),
             "processes": self.table.listing(),

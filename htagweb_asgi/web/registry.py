@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -70,9 +71,11 @@ class PoolRegistry:
         options = app.options
         # A new server with the same fingerprint adopts the running template and processes
         # (a restart); other options make another directory, hence another template.
+        # restart_grace is left out: a deploy that changes it still adopts the processes.
+        settings = replace(self._settings, restart_grace=0.0)
         fingerprint = (
             f"{options.debug}:{options.timeout_inactivity}:{options.memory_limit}:"
-            f"{options.cpu_limit}:{self._limits}:{self._settings}"
+            f"{options.cpu_limit}:{self._limits}:{settings}"
         )
         return TemplateConfig(
             app=app.ref,
