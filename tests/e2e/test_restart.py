@@ -25,6 +25,11 @@ RESTART_WITHIN = 5.0  # seconds between the old server's end and the new one's f
 KINDS = ["uvicorn", "hypercorn", "gunicorn"]
 
 
+def waiting_templates(runtime: str) -> list[dict[str, object]]:
+    """Templates that found their server gone and wait for a new one."""
+    return [t for t in control.listings(runtime) if t["waiting_for_server"] is not None]
+
+
 def end_templates(runtime: str) -> None:
     """What an operator does after a last stop instead of waiting restart_grace: SIGTERM each
     template (by the pid its listing gives), which ends its processes."""
@@ -45,6 +50,8 @@ async def test_a_restart_within_the_grace_keeps_each_users_process(kind: str, lo
             assert updated_text(await click(ws, page, "inc")) == ["1"]
             stopped_at = time.monotonic()
             assert server.stop(signal.SIGTERM) is not None  # the page's websocket still open
+        # nothing listens on the address for a while, as in a real restart
+        eventually(lambda: waiting_templates(runtime), 5, message="the server is not gone")
         restarted = Server(kind, "tests.support.apps.hosts:main", runtime, server.log_path, env=env)
         restarted.sock.close()
         restarted.sock, restarted.port = server.sock, server.port  # the same address
@@ -73,11 +80,8 @@ async def test_past_the_grace_a_server_that_does_not_come_back_ends_the_processe
         page = await visitor.page()
         await visitor.aclose()
         server.stop(signal.SIGTERM)
-        def waiting() -> list[dict[str, object]]:
-            return [t for t in control.listings(runtime) if t["waiting_for_server"] is not None]
-
-        eventually(waiting, 2, message="the template did not notice its server had gone")
-        [template] = waiting()
+        eventually(lambda: waiting_templates(runtime), 2, message="the server is not gone")
+        [template] = waiting_templates(runtime)
         assert 0 < template["waiting_for_server"] <= 2  # type: ignore[operator]
         assert [p["pid"] for p in template["processes"]] == [page.pid]  # type: ignore[attr-defined]
         eventually(lambda: not our_processes(runtime), 10, message="outlived restart_grace")
