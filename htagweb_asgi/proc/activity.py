@@ -1,7 +1,9 @@
 """Last-activity times of user processes, shared with their template through shared memory.
 
-Each user process owns one 8-byte slot and writes ``time.monotonic()`` into it when the user
-interacts; the template reads the slots to reap idle processes and to pick eviction victims.
+Each user process owns one slot and writes ``time.monotonic()`` into it when the user
+interacts, and counts the pages attached to it (and when the first one came); the template
+reads the slots to reap idle processes, to pick eviction victims, and to tell ``ps`` and the
+metrics which processes were never attached.
 A store into shared memory costs nothing next to a message per interaction, and it keeps
 working while the template is busy. CLOCK_MONOTONIC is system-wide, so the values compare
 across processes.
@@ -16,7 +18,8 @@ import tempfile
 import time
 from collections.abc import Callable
 
-_SLOT = struct.Struct("d")
+_SLOT = struct.Struct("ddd")  # last activity, first attach (0: never), pages attached now
+_DOUBLE = struct.Struct("d")
 
 
 def _anonymous_file(size: int) -> int:
@@ -51,7 +54,7 @@ class ActivityBoard:
         if not self._free:
             return None
         slot = self._free.pop()
-        self.touch(slot)
+        _SLOT.pack_into(self._map, slot * _SLOT.size, self.clock(), 0.0, 0.0)
         return slot
 
     def reserve(self, slots: set[int]) -> None:
@@ -64,12 +67,24 @@ class ActivityBoard:
 
     def touch(self, slot: int) -> None:
         """Record activity in `slot` (called by the user process)."""
-        _SLOT.pack_into(self._map, slot * _SLOT.size, self.clock())
+        _DOUBLE.pack_into(self._map, slot * _SLOT.size, self.clock())
 
     def last_activity(self, slot: int) -> float:
         """Return the monotonic time of the last activity recorded in `slot`."""
         value: float = _SLOT.unpack_from(self._map, slot * _SLOT.size)[0]
         return value
+
+    def attached(self, slot: int, delta: int) -> None:
+        """A page attached (+1) or left (-1) (called by the user process)."""
+        _activity, first, pages = _SLOT.unpack_from(self._map, slot * _SLOT.size)
+        first = first or self.clock()
+        _DOUBLE.pack_into(self._map, slot * _SLOT.size + 8, first)
+        _DOUBLE.pack_into(self._map, slot * _SLOT.size + 16, max(0.0, pages + delta))
+
+    def pages(self, slot: int) -> tuple[bool, int]:
+        """Whether a page ever attached to `slot`'s process, and how many are attached now."""
+        _activity, first, pages = _SLOT.unpack_from(self._map, slot * _SLOT.size)
+        return first > 0, int(pages)
 
     def close(self) -> None:
         self._map.close()

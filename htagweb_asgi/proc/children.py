@@ -15,13 +15,15 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from htagweb_asgi import paths
+from htagweb_asgi.proc import views
 from htagweb_asgi.proc.activity import ActivityBoard
-from htagweb_asgi.proc.osutil import memory_usage
+from htagweb_asgi.proc.deaths import Deaths
+from htagweb_asgi.proc.limiter import POLL_INTERVAL, Limiter, Placement
 from htagweb_asgi.proc.spares import Spares
 from htagweb_asgi.protocol.config import TemplateConfig
 
@@ -30,6 +32,7 @@ logger = logging.getLogger(__name__)
 EXPIRE = signal.SIGUSR1  # tell a user process why it ends (see usermain.REASONS)
 EVICT = signal.SIGUSR2
 SESSION_ENDED = signal.SIGHUP
+WHY = {EXPIRE: "inactivity", EVICT: "eviction", SESSION_ENDED: "session_end"}
 
 
 @dataclass
@@ -44,6 +47,11 @@ class Child:
     session: str = ""  # the session's tag (see Sessions.tag): logout ends its processes
     ending: bool = False  # asked to end (expired, evicted): SIGKILL if it lingers
     killed: bool = False  # we sent SIGKILL ourselves
+    end_reason: str = ""  # why we ended it (see deaths.REASONS); "" while it lives
+    cgroup: str | None = None  # its limits (see limiter.Placement)
+    baseline: int = 0
+    limit_kill: str = ""  # the watchdog killed it at this limit
+    generation: int = 0  # of the template's App code when it was assigned (see roll)
 
 
 class UserProcesses:
@@ -56,13 +64,29 @@ class UserProcesses:
         board: ActivityBoard,
         liveness_r: int,
         close_in_child: Callable[[], None],
+        reply: Callable[[Hashable, bytes], None] = lambda holder, frame: None,
+        generation: int = 0,
     ) -> None:
         self.config = config
         self.board = board
         self.current: dict[str, Child] = {}
         self.by_pid: dict[int, Child] = {}
         self.checks: list[tuple[float, int]] = []  # heap of (deadline, pid)
-        self.spares = Spares(config, app_class, board, liveness_r, close_in_child, self._started)
+        self.limiter = Limiter(config.memory_limit, config.cpu_limit, config.limit_mechanism)
+        self.deaths = Deaths()
+        self.started_total = 0
+        self.generation = generation  # 1 more at each renewal: processes older run old code
+        self._reply = reply  # answers to the workers waiting for a death (see deaths.py)
+        self.next_watch = self._now() + POLL_INTERVAL if self._watching() else None
+        self.spares = Spares(
+            config, app_class, board, liveness_r, close_in_child, self._started, self.limiter
+        )
+
+    def _now(self) -> float:
+        return self.board.clock()
+
+    def _watching(self) -> bool:
+        return self.limiter.mechanism == "watchdog"
 
     # -- starting ------------------------------------------------------------------------------
     def start(self, key: str, session: str) -> Child | None:
@@ -75,7 +99,12 @@ class UserProcesses:
             return None
         path = os.path.join(self.config.directory, f"{key}.sock")
         pid = self._assign(path, slot)
+        spare = self.by_pid.get(pid)
         child = Child(key, pid, slot, self.board.clock(), path, session)
+        if spare is not None:
+            child.cgroup, child.baseline = spare.cgroup, spare.baseline
+        child.generation = self.generation
+        self.started_total += 1
         self.current[key] = child
         self.by_pid[pid] = child
         if self.config.timeout_inactivity > 0:
@@ -101,9 +130,11 @@ class UserProcesses:
             finally:
                 listener.close()
 
-    def _started(self, pid: int) -> None:
+    def _started(self, pid: int, placement: Placement) -> None:
         """A new spare: kept in by_pid (unassigned: no key, no slot) until reaped."""
         self.by_pid[pid] = Child("", pid, -1, self.board.clock(), "")
+        self.by_pid[pid].cgroup, self.by_pid[pid].baseline = placement.cgroup, placement.baseline
+        self.deaths.started(pid)
 
     # -- ending ----------------------------------------------------------------------------------
     def kill(self, key: str, pid: int | None) -> bool:
@@ -111,11 +142,12 @@ class UserProcesses:
         child = self.current.get(key)
         if child is None or (pid is not None and child.pid != pid):
             return False
-        self.send_signal(child, signal.SIGKILL)
+        self.send_signal(child, signal.SIGKILL, "timeout")  # a worker's: it took too long
         return True
 
-    def send_signal(self, child: Child, sig: signal.Signals) -> None:
+    def send_signal(self, child: Child, sig: signal.Signals, reason: str = "") -> None:
         """Signal `child`; it stops being its key's process at once (reaped later)."""
+        child.end_reason = child.end_reason or reason
         child.killed = child.killed or sig == signal.SIGKILL
         child.ending = child.ending or sig == signal.SIGTERM  # we stop it: not worth a warning
         os.kill(child.pid, sig)  # cannot miss: an unreaped child keeps its pid
@@ -130,10 +162,10 @@ class UserProcesses:
             self.ask_to_end(child, SESSION_ENDED)
         return len(found)
 
-    def ask_to_end(self, child: Child, sig: signal.Signals) -> None:
+    def ask_to_end(self, child: Child, sig: signal.Signals, reason: str = "") -> None:
         """EXPIRE or EVICT: the process tells its pages why; SIGKILL if it lingers."""
         child.ending = True
-        self.send_signal(child, sig)
+        self.send_signal(child, sig, reason or WHY.get(sig, ""))
         heapq.heappush(self.checks, (self.board.clock() + self.config.stop_grace, child.pid))
 
     def _evict_one(self) -> bool:
@@ -163,15 +195,44 @@ class UserProcesses:
             child = self.by_pid.pop(pid, None)
             if child is None:
                 continue
+            code = os.waitstatus_to_exitcode(status)
+            limit = self.limiter.classify(code, child.cgroup, child.limit_kill)
+            self.limiter.release(child.cgroup)
             if not child.key:  # a spare that never got its assignment
                 self.spares.forget(pid)
-                _log_exit(child, os.waitstatus_to_exitcode(status))
+                _log_exit(child, code)
                 continue
             self.board.release(child.slot)
             if self.current.get(child.key) is child:
                 del self.current[child.key]
                 paths.unlink_quietly(child.socket_path)
-            _log_exit(child, os.waitstatus_to_exitcode(status))
+            self._record_end(child, code, limit)
+
+    def _record_end(self, child: Child, code: int, limit: str | None) -> None:
+        if limit is not None:
+            logger.warning(
+                "user process %d ended: it reached its %s limit (%s)",
+                child.pid,
+                limit,
+                self.limiter.mechanism if limit == "memory" else "RLIMIT_CPU",
+            )
+            reason = "limit"
+        else:
+            _log_exit(child, code)
+            reason = child.end_reason or ("exit" if code == 0 else "crash")
+        for holder, frame in self.deaths.ended(child.pid, reason, limit):
+            self._reply(holder, frame)
+
+    def watch(self) -> None:
+        """The watchdog's round (when it is the memory mechanism): SIGKILL what grew past
+        memory_limit; reaping then tells its user why."""
+        if self.next_watch is None or self._now() < self.next_watch:
+            return
+        self.next_watch = self._now() + POLL_INTERVAL
+        for child in list(self.by_pid.values()):
+            if not child.limit_kill and self.limiter.over_limit(child.pid, child.baseline):
+                child.limit_kill = "memory"
+                self.send_signal(child, signal.SIGKILL)
 
     def check_deadlines(self) -> None:
         """Expire idle processes; SIGKILL those that did not end when asked."""
@@ -197,21 +258,51 @@ class UserProcesses:
         return self.spares.pids()
 
     def next_deadline(self) -> float | None:
-        return self.checks[0][0] if self.checks else None
+        deadlines = [d for d in (self.checks[0][0] if self.checks else None, self.next_watch)]
+        known = [d for d in deadlines if d is not None]
+        return min(known) if known else None
 
     # -- views and hand-over ---------------------------------------------------------------------
     def listing(self) -> list[dict[str, Any]]:
-        now = self.board.clock()
-        return [
-            {
-                "key": child.key[:12],
-                "pid": child.pid,
-                "age": round(now - child.started, 1),
-                "idle": round(now - self.board.last_activity(child.slot), 1),
-                **memory_usage(child.pid),
-            }
-            for child in self.current.values()
+        return views.listing(self)
+
+    def others(self) -> list[dict[str, Any]]:
+        return views.others(self)
+
+    def metrics(self) -> dict[str, Any]:
+        return views.metrics(self)
+
+    def limits(self) -> dict[str, Any]:
+        return {**self.limiter.describe(), "events": dict(self.deaths.limits)}
+
+    def why_ended(self, holder: Hashable, pid: int) -> bytes | None:
+        """The reply to a worker asking why `pid` ended (None: once it is reaped)."""
+        self.reap()
+        return self.deaths.ask(holder, pid, alive=pid in self.by_pid)
+
+    def roll(self, everyone: bool, idle: float) -> int:
+        """End (as expired: each page reloads at its next action, on the new code) the
+        processes assigned before the last renewal, or all of them when `everyone` (the
+        App's files changed since); only those idle for `idle` seconds."""
+        now = self._now()
+        found = [
+            child
+            for child in list(self.current.values())
+            if (everyone or child.generation < self.generation)
+            and now - self.board.last_activity(child.slot) >= idle
         ]
+        for child in found:
+            self.ask_to_end(child, EXPIRE, "operator")
+        return len(found)
+
+    def state(self, child: Child) -> str:
+        """spare, never attached (a page was served, none connected), attached, draining."""
+        if not child.key:
+            return "spare"
+        if child.ending or self.current.get(child.key) is not child:
+            return "draining"
+        ever, _now = self.board.pages(child.slot)
+        return "attached" if ever else "never attached"
 
     def export(self) -> dict[str, Any]:
         """The table, for the re-executed template (see supervisor.renew)."""
@@ -220,6 +311,8 @@ class UserProcesses:
             "children": [asdict(c) for c in self.by_pid.values()],
             "current": current,
             "checks": self.checks,
+            "started_total": self.started_total,
+            "generation": self.generation,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -231,6 +324,8 @@ class UserProcesses:
         self.checks = [(float(deadline), int(pid)) for deadline, pid in state["checks"]]
         heapq.heapify(self.checks)
         self.board.reserve({child.slot for child in self.by_pid.values() if child.slot >= 0})
+        self.started_total = int(state.get("started_total", 0))
+        self.generation = int(state.get("generation", 0)) + 1  # the renewed code is newer
 
 
 def eviction_victim(

@@ -37,11 +37,16 @@ class Table(Protocol):
     def reap(self) -> None: ...
     def start(self, key: str, session: str) -> Any: ...
     def kill(self, key: str, pid: int | None) -> bool: ...
-    def send_signal(self, child: Any, sig: signal.Signals) -> None: ...
+    def send_signal(self, child: Any, sig: signal.Signals, reason: str = "") -> None: ...
     def end_session(self, session: str) -> int: ...
-    def ask_to_end(self, child: Any, sig: signal.Signals) -> None: ...
+    def ask_to_end(self, child: Any, sig: signal.Signals, reason: str = "") -> None: ...
     def listing(self) -> list[dict[str, Any]]: ...
     def spare_pids(self) -> list[int]: ...
+    def others(self) -> list[dict[str, Any]]: ...
+    def metrics(self) -> dict[str, Any]: ...
+    def limits(self) -> dict[str, Any]: ...
+    def why_ended(self, holder: Hashable, pid: int) -> bytes | None: ...
+    def roll(self, everyone: bool, idle: float) -> int: ...
 
 
 class TemplateRequests:
@@ -57,7 +62,9 @@ class TemplateRequests:
         load_error: str = "",
         source_changed: Callable[[], bool] = lambda: False,
         renew: Callable[[Hashable, dict[str, Any]], None] | None = None,
+        worker_series: Callable[[], list[float]] = list,
     ) -> None:
+        self._worker_series = worker_series  # the workers' counters, summed (workerfiles.py)
         self.config = config
         self.table = table
         self.leases = leases
@@ -86,6 +93,14 @@ class TemplateRequests:
             return encode_json(Kind.LISTING, self.listing())
         if kind is Kind.STATUS:
             return encode_json(Kind.DONE, {"loaded": self.loaded, "pid": os.getpid()})
+        if kind is Kind.ENDED:
+            return self.table.why_ended(holder, int(load_json(payload)["pid"]))
+        if kind is Kind.METRICS:
+            return encode_json(Kind.DONE, self.metrics())
+        if kind is Kind.ROLL:
+            idle = float(load_json(payload).get("idle", 0.0))
+            ending = self.table.roll(self._source_changed(), idle)
+            return encode_json(Kind.DONE, {"ending": ending})
         raise ValueError(f"unexpected {kind.name}")
 
     def spawn(self, holder: Hashable, request: dict[str, Any]) -> bytes:
@@ -101,7 +116,7 @@ class TemplateRequests:
         if not self.loaded:
             return encode_json(Kind.FAIL, {"message": self.load_error, "load_error": True})
         if child is not None:  # replaced (a newer page, or it died): it may still end well
-            self.table.ask_to_end(child, EVICT)
+            self.table.ask_to_end(child, EVICT, "replaced")
         started = self.table.start(key, str(request.get("session", "")))
         if started is None:
             return encode_json(Kind.FAIL, {"message": "too many user processes", "full": True})
@@ -121,7 +136,7 @@ class TemplateRequests:
             if str(child.pid) == match or (len(match) >= MIN_MATCH and child.key.startswith(match))
         ]
         for child in found:
-            self.table.ask_to_end(child, EVICT)
+            self.table.ask_to_end(child, EVICT, "operator")
         return len(found)
 
     def listing(self) -> dict[str, Any]:
@@ -134,5 +149,16 @@ class TemplateRequests:
             "waiting_for_server": self.leases.waiting_for_server(),
             "start_method": self.config.start_method,
             "spares": self.table.spare_pids(),
+            "limits": self.table.limits(),
             "processes": self.table.listing(),
+            "others": self.table.others(),
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        """The template's counts, and the workers' series summed (see web/metrics.py)."""
+        return {
+            **self.table.metrics(),
+            "workers": len(self.leases),
+            "loaded": self.loaded,
+            "series": self._worker_series(),
         }

@@ -33,6 +33,7 @@ from htagweb_asgi.proc.children import UserProcesses
 from htagweb_asgi.proc.leases import Leases
 from htagweb_asgi.proc.requests import TemplateRequests
 from htagweb_asgi.proc.sourcewatch import SourceWatch
+from htagweb_asgi.proc.workerfiles import WorkerFiles
 from htagweb_asgi.protocol.config import CONTROL_SOCKET, TemplateConfig
 from htagweb_asgi.protocol.frames import FrameDecoder, FrameError
 
@@ -66,8 +67,14 @@ class Supervisor:
         self.liveness_r, self.liveness_w = liveness or os.pipe()  # EOF in children when we die
         self.wakeup_r, self.wakeup_w = os.pipe()
         self.processes = UserProcesses(
-            config, app_class or object, board, self.liveness_r, self._close_in_child
+            config,
+            app_class or object,
+            board,
+            self.liveness_r,
+            self._close_in_child,
+            reply=self._send_late,
         )
+        self.worker_files = WorkerFiles(config.directory)
         watch = SourceWatch.of(config.app)
         self.requests = TemplateRequests(
             config,
@@ -77,6 +84,7 @@ class Supervisor:
             load_error=load_error,
             source_changed=watch.changed,
             renew=self._renew,
+            worker_series=self.worker_files.collect,
         )
         system.raise_fd_limit()
 
@@ -93,6 +101,7 @@ class Supervisor:
                 callback(key.fileobj)
             self.processes.reap()
             self.processes.check_deadlines()
+            self.processes.watch()
             self._check_leases()
             if not events and self.app_class is not None:
                 # Only once nothing happened for SPARE_DELAY: a fork now would compete for
@@ -171,7 +180,18 @@ class Supervisor:
         self.selector.unregister(conn)
         del self.connections[conn]
         self.leases.lose(conn)
+        self.processes.deaths.forget(conn)
         conn.close()
+
+    def _send_late(self, holder: Hashable, frame: bytes) -> None:
+        """A reply that waited (why a process ended): the worker may have given up."""
+        assert isinstance(holder, socket.socket)
+        if holder not in self.connections:
+            return
+        try:
+            holder.sendall(frame)
+        except OSError:
+            self._drop(holder)
 
     def _check_leases(self) -> None:
         """No lease for the grace period: ask whether the server still listens (then ask again
@@ -250,5 +270,7 @@ class Supervisor:
             pid, _status = os.waitpid(-1, 0)
             processes.by_pid.pop(pid, None)
         self.board.close()
+        self.processes.limiter.close()
+        self.worker_files.remove_all()
         paths.remove_if_unused(self.config.directory, CONTROL_SOCKET)
         logger.info("template of %s stopped", self.config.app)

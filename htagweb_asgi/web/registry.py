@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import replace
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from htagweb_asgi import paths

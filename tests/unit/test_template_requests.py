@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,8 @@ class FakeTable:
     capacity: int = 2
     current: dict[str, FakeChild] = field(default_factory=dict)
     signals: list[tuple[int, signal.Signals]] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    rolled: list[tuple[bool, float]] = field(default_factory=list)
     next_pid: int = 1000
 
     def reap(self) -> None:
@@ -79,8 +82,9 @@ class FakeTable:
         self.send_signal(child, signal.SIGKILL)
         return True
 
-    def send_signal(self, child: Any, sig: signal.Signals) -> None:
+    def send_signal(self, child: Any, sig: signal.Signals, reason: str = "") -> None:
         self.signals.append((child.pid, sig))
+        self.reasons.append(reason)
         self.current.pop(child.key, None)
 
     def end_session(self, session: str) -> int:
@@ -89,14 +93,30 @@ class FakeTable:
             self.ask_to_end(child, SESSION_ENDED)
         return len(found)
 
-    def ask_to_end(self, child: Any, sig: signal.Signals) -> None:
-        self.send_signal(child, sig)
+    def ask_to_end(self, child: Any, sig: signal.Signals, reason: str = "") -> None:
+        self.send_signal(child, sig, reason)
 
     def listing(self) -> list[dict[str, Any]]:
         return [{"key": c.key[:12], "pid": c.pid} for c in self.current.values()]
 
     def spare_pids(self) -> list[int]:
         return []
+
+    def others(self) -> list[dict[str, Any]]:
+        return []
+
+    def metrics(self) -> dict[str, Any]:
+        return {"processes": {"attached": len(self.current)}}
+
+    def limits(self) -> dict[str, Any]:
+        return {"mechanism": "none"}
+
+    def why_ended(self, holder: Hashable, pid: int) -> bytes | None:
+        return encode_json(Kind.DONE, {"reason": "crash", "message": ""})
+
+    def roll(self, everyone: bool, idle: float) -> int:
+        self.rolled.append((everyone, idle))
+        return len(self.current)
 
 
 def reply(data: bytes | None) -> tuple[Kind, Any]:
