@@ -212,8 +212,11 @@ class _MemoryErrors(logging.Filter):
 
 
 def watch_memory_errors(on_memory_error: Callable[[], None]) -> None:
-    """Call `on_memory_error` when htag swallows a MemoryError of the App (rlimit mode)."""
-    logging.getLogger("htag.render").addFilter(_MemoryErrors(on_memory_error))
+    """Call `on_memory_error` when htag swallows a MemoryError of the App (rlimit mode).
+
+    First among the filters: applog's rewrites (or drops) the records it has seen before.
+    """
+    logging.getLogger("htag.render").filters.insert(0, _MemoryErrors(on_memory_error))
 
 
 class _Capture(logging.Handler):
