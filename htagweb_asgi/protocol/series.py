@@ -18,7 +18,7 @@ HEADER = struct.Struct("<8sI")  # magic, number of doubles
 MAGIC = b"htagwms1"
 DOUBLE = struct.Struct("<d")
 
-REFUSALS = ("rate_limited", "busy", "unavailable", "draining", "origin", "csrf", "size")
+REFUSALS = ("busy", "unavailable", "draining", "origin", "csrf", "size")
 # (name, label name, label values): each value is one counter
 COUNTERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("pages", "process", ("new", "existing")),

@@ -42,6 +42,7 @@ class Failure:
     detail: str = ""  # only with debug=True: a traceback, the server's side of the story
     retry_after: int | None = None  # seconds: the server is busy, the page may retry
     reload_hint: bool = False  # a reload is likely to help
+    refusal: str = ""  # counted as a refusal with this reason (see protocol/series.py)
 
     def text(self, debug: bool) -> str:
         return f"{self.message}\n\n{self.detail}" if debug and self.detail else self.message
@@ -55,10 +56,12 @@ def explain(exc: HtagwebError, app: str) -> Failure:
     if isinstance(exc, PoolFull):
         logger.warning("refused a page of %s: too many user processes", app)
         message = "The server is busy, please retry shortly"
-        return Failure(503, Close.UNAVAILABLE, message, retry_after=RETRY_AFTER)
+        return Failure(503, Close.UNAVAILABLE, message, retry_after=RETRY_AFTER, refusal="busy")
     if isinstance(exc, PoolDraining):
         message = "The server is restarting, please retry shortly"
-        return Failure(503, Close.UNAVAILABLE, message, retry_after=DRAIN_RETRY_AFTER)
+        return Failure(
+            503, Close.UNAVAILABLE, message, retry_after=DRAIN_RETRY_AFTER, refusal="draining"
+        )
     if isinstance(exc, LimitReached):
         logger.info("told a user of %s: %s", app, exc)
         return Failure(503, Close.LIMIT, str(exc), reload_hint=True)
@@ -69,11 +72,15 @@ def explain(exc: HtagwebError, app: str) -> Failure:
         return Failure(500, Close.CRASHED, "The application failed to render", str(exc))
     if isinstance(exc, SessionStoreError):
         message = "The server cannot reach its sessions, please retry shortly"
-        return Failure(503, Close.UNAVAILABLE, message, str(exc), retry_after=RETRY_AFTER)
+        return Failure(
+            503, Close.UNAVAILABLE, message, str(exc), RETRY_AFTER, refusal="unavailable"
+        )
     if isinstance(exc, RuntimeDirError | PoolError):
         logger.error("cannot reach the processes of %s: %s", app, exc)
         message = "The application is unavailable"
-        return Failure(503, Close.UNAVAILABLE, message, retry_after=RETRY_AFTER, reload_hint=True)
+        return Failure(
+            503, Close.UNAVAILABLE, message, "", RETRY_AFTER, True, refusal="unavailable"
+        )
     logger.error("failed serving %s: %s", app, exc)
     return Failure(500, Close.UNAVAILABLE, "The application is unavailable", str(exc))
 
@@ -81,7 +88,7 @@ def explain(exc: HtagwebError, app: str) -> Failure:
 def unavailable(problem: str) -> Failure:
     """The startup checks failed (see readiness.py): the operator must change something."""
     message = "The server cannot serve this application now"
-    return Failure(503, Close.UNAVAILABLE, message, problem, retry_after=RETRY_AFTER)
+    return Failure(503, Close.UNAVAILABLE, message, problem, RETRY_AFTER, refusal="unavailable")
 
 
 def _load_detail(exc: AppLoadError) -> str:

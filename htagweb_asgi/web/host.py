@@ -16,6 +16,12 @@ from htagweb_asgi.web.drain import Drain, observe_sigterm
 from htagweb_asgi.web.failures import unavailable
 from htagweb_asgi.web.health import serve_liveness, serve_readiness
 from htagweb_asgi.web.http import refuse, send_response
+from htagweb_asgi.web.metrics import (
+    DEFAULT_ALLOWED,
+    networks,
+    require_client_library,
+    serve_metrics,
+)
 from htagweb_asgi.web.page import send_failure, serve_page
 from htagweb_asgi.web.post import send_ended, serve_post
 from htagweb_asgi.web.readiness import Readiness
@@ -51,6 +57,8 @@ class HtagASGI:
     - max_body_size, max_frame_size, max_query_size, max_processes: see :class:`Limits`.
     - template: see :class:`TemplateSettings` (among them ``restart_grace``: how long user
       processes wait for a restarted server to adopt them).
+    - metrics: serve ``/_/metrics`` (Prometheus text format; needs the ``[metrics]`` extra),
+      only to the networks in metrics_allow (default: loopback); 404 when off (the default).
     - drain_on_sigterm: on SIGTERM (observed beside the server's own handler), stop starting
       user processes, answer 503 on ``/_/readyz`` and tell the open pages to reconnect,
       spread over a few seconds (``drain()`` does the same on demand).
@@ -89,6 +97,8 @@ class HtagASGI:
         memory_limit: int | str | None = None,
         cpu_limit: float | None = None,
         drain_on_sigterm: bool = True,
+        metrics: bool = False,
+        metrics_allow: Collection[str] = DEFAULT_ALLOWED,
     ) -> None:
         self._defaults = AppOptions(
             debug,
@@ -100,6 +110,10 @@ class HtagASGI:
             cpu_limit=cpu_limit,
         )
         self._drain_on_sigterm = drain_on_sigterm
+        if metrics:
+            require_client_library()
+        self._metrics = metrics
+        self._metrics_allow = networks(metrics_allow)
         _check_parano(self._defaults)
         self._limits = Limits(max_body_size, max_frame_size, max_query_size, max_processes)
         self._router = Router()
@@ -226,7 +240,11 @@ class HtagASGI:
         elif route.kind is RouteKind.HEALTH:
             await serve_liveness(scope, send)
         elif route.kind is RouteKind.METRICS:
-            await send_response(send, 404, b"not found")
+            if not self._metrics:
+                await send_response(send, 404, b"not found")
+                return
+            apps = list(self._router.apps.values())
+            await serve_metrics(services, apps, scope, send, self._metrics_allow)
         else:
             apps = [route.app] if route.app is not None else list(self._router.apps.values())
             await serve_readiness(services, apps, scope, send)
@@ -241,6 +259,7 @@ class HtagASGI:
         """The startup checks failed (logged with what to change): say so, in each transport."""
         services = self._ensure_started()
         failure = unavailable(services.readiness.problem or "")
+        services.stats(app, scope).count("refusals", failure.refusal)
         if scope["type"] == "websocket":
             if (await receive())["type"] == "websocket.connect":
                 await send({"type": "websocket.accept", "subprotocol": None, "headers": []})

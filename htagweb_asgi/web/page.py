@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ class RenderedPage:
     html: str
     instance: str
     htag: int = 1  # the htag major that rendered it: htag 2 pages need the bridge script
+    new_process: bool = False  # a process was started for this page (a new user)
 
 
 async def serve_page(
@@ -52,8 +54,10 @@ async def serve_page(
         await send_response(send, 405, b"method not allowed", headers=[(b"allow", b"GET, HEAD")])
         return
     query = scope.get("query_string", b"")
+    stats = services.stats(app, scope)
     if len(query) > services.limits.max_query_size:
         logger.info("refused a page request with a %d-byte query string", len(query))
+        stats.count("refusals", "size")
         await send_response(send, 414, b"query string too long")
         return
     session_id, new_cookie = services.page_session(scope)
@@ -65,12 +69,20 @@ async def serve_page(
         sub=sub,
         cookie_name=services.sessions.cookie_name,
     )
+    started = time.monotonic()
     try:
         target = services.target(app, scope, session_id)
         page = await render_page(target, request, app.options.timeout_interaction)
     except HtagwebError as exc:
-        await send_failure(services, send, explain(exc, str(app.ref)), app.options.debug)
+        failure = explain(exc, str(app.ref))
+        stats.count("page_errors")
+        if failure.refusal:
+            stats.count("refusals", failure.refusal)
+        await send_failure(services, send, failure, app.options.debug)
         return
+    stats.count("pages", "new" if page.new_process else "existing")
+    if page.new_process:
+        stats.observe("new_user_page_seconds", time.monotonic() - started)
     config: dict[str, Any] = {
         "transport": "http" if app.options.http_only else "ws",
         "parano": app.options.parano,
@@ -102,7 +114,10 @@ async def send_failure(
 async def render_page(target: UserTarget, request: PageRequest, time_limit: float) -> RenderedPage:
     """Return the page of the user's process, creating it, or replacing it when its App
     cannot serve `request` (htag 1: other init arguments; htag 2: ``?n``)."""
-    channel = await target.connect() or await target.spawn()
+    channel = await target.connect()
+    new_process = channel is None
+    if channel is None:
+        channel = await target.spawn()
     crashed = False
     for _ in range(_MAX_REPLACEMENTS + 1):
         async with channel:
@@ -112,19 +127,20 @@ async def render_page(target: UserTarget, request: PageRequest, time_limit: floa
                 await target.raise_if_limited(channel.pid)  # not a limit it would reach again
                 if crashed:
                     raise PageError("the application's process ended while starting") from None
-                crashed = True
+                crashed = new_process = True
                 channel = await target.spawn(replace_pid=channel.pid)
                 continue
         if kind is Kind.HTML:
             head, _, html = payload.decode().partition("\n")
             header = json.loads(head)
-            return RenderedPage(html, header["instance"], int(header.get("htag", 1)))
+            return RenderedPage(html, header["instance"], int(header.get("htag", 1)), new_process)
         if kind is Kind.FAIL:
             raise PageError(load_json(payload)["message"])
         if kind is not Kind.MISMATCH:
             raise PageError(f"unexpected reply {kind.name}")
         logger.debug("the App cannot serve this page: replacing process %s", channel.pid)
         channel = await target.spawn(replace_pid=channel.pid)
+        new_process = True
     raise PageError("the process was replaced too many times (tabs with other query strings?)")
 
 

@@ -27,6 +27,7 @@ from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.protocol.config import CONTROL_SOCKET, TEMPLATE_MODULE, TemplateConfig
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import Channel, ChannelClosed
+from htagweb_asgi.web.workerstats import WorkerStats
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class ProcessPool:
         self.config = config
         self.start_timeout = start_timeout
         self._draining = draining
+        self.stats = WorkerStats()  # this worker's counts for the metrics
         self._lease: Channel | None = None
         self._start_lock = anyio.Lock()
         self._failure: tuple[AppLoadError, float] | None = None
@@ -159,6 +161,15 @@ class ProcessPool:
     async def status(self) -> dict[str, Any]:
         """The template's state, cheaply (for /_/readyz); starts the template if needed."""
         _, reply = await self._control(Kind.STATUS, {})
+        return dict(reply)
+
+    async def metrics(self) -> dict[str, Any] | None:
+        """The template's METRICS (its processes, and every worker's series summed), or None
+        when it does not run: a scrape never starts one."""
+        async with self._start_lock:
+            if self._lease is None and not await self._take_lease():
+                return None
+        _, reply = await self._control(Kind.METRICS, {})
         return dict(reply)
 
     async def why_ended(self, pid: int | None) -> dict[str, Any]:
@@ -244,6 +255,7 @@ class ProcessPool:
             await lease.aclose()
             return False
         self._lease = lease
+        self.stats.attach(self.directory)  # a new template: it must find our file
         return True
 
     async def _drop_lease(self) -> None:

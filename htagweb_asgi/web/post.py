@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,10 +48,12 @@ async def serve_post(
         await send_response(send, 405, b"method not allowed", headers=[(b"allow", b"POST")])
         return
     limit = services.limits.max_body_size
+    stats = services.stats(app, scope)
     try:
         body = await read_body(receive, limit)
     except BodyTooLarge:
         logger.info("refused an interaction body over %d bytes", limit)
+        stats.count("refusals", "size")
         await send_ended(send, 413, Close.MESSAGE_TOO_BIG, "interaction too big")
         return
     except ClientGone:
@@ -64,14 +67,20 @@ async def serve_post(
     refusal = cross_site_refusal(scope, services.sessions, session_id, services.allowed_origins)
     if refusal:
         logger.info("refused an interaction POST: %s", refusal)
+        stats.count("refusals", "csrf" if "CSRF" in refusal else "origin")
         await send_ended(send, 403, Close.POLICY_VIOLATION, refusal)
         return
     try:
         target = services.target(app, scope, session_id)
         timeout = app.options.timeout_interaction
+        started = time.monotonic()
         await relay_post(send, target, instance, body, timeout, app.options.parano)
+        stats.count("interactions", "http")
+        stats.observe("interaction_seconds", time.monotonic() - started)
     except HtagwebError as exc:  # raised before any reply was sent
         failure = explain(exc, str(app.ref))
+        if failure.refusal:
+            stats.count("refusals", failure.refusal)
         await send_ended(send, failure.status, failure.code, failure.text(app.options.debug))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,7 @@ from htagweb_asgi.web.security import origin_allowed
 from htagweb_asgi.web.services import Services, page_instance
 from htagweb_asgi.web.sessionsync import SessionSync
 from htagweb_asgi.web.target import UserTarget
+from htagweb_asgi.web.workerstats import WorkerStats
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +59,13 @@ async def serve_websocket(
     if app.options.http_only:
         await refuse(scope, send, 404, "this application uses HTTP interactions")
         return
+    stats = services.stats(app, scope)
     if not origin_allowed(scope, services.allowed_origins):
+        stats.count("refusals", "origin")
         await refuse(scope, send, 403, "cross-site websocket refused (Origin)")
         return
+    if b"r=1" in scope.get("query_string", b"").split(b"&"):
+        stats.count("reconnects")  # client.js marks the connections after its first
     await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
     session_id = services.known_session(scope)
     instance = page_instance(scope)
@@ -73,6 +79,7 @@ async def serve_websocket(
         parano=app.options.parano,
         app=app,
         drain=services.drain,
+        stats=stats,
     )
     if session_id is None or instance is None:
         logger.info("websocket without a valid session or page instance: asking the page to reload")
@@ -99,7 +106,9 @@ class Relay:
         parano: bool = False,
         app: MountedApp | None = None,
         drain: Drain | None = None,
+        stats: WorkerStats | None = None,
     ) -> None:
+        self._stats = stats or WorkerStats()
         self._app = app  # for what the page is told when something fails
         self._drain = drain  # when it begins, the page is asked to reconnect (once)
         self._in_flight = False
@@ -185,6 +194,7 @@ class Relay:
                 tasks.start_soon(self._finish, Close.UNSUPPORTED_DATA, refusal)
                 continue
             if len(payload) > self._max_frame:
+                self._stats.count("refusals", "size")
                 tasks.start_soon(self._finish, Close.MESSAGE_TOO_BIG, "message too big")
                 continue
             await self._interact(target, channel, payload, tasks)
@@ -208,11 +218,14 @@ class Relay:
     ) -> None:
         self._reply = anyio.Event()
         self._in_flight = True
+        started = time.monotonic()
         try:
             await self._sync.send_if_changed(channel)
             await channel.send(Kind.INTERACT, payload)
             with anyio.fail_after(self._timeout):
                 await self._reply.wait()
+            self._stats.count("interactions", "websocket")
+            self._stats.observe("interaction_seconds", time.monotonic() - started)
         except ChannelClosed:
             return  # _from_process sees it too and ends the page
         except HtagwebError as exc:  # the session store failed: nothing was sent
@@ -264,6 +277,8 @@ class Relay:
                         await self._send_text(payload.decode())
                     if kind is Kind.REPLY:
                         self._reply.set()
+                    else:
+                        self._stats.count("pushes")
                 elif kind is Kind.REJECT or kind is Kind.END:
                     self._reply.set()
                     ending = load_json(payload)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.options import Limits
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.sessions.values import Session
@@ -18,6 +19,7 @@ from htagweb_asgi.web.readiness import Readiness
 from htagweb_asgi.web.registry import PoolRegistry
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.target import UserTarget
+from htagweb_asgi.web.workerstats import WorkerStats
 
 _INSTANCE_RE = re.compile(r"[0-9a-f]{32}")
 
@@ -46,6 +48,14 @@ class Services:
         """The process of (`session_id`, `app`) under the server that got this request."""
         pool = self.pools.pool(app, scope)
         return UserTarget.of(pool, self.sessions, session_id, app.identity)
+
+    def stats(self, app: MountedApp, scope: Mapping[str, Any]) -> WorkerStats:
+        """This worker's counters for `app` (a throwaway set where the App has no pool: a
+        runtime directory that cannot be used is reported by readiness, not here)."""
+        try:
+            return self.pools.pool(app, scope).stats
+        except HtagwebError:
+            return WorkerStats()
 
     def known_session(self, scope: Mapping[str, Any]) -> str | None:
         """The session of the request: SessionMiddleware's, else our own cookie's."""
