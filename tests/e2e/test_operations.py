@@ -5,6 +5,8 @@ whichever of several workers answers), and who may read them."""
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.client import Visitor, click, updated_text
-from tests.support.servers import Server, our_processes, start_server
+from tests.support.servers import ROOT, Server, our_processes, start_server
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
@@ -107,3 +109,60 @@ def test_the_metrics_are_only_for_the_allowed_addresses(metered: tuple[Server, s
         response = elsewhere.get(server.url + "/_/metrics")
     assert response.status_code == 403
     assert "htagweb" not in response.text
+
+
+def prometheus_binary() -> str | None:
+    """Debian's prometheus: installed, or unpacked into .cache by scripts/test.sh."""
+    unpacked = ROOT / ".cache" / "prometheus" / "usr" / "bin" / "prometheus"
+    return shutil.which("prometheus") or (str(unpacked) if unpacked.exists() else None)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_real_prometheus_server_scrapes_it(metered: tuple[Server, str], tmp_path: Path) -> None:
+    binary = prometheus_binary()
+    if binary is None:
+        pytest.skip("Debian's prometheus is not available (scripts/test.sh unpacks it into .cache)")
+    server, _ = metered
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: htagweb\n"
+        "    metrics_path: /_/metrics\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{server.port}']}}]\n"
+    )
+    port = free_port()
+    command = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+
+        def scraped() -> bool:
+            query = "htagweb_template_up"
+            try:
+                reply = httpx.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": query})
+            except httpx.TransportError:
+                return False  # not listening yet
+            return reply.status_code == 200 and bool(reply.json()["data"]["result"])
+
+        try:
+            eventually(scraped, 30, message="prometheus did not scrape /_/metrics in 30 s")
+        except AssertionError:
+            raise AssertionError((tmp_path / "prometheus.log").read_text()[-3000:]) from None
+        targets = httpx.get(f"http://127.0.0.1:{port}/api/v1/targets").json()
+        [target] = targets["data"]["activeTargets"]
+        assert target["health"] == "up", target  # every line of our exposition was accepted
+    finally:
+        process.terminate()
+        process.wait(15)
+        log.close()
