@@ -5,7 +5,6 @@ them. With each of uvicorn, hypercorn and gunicorn."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import tempfile
@@ -16,26 +15,19 @@ import pytest
 
 from htagweb_asgi.protocol import control
 from tests.support.client import Visitor, click, updated_text
-from tests.support.servers import Server, our_processes, start_server
+from tests.support.servers import (
+    Server,
+    end_templates,
+    our_processes,
+    start_server,
+    waiting_for_server,
+)
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
 RESTART_WITHIN = 5.0  # seconds between the old server's end and the new one's first answer
 KINDS = ["uvicorn", "hypercorn", "gunicorn"]
-
-
-def waiting_templates(runtime: str) -> list[dict[str, object]]:
-    """Templates that found their server gone and wait for a new one."""
-    return [t for t in control.listings(runtime) if t["waiting_for_server"] is not None]
-
-
-def end_templates(runtime: str) -> None:
-    """What an operator does after a last stop instead of waiting restart_grace: SIGTERM each
-    template (by the pid its listing gives), which ends its processes."""
-    for template in control.listings(runtime):
-        os.kill(int(template["pid"]), signal.SIGTERM)
-    eventually(lambda: not our_processes(runtime), 10, message="processes left behind")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -51,7 +43,7 @@ async def test_a_restart_within_the_grace_keeps_each_users_process(kind: str, lo
             stopped_at = time.monotonic()
             assert server.stop(signal.SIGTERM) is not None  # the page's websocket still open
         # nothing listens on the address for a while, as in a real restart
-        eventually(lambda: waiting_templates(runtime), 5, message="the server is not gone")
+        eventually(lambda: waiting_for_server(runtime), 5, message="the server is not gone")
         restarted = Server(kind, "tests.support.apps.hosts:main", runtime, server.log_path, env=env)
         restarted.sock.close()
         restarted.sock, restarted.port = server.sock, server.port  # the same address
@@ -66,6 +58,7 @@ async def test_a_restart_within_the_grace_keeps_each_users_process(kind: str, lo
     finally:
         server.close()
         end_templates(runtime)
+        eventually(lambda: not our_processes(runtime), 10, message="processes left behind")
         shutil.rmtree(runtime, ignore_errors=True)
 
 
@@ -80,10 +73,10 @@ async def test_past_the_grace_a_server_that_does_not_come_back_ends_the_processe
         page = await visitor.page()
         await visitor.aclose()
         server.stop(signal.SIGTERM)
-        eventually(lambda: waiting_templates(runtime), 2, message="the server is not gone")
-        [template] = waiting_templates(runtime)
-        assert 0 < template["waiting_for_server"] <= 2  # type: ignore[operator]
-        assert [p["pid"] for p in template["processes"]] == [page.pid]  # type: ignore[attr-defined]
+        eventually(lambda: waiting_for_server(runtime), 2, message="the server is not gone")
+        [template] = waiting_for_server(runtime)
+        assert 0 < template["waiting_for_server"] <= 2
+        assert [p["pid"] for p in template["processes"]] == [page.pid]
         eventually(lambda: not our_processes(runtime), 10, message="outlived restart_grace")
     finally:
         server.close()
