@@ -38,7 +38,9 @@ def _one(processes: UserProcesses, child: Child) -> dict[str, Any]:
         "idle": round(idle, 1),
         "pages": pages,
         "generation": child.generation,
-        "mem": processes.limiter.usage(child.pid, child.cgroup, child.baseline),
+        "mem": processes.limiter.usage(child.pid, child.cgroup, child.baseline)
+        if processes.limiter.memory is not None
+        else None,
         "cpu": cpu_seconds(child.pid),
         **memory_usage(child.pid),
     }

@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from htagweb_asgi.appref import AppRef
+from htagweb_asgi.cli import format_listings
 from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
 from htagweb_asgi.proc import cgroups
+from htagweb_asgi.protocol import control
 from htagweb_asgi.protocol.frames import Kind
 from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.failures import LimitReached
@@ -88,6 +90,9 @@ async def test_past_its_memory_limit_a_process_ends_and_its_user_is_told(
     assert kind is Kind.REPLY and b">1<" in reply
     metrics = (await pool.listing())["limits"]
     assert metrics["events"]["memory"] == 1
+    shown = format_listings(control.listings(runtime_dir))  # what `ps` prints
+    assert f"memory_limit 256.0M by {mechanism}" in shown and "reached 1 time(s)" in shown
+    assert "256.0M" in shown.splitlines()[1]  # the other user's row: its LIMIT
 
 
 async def page(user: UserTarget) -> ParsedPage:
