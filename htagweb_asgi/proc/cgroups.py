@@ -38,8 +38,9 @@ def read(path: str) -> str:
 
 
 def write(path: str, value: str) -> None:
-    """One write(2), as the cgroup files want (no buffering split)."""
-    fd = os.open(path, os.O_WRONLY)
+    """One write(2), as the cgroup files want (no buffering split). O_CREAT changes nothing
+    on a cgroup file system (it creates no file there) and lets tests use a plain tree."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         os.write(fd, value.encode())
     finally:
