@@ -180,3 +180,40 @@ def remove(cgroup: str, wait: float = 0.0) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.005)  # the kernel empties a cgroup asynchronously once its tasks exit
+
+
+def oom_killed(cgroup: str, v2: bool) -> bool:
+    """The kernel's OOM killer acted in `cgroup` (v2 memory.events, v1 memory.oom_control)."""
+    name = "memory.events" if v2 else "memory.oom_control"
+    try:
+        lines = read(os.path.join(cgroup, name)).splitlines()
+    except OSError:
+        return False
+    counts = dict(line.split(" ", 1) for line in lines if " " in line)
+    if "oom_kill" in counts:
+        return int(counts["oom_kill"]) > 0
+    return bool(int(counts.get("under_oom", "0")))  # an old v1 kernel without the count
+
+
+def remove_stale(own: str) -> None:
+    """Our cgroups left by templates that died (htagweb-<pid> of a pid that is gone)."""
+    for name in os.listdir(own):
+        match = re.fullmatch(re.escape(PREFIX) + r"(\d+)", name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        stale = os.path.join(own, name)
+        for child in os.listdir(stale):
+            if os.path.isdir(os.path.join(stale, child)):
+                remove(os.path.join(stale, child))
+        with contextlib.suppress(OSError):
+            os.rmdir(stale)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -32,6 +32,7 @@ import signal
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.proc import cgroups
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class Placement:
         return asdict(self)
 
 
-class LimitsUnavailable(Exception):
+class LimitsUnavailable(HtagwebError):
     """Raised at the template's start when the mechanism asked for is not available here."""
 
 
@@ -71,7 +72,13 @@ class Limiter:
     """One template's limits (see the module docstring)."""
 
     def __init__(
-        self, memory: int | None, cpu: float | None, wanted: str = "auto", found: Any = None
+        self,
+        memory: int | None,
+        cpu: float | None,
+        wanted: str = "auto",
+        found: Any = None,
+        *,
+        _probe_only: bool = False,
     ) -> None:
         self.memory = memory
         self.cpu = cpu
@@ -82,10 +89,19 @@ class Limiter:
         self.rlimit_as = not _kernel_at_least(4, 7)  # older RLIMIT_DATA ignores mmap
         self.base: str | None = None
         self._seq = 0
+        if _probe_only:
+            return
         if self.mechanism in ("cgroup2", "cgroup1"):
             self._make_base()
         if memory is not None or cpu is not None:
             logger.info("limits: %s", self.describe())
+
+    @staticmethod
+    def check(memory: int | None, wanted: str) -> None:
+        """Raise LimitsUnavailable when `wanted` cannot enforce `memory` here (at the
+        template's start, before it says it is ready: the worker reports it)."""
+        if memory is not None and wanted != "auto":
+            Limiter(memory, None, wanted, _probe_only=True)
 
     def available(self) -> list[str]:
         found = {"cgroup2": self.found.v2, "cgroup1": self.found.v1}
@@ -104,7 +120,7 @@ class Limiter:
     def _make_base(self) -> None:
         own = self.found.v2 if self.mechanism == "cgroup2" else self.found.v1
         assert own is not None
-        _remove_stale(own)
+        cgroups.remove_stale(own)
         self.base = os.path.join(own, f"{cgroups.PREFIX}{os.getpid()}")
         try:
             os.mkdir(self.base)
@@ -154,7 +170,11 @@ class Limiter:
             return "memory"
         if code == -signal.SIGXCPU:
             return "cpu"
-        if code == -signal.SIGKILL and cgroup is not None and _oom_killed(cgroup, self.mechanism):
+        if (
+            code == -signal.SIGKILL
+            and cgroup is not None
+            and cgroups.oom_killed(cgroup, self.mechanism == "cgroup2")
+        ):
             return "memory"
         if code == EXIT_SETUP:
             logger.error("a user process could not enter its limits (%s)", self.mechanism)
@@ -211,44 +231,6 @@ def _statm(pid: str) -> tuple[int, int, int]:
     return fields[0], fields[1] - fields[2], fields[5]
 
 
-def _oom_killed(cgroup: str, mechanism: str) -> bool:
-    """The kernel's OOM killer acted in `cgroup` (v2 memory.events, v1 memory.oom_control)."""
-    name = "memory.events" if mechanism == "cgroup2" else "memory.oom_control"
-    try:
-        lines = cgroups.read(os.path.join(cgroup, name)).splitlines()
-    except OSError:
-        return False
-    counts = dict(line.split(" ", 1) for line in lines if " " in line)
-    if "oom_kill" in counts:
-        return int(counts["oom_kill"]) > 0
-    return bool(int(counts.get("under_oom", "0")))  # an old v1 kernel without the count
-
-
 def _kernel_at_least(major: int, minor: int) -> bool:
     match = re.match(r"(\d+)\.(\d+)", os.uname().release)
     return match is not None and (int(match.group(1)), int(match.group(2))) >= (major, minor)
-
-
-def _remove_stale(own: str) -> None:
-    """Our cgroups left by templates that died (htagweb-<pid> of a pid that is gone)."""
-    for name in os.listdir(own):
-        match = re.fullmatch(re.escape(cgroups.PREFIX) + r"(\d+)", name)
-        if match is None or _alive(int(match.group(1))):
-            continue
-        stale = os.path.join(own, name)
-        for child in os.listdir(stale):
-            if os.path.isdir(os.path.join(stale, child)):
-                cgroups.remove(os.path.join(stale, child))
-        with contextlib.suppress(OSError):
-            os.rmdir(stale)
-            logger.info("removed the stale cgroup %s", stale)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

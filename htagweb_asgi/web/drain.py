@@ -13,7 +13,6 @@ gunicorn's worker's), which still runs: the server stops as it would without us.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import signal
 import threading
@@ -65,17 +64,16 @@ def observe_sigterm(on_sigterm: Callable[[], None]) -> bool:
     if threading.current_thread() is not threading.main_thread():
         return False
     previous = signal.getsignal(signal.SIGTERM)
-    if previous is signal.SIG_IGN or previous is None:  # ignored, or not set from Python
-        return False
+    if not callable(previous):  # the default (the process just ends: nothing to drain) or
+        return False  # ignored, or set outside Python: not ours to change
     wake = _in_this_loop(on_sigterm)
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        wake()
-        if callable(previous):
-            previous(signum, frame)
-        else:  # SIG_DFL: end as the default would, once our callback had its chance
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            wake()
+        except Exception as exc:  # the loop is gone: the server's own handler still runs
+            logger.debug("cannot start draining: %s", exc)
+        previous(signum, frame)
 
     signal.signal(signal.SIGTERM, handler)
     return True
