@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from htagweb_asgi.protocol import control
-from tests.support.client import Visitor, click, updated_text
+from tests.support.client import Visitor, click, receive, updated_text
 from tests.support.servers import (
     Server,
     end_templates,
@@ -42,6 +42,8 @@ async def test_a_restart_within_the_grace_keeps_each_users_process(kind: str, lo
             assert updated_text(await click(ws, page, "inc")) == ["1"]
             stopped_at = time.monotonic()
             assert server.stop(signal.SIGTERM) is not None  # the page's websocket still open
+            hint = await receive(ws)  # the worker drained: reconnect, after a jitter
+            assert 0 <= hint["htagweb"]["reconnect"] <= 3000, hint
         # nothing listens on the address for a while, as in a real restart
         eventually(lambda: waiting_for_server(runtime), 5, message="the server is not gone")
         restarted = Server(kind, "tests.support.apps.hosts:main", runtime, server.log_path, env=env)

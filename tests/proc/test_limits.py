@@ -16,6 +16,7 @@ from htagweb_asgi.protocol.frames import Kind
 from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.failures import LimitReached
 from htagweb_asgi.web.page import inject_client, render_page
+from htagweb_asgi.web.pool import AppLoadError
 from htagweb_asgi.web.registry import PoolRegistry
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.target import UserTarget
@@ -114,3 +115,18 @@ async def test_past_its_cpu_limit_an_interaction_ends_its_process_and_its_user_i
         await click(user, user_page, "burn")  # 60 s of CPU: SIGXCPU after 1-2 s
     with pytest.raises(LimitReached, match="CPU time limit"):
         await user.raise_if_limited(user_page.pid)
+
+
+async def test_a_mechanism_this_machine_lacks_is_reported_when_the_template_starts(
+    registries: list[PoolRegistry], runtime_dir: str
+) -> None:
+    found = cgroups.find()
+    lacking = "cgroup2" if found.v2 is None else "cgroup1" if found.v1 is None else None
+    if lacking is None:
+        pytest.skip("this machine offers every mechanism")
+    settings = TemplateSettings(limit_mechanism=lacking)
+    registry = PoolRegistry(runtime_dir, Limits(max_processes=10), settings)
+    registries.append(registry)
+    app = MountedApp("", HOG, AppOptions(memory_limit="256M"))
+    with pytest.raises(AppLoadError, match=f"{lacking} is not available"):
+        await page(target(registry.pool(app, SCOPE), "4" * 32))
