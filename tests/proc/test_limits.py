@@ -3,13 +3,11 @@ ends, its user is told why, another user goes on; each mechanism this machine of
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from htagweb_asgi.appref import AppRef
 from htagweb_asgi.cli import format_listings
-from htagweb_asgi.options import AppOptions, Limits, TemplateSettings
+from htagweb_asgi.options import AppOptions
 from htagweb_asgi.proc import cgroups
 from htagweb_asgi.protocol import control
 from htagweb_asgi.protocol.frames import Kind
@@ -17,10 +15,10 @@ from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.failures import LimitReached
 from htagweb_asgi.web.page import inject_client, render_page
 from htagweb_asgi.web.pool import AppLoadError
-from htagweb_asgi.web.registry import PoolRegistry
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.target import UserTarget
 from tests.support.pageparse import ParsedPage
+from tests.support.pools import MakeRegistry
 from tests.support.targets import target
 
 pytestmark = pytest.mark.anyio
@@ -45,14 +43,6 @@ def missing(mechanism: str) -> str | None:
     return None
 
 
-@pytest.fixture
-async def registries(runtime_dir: str) -> AsyncIterator[list[PoolRegistry]]:
-    made: list[PoolRegistry] = []
-    yield made
-    for registry in made:
-        await registry.close()
-
-
 async def click(user: UserTarget, page: ParsedPage, button: str) -> tuple[Kind, bytes]:
     """One interaction on its own connection (as an HTTP interaction does)."""
     channel = await user.connect()
@@ -68,13 +58,11 @@ async def click(user: UserTarget, page: ParsedPage, button: str) -> tuple[Kind, 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 async def test_past_its_memory_limit_a_process_ends_and_its_user_is_told(
-    registries: list[PoolRegistry], runtime_dir: str, mechanism: str
+    registries: MakeRegistry, runtime_dir: str, mechanism: str
 ) -> None:
     if (why := missing(mechanism)) is not None:
         pytest.skip(f"{mechanism} is not usable on this machine: {why}")
-    settings = TemplateSettings(lease_grace=0.5, limit_mechanism=mechanism, spare_processes=1)
-    registry = PoolRegistry(runtime_dir, Limits(max_processes=10), settings)
-    registries.append(registry)
+    registry = registries(limit_mechanism=mechanism, spare_processes=1)
     app = MountedApp("", HOG, AppOptions(memory_limit="256M", timeout_interaction=30))
     pool = registry.pool(app, SCOPE)
     hog, other = target(pool, "1" * 32), target(pool, "2" * 32)
@@ -103,10 +91,9 @@ async def page(user: UserTarget) -> ParsedPage:
 
 
 async def test_past_its_cpu_limit_an_interaction_ends_its_process_and_its_user_is_told(
-    registries: list[PoolRegistry], runtime_dir: str
+    registries: MakeRegistry,
 ) -> None:
-    registry = PoolRegistry(runtime_dir, Limits(max_processes=10), TemplateSettings())
-    registries.append(registry)
+    registry = registries()
     app = MountedApp("", HOG, AppOptions(cpu_limit=1, timeout_interaction=30))
     user = target(registry.pool(app, SCOPE), "3" * 32)
     user_page = await page(user)
@@ -118,15 +105,13 @@ async def test_past_its_cpu_limit_an_interaction_ends_its_process_and_its_user_i
 
 
 async def test_a_mechanism_this_machine_lacks_is_reported_when_the_template_starts(
-    registries: list[PoolRegistry], runtime_dir: str
+    registries: MakeRegistry,
 ) -> None:
     found = cgroups.find()
     lacking = "cgroup2" if found.v2 is None else "cgroup1" if found.v1 is None else None
     if lacking is None:
         pytest.skip("this machine offers every mechanism")
-    settings = TemplateSettings(limit_mechanism=lacking)
-    registry = PoolRegistry(runtime_dir, Limits(max_processes=10), settings)
-    registries.append(registry)
+    registry = registries(limit_mechanism=lacking)
     app = MountedApp("", HOG, AppOptions(memory_limit="256M"))
     with pytest.raises(AppLoadError, match=f"{lacking} is not available"):
         await page(target(registry.pool(app, SCOPE), "4" * 32))

@@ -175,6 +175,9 @@ async def test_a_draining_worker_asks_its_pages_to_reconnect_after_a_jitter() ->
     drain = Drain(spread=2.0, rng=lambda: 0.25)
     async with relayed(drain=drain) as (page, process, _):
         page.says('{"id": 1}')
+        with anyio.fail_after(STEP):
+            while (Kind.INTERACT, b'{"id": 1}') not in process.sent:  # in flight: drain now
+                await anyio.sleep(0)
         drain.begin("test")
         process.answer(Kind.REPLY, b'{"update": {}}')
         assert await page.next_text() == '{"update": {}}'  # the reply first
