@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from htagweb_asgi.protocol.codes import Close
@@ -177,7 +178,7 @@ async def test_a_draining_worker_asks_its_pages_to_reconnect_after_a_jitter() ->
         page.says('{"id": 1}')
         with anyio.fail_after(STEP):
             while (Kind.INTERACT, b'{"id": 1}') not in process.sent:  # in flight: drain now
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
         drain.begin("test")
         process.answer(Kind.REPLY, b'{"update": {}}')
         assert await page.next_text() == '{"update": {}}'  # the reply first
