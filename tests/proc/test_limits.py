@@ -11,6 +11,7 @@ from htagweb_asgi.options import AppOptions
 from htagweb_asgi.proc import cgroups
 from htagweb_asgi.protocol import control
 from htagweb_asgi.protocol.frames import Kind
+from htagweb_asgi.protocol.pagerequest import PageRequest
 from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.failures import LimitReached
 from htagweb_asgi.web.page import inject_client, render_page
@@ -86,7 +87,7 @@ async def test_past_its_memory_limit_a_process_ends_and_its_user_is_told(
 
 async def page(user: UserTarget) -> ParsedPage:
     """The user's page, as the host serves it (its config names the App's instance)."""
-    rendered = await render_page(user, ((), {}), 30.0)
+    rendered = await render_page(user, PageRequest(((), {})), 30.0)
     return ParsedPage.parse(inject_client(rendered, prefix="", sub="/", base="", config={}))
 
 
