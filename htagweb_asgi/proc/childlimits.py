@@ -16,6 +16,7 @@ import math
 import os
 import resource
 import signal
+from collections.abc import Callable
 from typing import NoReturn
 
 from htagweb_asgi.proc import cgroups
@@ -69,3 +70,28 @@ def memory_exhausted() -> NoReturn:
     """A MemoryError under an rlimit: end now, with the code the template reads as
     "memory" (the App's state may be half-updated; going on would be worse)."""
     os._exit(EXIT_MEMORY)
+
+
+class _MemoryErrors(logging.Filter):
+    """htag catches an App's exceptions and logs them: htag 1 with the exception as the first
+    argument, htag 2 with its traceback (``exc_info``). A MemoryError among them calls
+    `on_memory_error`."""
+
+    def __init__(self, on_memory_error: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_memory_error = on_memory_error
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        raised = record.exc_info[1] if record.exc_info else None
+        if isinstance(raised, MemoryError) or (args and isinstance(args[0], MemoryError)):
+            self._on_memory_error()
+        return True
+
+
+def watch_memory_errors(on_memory_error: Callable[[], None] = memory_exhausted) -> None:
+    """Call `on_memory_error` when htag swallows a MemoryError of the App (under an rlimit
+    it is the process's memory limit). First among the filters of htag's loggers: applog's
+    rewrites (or drops) the records it has seen before."""
+    for name in ("htag.render", "htag"):
+        logging.getLogger(name).filters.insert(0, _MemoryErrors(on_memory_error))

@@ -196,29 +196,6 @@ def preload() -> None:
     import htag.render  # noqa: F401
 
 
-class _MemoryErrors(logging.Filter):
-    """htag catches an App's exceptions and logs them (the exception as the first argument):
-    a MemoryError among them calls `on_memory_error` (the process ends, and says why)."""
-
-    def __init__(self, on_memory_error: Callable[[], None]) -> None:
-        super().__init__()
-        self._on_memory_error = on_memory_error
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        if args and isinstance(args[0], MemoryError):
-            self._on_memory_error()
-        return True
-
-
-def watch_memory_errors(on_memory_error: Callable[[], None]) -> None:
-    """Call `on_memory_error` when htag swallows a MemoryError of the App (rlimit mode).
-
-    First among the filters: applog's rewrites (or drops) the records it has seen before.
-    """
-    logging.getLogger("htag.render").filters.insert(0, _MemoryErrors(on_memory_error))
-
-
 class _Capture(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)

@@ -22,7 +22,7 @@ import sys
 from typing import Any, NoReturn
 
 from htagweb_asgi import appref
-from htagweb_asgi.proc import applog, childlimits, htag1, osutil
+from htagweb_asgi.proc import applog, childlimits, osutil
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.engine import engine
 from htagweb_asgi.proc.limiter import Placement
@@ -51,7 +51,7 @@ def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
 async def _serve(app: UserApp, control: socket.socket, parent_fd: int) -> None:
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_exception_handler)
-    htag1.watch_memory_errors(childlimits.memory_exhausted)
+    childlimits.watch_memory_errors()
     loop.add_signal_handler(signal.SIGTERM, app.stopped.set)
     for sig, (code, reason) in REASONS.items():
         loop.add_signal_handler(sig, app.end_soon, code, reason)

@@ -3,6 +3,7 @@ included, which this machine lacks), placements, and how a death is classified."
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from htagweb_asgi.options import AppOptions, TemplateSettings, parse_size
-from htagweb_asgi.proc import cgroups
+from htagweb_asgi.proc import cgroups, childlimits
 from htagweb_asgi.proc.deaths import Deaths
 from htagweb_asgi.proc.limiter import EXIT_MEMORY, Limiter, LimitsUnavailable
 from htagweb_asgi.protocol.frames import FrameDecoder, Kind
@@ -111,3 +112,24 @@ def test_deaths_are_classified_counted_and_told_to_who_asked() -> None:
     deaths.ask("gone", 43, alive=True)
     deaths.forget("gone")
     assert deaths.ended(43, "crash") == []
+
+
+def test_a_memory_error_that_htag_swallows_still_ends_the_process() -> None:
+    """htag 1 logs the exception as an argument, htag 2 as exc_info: both are seen, before
+    applog's filter rewrites the record; other exceptions are not."""
+    loggers = [logging.getLogger("htag.render"), logging.getLogger("htag")]
+    before = [list(logger.filters) for logger in loggers]
+    seen: list[int] = []
+    try:
+        childlimits.watch_memory_errors(lambda: seen.append(1))
+        htag1, htag2 = loggers
+        htag1.error("Exception %s:\n%s", MemoryError(), "traceback")
+        try:
+            raise MemoryError()
+        except MemoryError:
+            htag2.exception("htag 2 logs its traceback")
+        htag1.error("Exception %s:\n%s", ValueError("not memory"), "traceback")
+        assert len(seen) == 2
+    finally:
+        for logger, filters in zip(loggers, before, strict=True):
+            logger.filters[:] = filters
