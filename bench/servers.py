@@ -128,6 +128,9 @@ class Server:
         self._scratch = tempfile.mkdtemp(prefix="hwb-")  # 0700: our runtime dir needs that
         env = dict(os.environ, PYTHONPATH=str(ROOT), **{procs.MARKER: self.marker}, **self.env)
         env["HTAGWEB_BENCH_RUNTIME"] = self._scratch
+        # a stopped server's processes end at once (the bench measures serving, not restarts:
+        # by default they would wait 60 s for a restarted server to adopt them)
+        env["HTAGWEB_RESTART_GRACE"] = "0"
         if self.target.kind == "floor":
             command = [self.pythons.ours, "-m", "bench.hosts.floor", str(self.port)]
         else:

@@ -26,8 +26,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         epilog=(
             "operators' commands: 'python -m htagweb_asgi ps' lists the live user processes; "
             "'python -m htagweb_asgi kill MATCH' ends those of a session (MATCH: 6 or more "
-            "characters of the SESSION column, or a PID); both take --runtime-dir, or "
-            "--redis-url (default $HTAGWEB_REDIS_URL) for every node of a cluster."
+            "characters of the SESSION column, or a PID); 'python -m htagweb_asgi roll' ends "
+            "the processes still running older App code (--idle SECONDS: only those idle "
+            "that long); all take --runtime-dir, and ps and kill --redis-url (default "
+            "$HTAGWEB_REDIS_URL) for every node of a cluster."
         ),
     )
     parser.add_argument("app", help="the App as 'module:App' (or a module holding App)")
@@ -44,6 +46,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout-interaction", type=float, default=60.0, metavar="SECONDS")
     parser.add_argument("--timeout-inactivity", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--root-path", default="", help="the prefix a proxy strips (uvicorn's)")
+    parser.add_argument(
+        "--memory-limit", default=None, help="per user process, e.g. 256M (default: none)"
+    )
+    parser.add_argument(
+        "--cpu-limit", type=float, default=None, metavar="SECONDS", help="CPU per interaction"
+    )
+    parser.add_argument(
+        "--metrics", action="store_true", help="serve /_/metrics (Prometheus) to loopback"
+    )
     return parser.parse_args(argv)
 
 
@@ -56,6 +67,9 @@ def worker_config(args: argparse.Namespace) -> dict[str, Any]:
         "parano": args.parano,
         "timeout_interaction": args.timeout_interaction,
         "timeout_inactivity": args.timeout_inactivity,
+        "memory_limit": args.memory_limit,
+        "cpu_limit": args.cpu_limit,
+        "metrics": args.metrics,
     }
 
 
@@ -68,6 +82,9 @@ def app_from_config(config: dict[str, Any]) -> HtagASGI:
         parano=config["parano"],
         timeout_interaction=config["timeout_interaction"],
         timeout_inactivity=config["timeout_inactivity"],
+        memory_limit=config.get("memory_limit"),
+        cpu_limit=config.get("cpu_limit"),
+        metrics=config.get("metrics", False),
     )
 
 
@@ -78,11 +95,15 @@ def app_from_environment() -> HtagASGI:
 
 
 def operate(argv: Sequence[str]) -> int:
-    """``ps``: list the live user processes; ``kill MATCH``: end one user's processes."""
+    """``ps``: list the live user processes; ``kill MATCH``: end one user's processes;
+    ``roll``: end those running older App code."""
     parser = argparse.ArgumentParser(prog="python -m htagweb_asgi")
-    parser.add_argument("command", choices=["ps", "kill"])
+    parser.add_argument("command", choices=["ps", "kill", "roll"])
     parser.add_argument("match", nargs="?", help="kill: a session hash prefix (>= 6) or a pid")
     parser.add_argument("--runtime-dir", default=None, help="the servers' runtime_dir option")
+    parser.add_argument(
+        "--idle", type=float, default=0.0, metavar="SECONDS", help="roll: only those idle so long"
+    )
     parser.add_argument(
         "--redis-url",
         default=os.environ.get("HTAGWEB_REDIS_URL"),
@@ -90,6 +111,10 @@ def operate(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--prefix", default="htagweb", help="the cluster's Redis key prefix")
     args = parser.parse_args(argv)
+    if args.command == "roll":
+        ending = control.roll(args.runtime_dir or paths.default_base(), args.idle)
+        sys.stdout.write(f"ending {ending} process(es) running older App code\n")
+        return 0
     if args.command == "kill" and not args.match:
         parser.error("kill needs a session hash prefix or a pid")
     if args.redis_url and not args.runtime_dir:
@@ -120,7 +145,7 @@ def _why_nothing_matched(match: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("ps", "kill"):
+    if argv and argv[0] in ("ps", "kill", "roll"):
         sys.exit(operate(argv))
     args = parse_args(argv)
     if "" not in sys.path and os.getcwd() not in sys.path:
@@ -144,38 +169,75 @@ def _megabytes(value: int | None) -> str:
     return f"{value / 1048576:.1f}M" if value is not None else "-"
 
 
-def format_listings(found: list[dict[str, Any]]) -> str:
-    header: tuple[str, ...] = (
-        *("APP", "WHERE", "TEMPLATE", "WORKERS", "SESSION", "PID", "AGE", "IDLE", "RSS", "USS"),
+HEADER = (
+    *("APP", "WHERE", "NODE", "TEMPLATE", "WORKERS", "SESSION", "PID", "STATE"),
+    *("AGE", "IDLE", "PAGES", "MEM", "LIMIT", "CPU", "RSS", "USS"),
+)
+
+
+def _row(template: dict[str, Any], proc: dict[str, Any] | None) -> tuple[str, ...]:
+    common = (
+        template["app"],
+        template["label"],
+        str(template.get("node", "-")),
+        str(template["pid"]),
+        str(template["workers"]),
     )
-    if any("node" in template for template in found):  # a cluster: say which node
-        header = ("NODE", *header)
-    rows: list[tuple[str, ...]] = [header]
-    for template in found:
-        common = (
-            *((str(template["node"]),) if "node" in template else ()),
-            template["app"],
-            template["label"],
-            str(template["pid"]),
-            str(template["workers"]),
+    if proc is None:
+        return (*common, *("-",) * (len(HEADER) - len(common)))
+    limit = template.get("limits", {}).get("memory_limit")
+    cpu = proc.get("cpu")
+    return (
+        *common,
+        proc["key"] or "-",
+        str(proc["pid"]),
+        proc.get("state", "attached").replace(" ", "-"),
+        f"{proc['age']:.0f}s",
+        f"{proc['idle']:.0f}s",
+        str(proc.get("pages", "-")),
+        _megabytes(proc.get("mem")),
+        _megabytes(limit),
+        f"{cpu:.1f}s" if cpu is not None else "-",
+        _megabytes(proc.get("rss")),
+        _megabytes(proc.get("uss")),
+    )
+
+
+def _notes(template: dict[str, Any]) -> list[str]:
+    """What a table row cannot say: the limits and how they are enforced, a server gone."""
+    limits = template.get("limits", {})
+    parts = []
+    if limits.get("memory_limit") is not None:
+        events = limits.get("events", {})
+        how = limits["mechanism"] + (f" ({limits['rlimit']})" if limits.get("rlimit") else "")
+        parts.append(
+            f"memory_limit {_megabytes(limits['memory_limit'])} by {how}, "
+            f"reached {events.get('memory', 0)} time(s)"
         )
-        for proc in template["processes"] or [None]:
-            if proc is None:
-                rows.append((*common, "-", "-", "-", "-", "-", "-"))
-                continue
-            rows.append(
-                (
-                    *common,
-                    proc["key"],
-                    str(proc["pid"]),
-                    f"{proc['age']:.0f}s",
-                    f"{proc['idle']:.0f}s",
-                    _megabytes(proc.get("rss")),
-                    _megabytes(proc.get("uss")),
-                )
-            )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join(
+    if limits.get("cpu_limit") is not None:
+        reached = limits.get("events", {}).get("cpu", 0)
+        parts.append(
+            f"cpu_limit {limits['cpu_limit']:g} s per interaction by RLIMIT_CPU, "
+            f"reached {reached} time(s)"
+        )
+    waiting = template.get("waiting_for_server")
+    if waiting is not None:
+        parts.append(f"its server is gone: the processes end in {waiting:.0f} s unless it returns")
+    return [f"{template['app']} at {template['label']}: {part}" for part in parts]
+
+
+def format_listings(found: list[dict[str, Any]]) -> str:
+    """The table ``ps`` prints: one row per process (user processes, then those ending and
+    the spares), then one line per limit or condition of a template."""
+    rows: list[tuple[str, ...]] = [HEADER]
+    notes: list[str] = []
+    for template in found:
+        procs = [*template["processes"], *template.get("others", [])]
+        rows.extend(_row(template, proc) for proc in procs or [None])
+        notes.extend(_notes(template))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+    table = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
-    )
+    ]
+    return "\n".join(table + (["", *notes] if notes else []))

@@ -5,11 +5,34 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 import sys
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 DEFAULT_MAX_SESSION = 64 * 1024  # bytes of JSON a session may hold
+RESTART_GRACE_ENV = "HTAGWEB_RESTART_GRACE"
+DEFAULT_RESTART_GRACE = 60.0
+LIMIT_MECHANISMS = ("auto", "cgroup2", "cgroup1", "rlimit", "watchdog")
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", re.IGNORECASE)
+
+
+def parse_size(value: int | str | None) -> int | None:
+    """Bytes from an int or a string such as ``"256M"``, ``"1.5G"``, ``"512k"``, ``"2GiB"``
+    (powers of 1024); None stays None. Raises ValueError for anything else, or a size <= 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value)
+        if match is None:
+            raise ValueError(f"not a size: {value!r} (use bytes, or a string like '256M')")
+        value = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if value <= 0:
+        raise ValueError(f"a size must be positive: {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -24,6 +47,11 @@ class AppOptions:
       process is killed and the user is told.
     - timeout_inactivity: seconds without interaction after which the process ends (0: never).
       Pushes do not count as activity.
+    - memory_limit: memory each user process may add to what it shares with its template,
+      in bytes or as a string like ``"256M"`` (None: no limit). Past it the process ends and
+      its user is told (see docs/guide/operating.md for how each platform enforces it).
+    - cpu_limit: CPU seconds one interaction (and what runs until the next one) may use
+      (None: no limit); past it the process ends and its user is told.
     """
 
     debug: bool = False
@@ -31,12 +59,26 @@ class AppOptions:
     http_only: bool = False
     timeout_interaction: float = 60.0
     timeout_inactivity: float = 0.0
+    memory_limit: int | str | None = None
+    cpu_limit: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.timeout_interaction > 0 and math.isfinite(self.timeout_interaction)):
             raise ValueError("timeout_interaction must be a positive number of seconds")
         if not (self.timeout_inactivity >= 0 and math.isfinite(self.timeout_inactivity)):
             raise ValueError("timeout_inactivity must be >= 0 seconds (0 disables it)")
+        object.__setattr__(self, "memory_limit", parse_size(self.memory_limit))
+        if self.cpu_limit is not None and not (
+            isinstance(self.cpu_limit, int | float)
+            and self.cpu_limit > 0
+            and math.isfinite(self.cpu_limit)
+        ):
+            raise ValueError("cpu_limit must be a positive number of CPU seconds (or None)")
+
+    @property
+    def memory_bytes(self) -> int | None:
+        """memory_limit in bytes (a string was parsed at construction)."""
+        return parse_size(self.memory_limit)
 
     def with_overrides(self, **overrides: Any) -> AppOptions:
         """Return a copy with some fields changed (unknown names raise TypeError)."""
@@ -141,6 +183,12 @@ class Admission:
         )
 
 
+def default_restart_grace() -> float:
+    """``$HTAGWEB_RESTART_GRACE`` seconds when set (a deployment's, or a test run's), else 60."""
+    value = os.environ.get(RESTART_GRACE_ENV)
+    return float(value) if value else DEFAULT_RESTART_GRACE
+
+
 def default_start_method() -> str:
     """fork on Linux; a fresh interpreter elsewhere (macOS frameworks are not fork-safe)."""
     return "fork" if sys.platform.startswith("linux") else "spawn"
@@ -150,22 +198,33 @@ def default_start_method() -> str:
 class TemplateSettings:
     """How the template process of an App supervises its user processes.
 
-    - lease_grace: seconds without any worker before the template stops its processes
-      (covers a worker restart; a server SIGKILL is noticed within this + stop_grace).
+    - lease_grace: seconds without any worker before the template asks whether its server
+      still listens (covers a worker restart).
+    - restart_grace: seconds the user processes are kept once the server is gone, for a new
+      server on the same address (a restart, a deploy) to adopt them; then they end
+      (default 60, or ``$HTAGWEB_RESTART_GRACE``; 0: end them as soon as the server is gone).
     - stop_grace: seconds a user process gets after SIGTERM before SIGKILL.
     - evict_after: at the process cap, only a process idle this long may be evicted.
     - start_method: "fork" (copy-on-write from the template) or "spawn" (fresh interpreter).
     - spare_processes: processes started ahead and kept ready, so that a new user waits for
       the page, not for a process start (each costs its idle memory, ~4-5 MiB USS).
+    - limit_mechanism: how memory_limit is enforced: "auto" (the best this machine offers:
+      cgroup2, cgroup1, rlimit, watchdog, in that order), or one of them by name.
     """
 
     lease_grace: float = 1.0
+    restart_grace: float = field(default_factory=default_restart_grace)
     stop_grace: float = 2.0
     evict_after: float = 10.0
     start_method: str = field(default_factory=default_start_method)
     spare_processes: int = 4
+    limit_mechanism: str = "auto"
 
     def __post_init__(self) -> None:
+        if not (self.restart_grace >= 0 and math.isfinite(self.restart_grace)):
+            raise ValueError("restart_grace must be >= 0 seconds")
+        if self.limit_mechanism not in LIMIT_MECHANISMS:
+            raise ValueError(f"limit_mechanism must be one of {', '.join(LIMIT_MECHANISMS)}")
         if self.start_method not in ("fork", "spawn"):
             raise ValueError("start_method must be 'fork' or 'spawn'")
         if self.spare_processes < 0:

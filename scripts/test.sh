@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every check and test on a fresh machine: installs Debian's chromium (for the browser
-# tests), nginx (unpacked, for the proxy test), redis-server and haproxy (for the cluster
-# tests: started by the tests themselves, on loopback) and the Python dependencies in .venv, then
+# tests), nginx and prometheus (unpacked, for the proxy and metrics tests), redis-server and
+# haproxy (for the cluster tests: started by the tests themselves, on loopback) and the Python
+# dependencies in .venv, then
 # ruff, mypy --strict, the documentation build (mkdocs --strict) and pytest, the fast tier
 # first.
 # Usage: bash scripts/test.sh [pytest arguments]
@@ -37,6 +38,19 @@ fetch_nginx() {
 if ! command -v nginx >/dev/null && [ ! -x .cache/nginx/usr/sbin/nginx ]; then
     fetch_nginx || { apt-get update -qq 2>/dev/null && fetch_nginx; } ||
         echo "nginx is not available: tests/browser/test_proxy.py will be skipped"
+fi
+
+# prometheus for the scrape test (tests/e2e/test_operations.py): Debian's binary unpacked the
+# same way. Without it that one test is skipped, and says so.
+fetch_prometheus() {
+    rm -rf .cache/prometheus && mkdir -p .cache/prometheus/deb
+    (cd .cache/prometheus/deb && apt-get download -qq prometheus 2>/dev/null) &&
+        dpkg-deb -x .cache/prometheus/deb/prometheus_*.deb .cache/prometheus &&
+        rm -rf .cache/prometheus/deb
+}
+if ! command -v prometheus >/dev/null && [ ! -x .cache/prometheus/usr/bin/prometheus ]; then
+    fetch_prometheus || { apt-get update -qq 2>/dev/null && fetch_prometheus; } ||
+        echo "prometheus is not available: tests/e2e/test_operations.py's scrape is skipped"
 fi
 
 venv() {  # venv DIR PYTHON EXTRAS: a virtual environment with the package and those extras

@@ -27,6 +27,12 @@ TIERS = ("unit", "proc", "e2e", "browser", "cluster")
 # tests/htag2 needs htag 2 (its own environment: .venv-htag2); an environment has one htag.
 collect_ignore = ["htag2"] if HTAG_MAJOR == 1 else []
 
+# Templates whose server is gone end at once in tests (not after the 60 s a restart may take):
+# every test checks that nothing is left behind. Set here, before collection imports the apps
+# (module-level HtagASGI objects), so that the servers the tests start inherit it too; the
+# restart tests give their own grace.
+os.environ.setdefault("HTAGWEB_RESTART_GRACE", "0")
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     root = Path(__file__).parent

@@ -1,11 +1,12 @@
 """What user processes tell their template through shared memory: when they were last used,
 how much, and whether a page ever attached.
 
-Each user process owns one 16-byte slot: ``time.monotonic()`` of its last activity, how many
-interactions it ran, and whether a page attached to it (a websocket, or an HTTP page's
-first exchange). The template reads the slots to reap idle processes, to reclaim those whose
-page never attached (a crawler's or a flood's page load), and to choose whom to evict at the
-cap. A store into shared memory costs nothing next to a message per interaction, and it keeps
+Each user process owns one 24-byte slot: ``time.monotonic()`` of its last activity, when a
+page first attached to it (0: never; a websocket, or an HTTP page's first exchange), how many
+interactions it ran and how many pages are attached now. The template reads the slots to reap
+idle processes, to reclaim those whose page never attached (a crawler's or a flood's page
+load), to choose whom to evict at the cap, and for ``ps`` and the metrics.
+A store into shared memory costs nothing next to a message per interaction, and it keeps
 working while the template is busy. CLOCK_MONOTONIC is system-wide, so the values compare
 across processes.
 """
@@ -20,10 +21,10 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-_SLOT = struct.Struct("dII")  # last activity, interactions, attached (0 or 1)
-_USES = struct.Struct("I")
-_USES_OFFSET = 8
-_ATTACHED_OFFSET = 12
+_SLOT = struct.Struct("ddII")  # last activity, first attach (0: never), interactions, pages
+_DOUBLE = struct.Struct("d")
+_COUNT = struct.Struct("I")
+_FIRST_OFFSET, _USES_OFFSET, _PAGES_OFFSET = 8, 16, 20
 
 
 def _anonymous_file(size: int) -> int:
@@ -43,7 +44,8 @@ class Usage(NamedTuple):
 
     last_activity: float
     interactions: int
-    attached: bool
+    attached: bool  # a page ever attached
+    pages: int = 0  # attached now
 
 
 class ActivityBoard:
@@ -68,7 +70,7 @@ class ActivityBoard:
         if not self._free:
             return None
         slot = self._free.pop()
-        _SLOT.pack_into(self._map, slot * _SLOT.size, self.clock(), 0, 0)
+        _SLOT.pack_into(self._map, slot * _SLOT.size, self.clock(), 0.0, 0, 0)
         return slot
 
     def reserve(self, slots: set[int]) -> None:
@@ -81,29 +83,41 @@ class ActivityBoard:
 
     def usage(self, slot: int) -> Usage:
         """What the process of `slot` recorded."""
-        last, interactions, attached = _SLOT.unpack_from(self._map, slot * _SLOT.size)
-        return Usage(last, interactions, attached != 0)
+        last, first, interactions, pages = _SLOT.unpack_from(self._map, slot * _SLOT.size)
+        return Usage(last, interactions, first > 0, pages)
 
     def last_activity(self, slot: int) -> float:
         """Return the monotonic time of the last activity recorded in `slot`."""
         return self.usage(slot).last_activity
 
+    def pages(self, slot: int) -> tuple[bool, int]:
+        """Whether a page ever attached to `slot`'s process, and how many are attached now."""
+        usage = self.usage(slot)
+        return usage.attached, usage.pages
+
     # -- the user process (each writes its own slot only) ----------------------------------------
     def touch(self, slot: int) -> None:
         """Record activity in `slot` now."""
-        struct.pack_into("d", self._map, slot * _SLOT.size, self.clock())
+        _DOUBLE.pack_into(self._map, slot * _SLOT.size, self.clock())
 
     def interacted(self, slot: int) -> None:
         """Record one more interaction in `slot` (it counts as activity, and as attached)."""
         base = slot * _SLOT.size
-        (uses,) = _USES.unpack_from(self._map, base + _USES_OFFSET)
-        _USES.pack_into(self._map, base + _USES_OFFSET, min(uses + 1, 0xFFFFFFFF))
+        (uses,) = _COUNT.unpack_from(self._map, base + _USES_OFFSET)
+        _COUNT.pack_into(self._map, base + _USES_OFFSET, min(uses + 1, 0xFFFFFFFF))
         self.attached(slot)
         self.touch(slot)
 
-    def attached(self, slot: int) -> None:
-        """Record that a page attached to the process of `slot`."""
-        _USES.pack_into(self._map, slot * _SLOT.size + _ATTACHED_OFFSET, 1)
+    def attached(self, slot: int, delta: int = 0) -> None:
+        """A page attached (+1) or left (-1); 0: an HTTP page's exchange (attached once)."""
+        base = slot * _SLOT.size
+        (first,) = _DOUBLE.unpack_from(self._map, base + _FIRST_OFFSET)
+        if not first:
+            _DOUBLE.pack_into(
+                self._map, base + _FIRST_OFFSET, self.clock() or 1e-9
+            )  # 0 means never
+        (pages,) = _COUNT.unpack_from(self._map, base + _PAGES_OFFSET)
+        _COUNT.pack_into(self._map, base + _PAGES_OFFSET, max(0, pages + delta))
 
     def close(self) -> None:
         self._map.close()

@@ -16,15 +16,16 @@ import os
 import signal
 import socket
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from htagweb_asgi import paths
-from htagweb_asgi.proc import capacity, eviction
+from htagweb_asgi.proc import capacity, eviction, views
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.admission import RefusalLog, Refused
-from htagweb_asgi.proc.osutil import memory_usage
+from htagweb_asgi.proc.deaths import Deaths
+from htagweb_asgi.proc.limiter import POLL_INTERVAL, Limiter, Placement
 from htagweb_asgi.proc.spares import Spares
 from htagweb_asgi.protocol.config import TemplateConfig
 
@@ -34,6 +35,7 @@ EXPIRE = signal.SIGUSR1  # tell a user process why it ends (see usermain.REASONS
 EVICT = signal.SIGUSR2
 SESSION_ENDED = signal.SIGHUP
 REPLACED = signal.SIGINT  # another page of the session opened the App with other arguments
+WHY = {EXPIRE: "inactivity", EVICT: "eviction", SESSION_ENDED: "session_end", REPLACED: "replaced"}
 
 
 @dataclass
@@ -49,6 +51,11 @@ class Child:
     client: str = ""  # the address whose page load started it (admission control)
     ending: bool = False  # asked to end (expired, evicted): SIGKILL if it lingers
     killed: bool = False  # we sent SIGKILL ourselves
+    end_reason: str = ""  # why we ended it (see deaths.REASONS); "" while it lives
+    cgroup: str | None = None  # its limits (see limiter.Placement)
+    baseline: int = 0
+    limit_kill: str = ""  # the watchdog killed it at this limit
+    generation: int = 0  # of the template's App code when it was assigned (see roll)
 
 
 class UserProcesses:
@@ -61,6 +68,8 @@ class UserProcesses:
         board: ActivityBoard,
         liveness_r: int,
         close_in_child: Callable[[], None],
+        reply: Callable[[Hashable, bytes], None] = lambda holder, frame: None,
+        generation: int = 0,
     ) -> None:
         self.config = config
         self.board = board
@@ -68,7 +77,16 @@ class UserProcesses:
         self.by_pid: dict[int, Child] = {}
         self.per_client: Counter[str] = Counter()  # live processes (in current) by address
         self.checks: list[tuple[float, int]] = []  # heap of (deadline, pid)
-        self.spares = Spares(config, app_class, board, liveness_r, close_in_child, self._started)
+        self.limiter = Limiter(config.memory_limit, config.cpu_limit, config.limit_mechanism)
+        self.deaths = Deaths()
+        self.started_total = 0
+        self.generation = generation  # 1 more at each renewal: processes older run old code
+        self._reply = reply  # answers to the workers waiting for a death (see deaths.py)
+        self.next_watch = self._now() + POLL_INTERVAL if self._watching() else None
+        self.spares = Spares(
+            config, app_class, board, liveness_r, close_in_child, self._started, self.limiter
+        )
+
         self.log = RefusalLog(board.clock)
         self.max_processes = 0
         self.client_limit = 0
@@ -78,6 +96,12 @@ class UserProcesses:
         """The cap on live processes (see capacity.py), and each address's share of it."""
         self.max_processes = max_processes
         self.client_limit = max(1, int(self.config.client_share * max_processes))
+
+    def _now(self) -> float:
+        return self.board.clock()
+
+    def _watching(self) -> bool:
+        return self.limiter.mechanism == "watchdog"
 
     # -- starting ------------------------------------------------------------------------------
     def start(self, key: str, session: str, client: str = "") -> Child | Refused:
@@ -100,7 +124,12 @@ class UserProcesses:
             return Refused.FULL
         path = os.path.join(self.config.directory, f"{key}.sock")
         pid = self._assign(path, slot)
+        spare = self.by_pid.get(pid)
         child = Child(key, pid, slot, self.board.clock(), path, session, client)
+        if spare is not None:
+            child.cgroup, child.baseline = spare.cgroup, spare.baseline
+        child.generation = self.generation
+        self.started_total += 1
         self._add(child)
         self.by_pid[pid] = child
         self._schedule(child)
@@ -125,9 +154,11 @@ class UserProcesses:
             finally:
                 listener.close()
 
-    def _started(self, pid: int) -> None:
+    def _started(self, pid: int, placement: Placement) -> None:
         """A new spare: kept in by_pid (unassigned: no key, no slot) until reaped."""
         self.by_pid[pid] = Child("", pid, -1, self.board.clock(), "")
+        self.by_pid[pid].cgroup, self.by_pid[pid].baseline = placement.cgroup, placement.baseline
+        self.deaths.started(pid)
 
     # -- ending ----------------------------------------------------------------------------------
     def kill(self, key: str, pid: int | None) -> bool:
@@ -135,7 +166,7 @@ class UserProcesses:
         child = self.current.get(key)
         if child is None or (pid is not None and child.pid != pid):
             return False
-        self.send_signal(child, signal.SIGKILL)
+        self.send_signal(child, signal.SIGKILL, "timeout")  # a worker's: it took too long
         return True
 
     def rename(self, key: str, pid: int, new_key: str, session: str) -> bool:
@@ -156,8 +187,9 @@ class UserProcesses:
         self.current[new_key] = child
         return True
 
-    def send_signal(self, child: Child, sig: signal.Signals) -> None:
+    def send_signal(self, child: Child, sig: signal.Signals, reason: str = "") -> None:
         """Signal `child`; it stops being its key's process at once (reaped later)."""
+        child.end_reason = child.end_reason or reason
         child.killed = child.killed or sig == signal.SIGKILL
         child.ending = child.ending or sig == signal.SIGTERM  # we stop it: not worth a warning
         os.kill(child.pid, sig)  # cannot miss: an unreaped child keeps its pid
@@ -187,10 +219,10 @@ class UserProcesses:
             self.ask_to_end(child, SESSION_ENDED)
         return len(found)
 
-    def ask_to_end(self, child: Child, sig: signal.Signals) -> None:
+    def ask_to_end(self, child: Child, sig: signal.Signals, reason: str = "") -> None:
         """EXPIRE or EVICT: the process tells its pages why; SIGKILL if it lingers."""
         child.ending = True
-        self.send_signal(child, sig)
+        self.send_signal(child, sig, reason or WHY.get(sig, ""))
         heapq.heappush(self.checks, (self.board.clock() + self.config.stop_grace, child.pid))
 
     def _evict_one(self, among: Iterable[Child]) -> bool:
@@ -221,13 +253,42 @@ class UserProcesses:
             child = self.by_pid.pop(pid, None)
             if child is None:
                 continue
+            code = os.waitstatus_to_exitcode(status)
+            limit = self.limiter.classify(code, child.cgroup, child.limit_kill)
+            self.limiter.release(child.cgroup)
             if not child.key:  # a spare that never got its assignment
                 self.spares.forget(pid)
-                _log_exit(child, os.waitstatus_to_exitcode(status))
+                _log_exit(child, code)
                 continue
             self.board.release(child.slot)
             self._remove(child)
-            _log_exit(child, os.waitstatus_to_exitcode(status))
+            self._record_end(child, code, limit)
+
+    def _record_end(self, child: Child, code: int, limit: str | None) -> None:
+        if limit is not None:
+            logger.warning(
+                "user process %d ended: it reached its %s limit (%s)",
+                child.pid,
+                limit,
+                self.limiter.mechanism if limit == "memory" else "RLIMIT_CPU",
+            )
+            reason = "limit"
+        else:
+            _log_exit(child, code)
+            reason = child.end_reason or ("exit" if code == 0 else "crash")
+        for holder, frame in self.deaths.ended(child.pid, reason, limit):
+            self._reply(holder, frame)
+
+    def watch(self) -> None:
+        """The watchdog's round (when it is the memory mechanism): SIGKILL what grew past
+        memory_limit; reaping then tells its user why."""
+        if self.next_watch is None or self._now() < self.next_watch:
+            return
+        self.next_watch = self._now() + POLL_INTERVAL
+        for child in list(self.by_pid.values()):
+            if not child.limit_kill and self.limiter.over_limit(child.pid, child.baseline):
+                child.limit_kill = "memory"
+                self.send_signal(child, signal.SIGKILL)
 
     def check_deadlines(self) -> None:
         """End the processes whose page never attached in time, and the idle ones; SIGKILL
@@ -254,7 +315,7 @@ class UserProcesses:
             else:
                 idle = self.config.timeout_inactivity
                 logger.info("user process %d idle for %g s: ending it", pid, idle)
-            self.ask_to_end(child, EXPIRE)
+            self.ask_to_end(child, EXPIRE, "unattached" if why == "unattached" else "inactivity")
 
     def _schedule(self, child: Child) -> None:
         due = self._next_check(child)
@@ -276,29 +337,53 @@ class UserProcesses:
         return self.spares.pids()
 
     def next_deadline(self) -> float | None:
-        return self.checks[0][0] if self.checks else None
+        deadlines = [d for d in (self.checks[0][0] if self.checks else None, self.next_watch)]
+        known = [d for d in deadlines if d is not None]
+        return min(known) if known else None
 
     # -- views and hand-over ---------------------------------------------------------------------
     def listing(self, memory: bool = True) -> list[dict[str, Any]]:
-        """The live processes, with their memory (read from /proc: skip it to watch often)."""
-        now = self.board.clock()
-        rows = []
-        for child in self.current.values():
-            usage = self.board.usage(child.slot)
-            rows.append(
-                {
-                    "key": child.key[:12],  # what `ps` shows and `kill` matches
-                    "full_key": child.key,  # for the cluster's registry (cluster/node.py)
-                    "session": child.session,
-                    "pid": child.pid,
-                    "age": round(now - child.started, 1),
-                    "idle": round(now - usage.last_activity, 1),
-                    "attached": usage.attached,
-                    "interactions": usage.interactions,
-                    **(memory_usage(child.pid) if memory else {}),
-                }
-            )
-        return rows
+        """The live processes, with their memory and CPU (read from /proc: skip them to
+        watch often)."""
+        return views.listing(self, memory)
+
+    def others(self) -> list[dict[str, Any]]:
+        return views.others(self)
+
+    def metrics(self) -> dict[str, Any]:
+        return views.metrics(self)
+
+    def limits(self) -> dict[str, Any]:
+        return {**self.limiter.describe(), "events": dict(self.deaths.limits)}
+
+    def why_ended(self, holder: Hashable, pid: int) -> bytes | None:
+        """The reply to a worker asking why `pid` ended (None: once it is reaped)."""
+        self.reap()
+        return self.deaths.ask(holder, pid, alive=pid in self.by_pid)
+
+    def roll(self, everyone: bool, idle: float) -> int:
+        """End (as expired: each page reloads at its next action, on the new code) the
+        processes assigned before the last renewal, or all of them when `everyone` (the
+        App's files changed since); only those idle for `idle` seconds."""
+        now = self._now()
+        found = [
+            child
+            for child in list(self.current.values())
+            if (everyone or child.generation < self.generation)
+            and now - self.board.last_activity(child.slot) >= idle
+        ]
+        for child in found:
+            self.ask_to_end(child, EXPIRE, "operator")
+        return len(found)
+
+    def state(self, child: Child) -> str:
+        """spare, never attached (a page was served, none connected), attached, draining."""
+        if not child.key:
+            return "spare"
+        if child.ending or self.current.get(child.key) is not child:
+            return "draining"
+        ever, _now = self.board.pages(child.slot)
+        return "attached" if ever else "never attached"
 
     def export(self) -> dict[str, Any]:
         """The table, for the re-executed template (see supervisor.renew)."""
@@ -308,6 +393,8 @@ class UserProcesses:
             "current": current,
             "checks": self.checks,
             "max_processes": self.max_processes,
+            "started_total": self.started_total,
+            "generation": self.generation,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -320,6 +407,8 @@ class UserProcesses:
         self.checks = [(float(deadline), int(pid)) for deadline, pid in state["checks"]]
         heapq.heapify(self.checks)
         self.board.reserve({child.slot for child in self.by_pid.values() if child.slot >= 0})
+        self.started_total = int(state.get("started_total", 0))
+        self.generation = int(state.get("generation", 0)) + 1  # the renewed code is newer
 
 
 def _log_exit(child: Child, code: int) -> None:

@@ -5,6 +5,11 @@ When none is left (the last worker said goodbye, or the kernel closed the socket
 SIGKILLed workers), the template waits ``grace`` seconds, then asks whether the server still
 accepts connections (see Supervisor): a worker restart leaves it listening, a stopped
 server does not.
+
+A stopped server may be a restarting one (a deploy, ``systemctl restart``): the template
+keeps its user processes for ``restart_grace`` more seconds, asking again every ``grace``,
+so that a new server on the same address adopts them (its workers take leases). Only a
+server gone for that long ends them.
 """
 
 from __future__ import annotations
@@ -15,11 +20,15 @@ from collections.abc import Callable, Hashable
 class Leases:
     """The leases of one template, with the time the last one was lost."""
 
-    def __init__(self, grace: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, grace: float, clock: Callable[[], float], restart_grace: float = 0.0
+    ) -> None:
         self.grace = grace
+        self.restart_grace = restart_grace
         self._clock = clock
         self._holders: set[Hashable] = set()
         self.lost_at: float | None = clock()  # none yet: the first worker takes one at once
+        self.gone_since: float | None = None  # when the server was first found not listening
 
     def __len__(self) -> int:
         return len(self._holders)
@@ -33,6 +42,7 @@ class Leases:
     def take(self, holder: Hashable) -> None:
         self._holders.add(holder)
         self.lost_at = None
+        self.gone_since = None  # a server (perhaps a new one) uses us: adopted
 
     def lose(self, holder: Hashable) -> None:
         """A holder's connection ended (a worker stopped or was killed)."""
@@ -56,5 +66,24 @@ class Leases:
         return deadline is not None and self._clock() >= deadline
 
     def still_needed(self) -> None:
-        """The server still listens (a worker restarting): ask again after another grace."""
+        """The server still listens (a worker restarting, or a new server that has not used
+        this App yet): ask again after another grace."""
         self.lost_at = self._clock()
+        self.gone_since = None
+
+    def server_gone(self) -> bool:
+        """The server does not listen: True once it has not for ``restart_grace`` seconds
+        (time to stop); until then, ask again after another grace."""
+        now = self._clock()
+        if self.gone_since is None:
+            self.gone_since = now
+        if now - self.gone_since >= self.restart_grace:
+            return True
+        self.lost_at = min(now, self.gone_since + self.restart_grace - self.grace)
+        return False
+
+    def waiting_for_server(self) -> float | None:
+        """Seconds left before the processes end, while the server is gone (else None)."""
+        if self.gone_since is None:
+            return None
+        return max(0.0, self.gone_since + self.restart_grace - self._clock())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import socket
 import sys
@@ -85,3 +86,14 @@ def configure_logging(level: int) -> None:
     root.setLevel(level)
     if level > logging.DEBUG:  # htag logs every interaction at INFO (~0.3 ms each)
         logging.getLogger("htag").setLevel(max(level, logging.WARNING))
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds `pid` has used (Linux's /proc/PID/stat); None when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            text = stat.read()
+        fields = text[text.rindex(")") + 2 :].split()  # fields[0] is the state (field 3)
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import time
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol
@@ -43,11 +44,16 @@ class Table(Protocol):
     def start(self, key: str, session: str, client: str) -> Any: ...
     def kill(self, key: str, pid: int | None) -> bool: ...
     def rename(self, key: str, pid: int, new_key: str, session: str) -> bool: ...
-    def send_signal(self, child: Any, sig: signal.Signals) -> None: ...
+    def send_signal(self, child: Any, sig: signal.Signals, reason: str = "") -> None: ...
     def end_session(self, session: str) -> int: ...
-    def ask_to_end(self, child: Any, sig: signal.Signals) -> None: ...
+    def ask_to_end(self, child: Any, sig: signal.Signals, reason: str = "") -> None: ...
     def listing(self, memory: bool = True) -> list[dict[str, Any]]: ...
     def spare_pids(self) -> list[int]: ...
+    def others(self) -> list[dict[str, Any]]: ...
+    def metrics(self) -> dict[str, Any]: ...
+    def limits(self) -> dict[str, Any]: ...
+    def why_ended(self, holder: Hashable, pid: int) -> bytes | None: ...
+    def roll(self, everyone: bool, idle: float) -> int: ...
 
 
 class TemplateRequests:
@@ -64,7 +70,9 @@ class TemplateRequests:
         source_changed: Callable[[], bool] = lambda: False,
         renew: Callable[[Hashable, dict[str, Any]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        worker_series: Callable[[], list[float]] = list,
     ) -> None:
+        self._worker_series = worker_series  # the workers' counters, summed (workerfiles.py)
         self.config = config
         self.rate = CreationRate(config.new_process_burst, config.new_process_rate, clock)
         self.table = table
@@ -95,6 +103,16 @@ class TemplateRequests:
         if kind is Kind.LIST:
             memory = bool(load_json(payload).get("memory", True)) if payload else True
             return encode_json(Kind.LISTING, self.listing(memory))
+        if kind is Kind.STATUS:
+            return encode_json(Kind.DONE, {"loaded": self.loaded, "pid": os.getpid()})
+        if kind is Kind.ENDED:
+            return self.table.why_ended(holder, int(load_json(payload)["pid"]))
+        if kind is Kind.METRICS:
+            return encode_json(Kind.DONE, self.metrics())
+        if kind is Kind.ROLL:
+            idle = float(load_json(payload).get("idle", 0.0))
+            ending = self.table.roll(self._source_changed(), idle)
+            return encode_json(Kind.DONE, {"ending": ending})
         raise ValueError(f"unexpected {kind.name}")
 
     def spawn(self, holder: Hashable, request: dict[str, Any]) -> bytes:
@@ -118,7 +136,7 @@ class TemplateRequests:
             return self._refuse(Refused.RATE, client, wait)
         if child is not None:  # replaced (a newer page, or it died): it may still end well
             # its pages are told why: other arguments asked for (REPLACED), or EVICT
-            self.table.ask_to_end(child, REPLACED if request.get("mismatch") else EVICT)
+            self.table.ask_to_end(child, REPLACED if request.get("mismatch") else EVICT, "replaced")
         started = self.table.start(key, str(request.get("session", "")), client)
         if isinstance(started, Refused):
             self.rate.give_back(client)
@@ -156,7 +174,7 @@ class TemplateRequests:
             if str(child.pid) == match or (len(match) >= MIN_MATCH and child.key.startswith(match))
         ]
         for child in found:
-            self.table.ask_to_end(child, EVICT)
+            self.table.ask_to_end(child, EVICT, "operator")
         return len(found)
 
     def listing(self, memory: bool = True) -> dict[str, Any]:
@@ -164,9 +182,22 @@ class TemplateRequests:
             "app": str(self.config.app),
             "label": self.config.label,
             "pid": os.getpid(),
+            "node": socket.gethostname(),
             "workers": len(self.leases),
             "max_processes": self.table.max_processes,
+            "waiting_for_server": self.leases.waiting_for_server(),
             "start_method": self.config.start_method,
             "spares": self.table.spare_pids(),
+            "limits": self.table.limits(),
             "processes": self.table.listing(memory),
+            "others": self.table.others(),
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        """The template's counts, and the workers' series summed (see web/metrics.py)."""
+        return {
+            **self.table.metrics(),
+            "workers": len(self.leases),
+            "loaded": self.loaded,
+            "series": self._worker_series(),
         }

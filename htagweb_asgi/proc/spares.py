@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from htagweb_asgi.proc import osutil, usermain
+from htagweb_asgi.proc import childlimits, osutil, usermain
 from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.limiter import Limiter, Placement
 from htagweb_asgi.proc.usermain import SPAWNED_FDS
 from htagweb_asgi.protocol.config import SPAWNED_USER_MODULE, TemplateConfig
 
@@ -45,14 +46,16 @@ class Spares:
         board: ActivityBoard,
         liveness_r: int,
         close_in_child: Callable[[], None],
-        started: Callable[[int], None],
+        started: Callable[[int, Placement], None],
+        limiter: Limiter,
     ) -> None:
         self.config = config
+        self.limiter = limiter  # each new process's limits, prepared before its fork
         self.app_class = app_class
         self.board = board
         self.liveness_r = liveness_r
         self.close_in_child = close_in_child  # what a forked child must not keep open
-        self.started = started  # told the pid of every process started
+        self.started = started  # told the pid (and limits) of every process started
         self.ready: list[Spare] = []
         self.template_pid = os.getpid()
 
@@ -104,26 +107,34 @@ class Spares:
             spare.control.close()
 
     def _new(self) -> Spare:
+        placement = self.limiter.prepare()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             if self.config.start_method == "spawn":
-                pid = self._spawn(theirs)
+                pid = self._spawn(theirs, placement)
             else:
-                pid = self._fork(theirs, ours)
+                pid = self._fork(theirs, ours, placement)
+        except OSError:
+            self.limiter.release(placement.cgroup)
+            ours.close()
+            raise
         finally:
             theirs.close()
-        self.started(pid)
+        self.started(pid, placement)
         return Spare(pid, ours)
 
-    def _fork(self, control: socket.socket, template_end: socket.socket) -> int:
+    def _fork(
+        self, control: socket.socket, template_end: socket.socket, placement: Placement
+    ) -> int:
         pid = os.fork()
         if pid == 0:
             template_end.close()
-            self._become_user_process(control)
+            self._become_user_process(control, placement)
         return pid
 
-    def _become_user_process(self, control: socket.socket) -> NoReturn:
+    def _become_user_process(self, control: socket.socket, placement: Placement) -> NoReturn:
         try:
+            childlimits.enter(placement)  # first: what it allocates from now on is counted
             self.close_in_child()
             for spare in self.ready:  # the template's ends of the other spares
                 spare.control.close()
@@ -135,12 +146,13 @@ class Spares:
         finally:
             os._exit(1)
 
-    def _spawn(self, control: socket.socket) -> int:
+    def _spawn(self, control: socket.socket, placement: Placement) -> int:
         """A fresh interpreter (where fork is unavailable or unsafe): no shared memory."""
         spec = {
             "config": self.config.to_json(),
             "slots": self.board.slots,
             "template_pid": self.template_pid,
+            "placement": placement.to_dict(),
         }
         argv = [sys.executable, "-m", SPAWNED_USER_MODULE, json.dumps(spec)]
         # Copy the sources above the targets first: dup2 into 3, 4, 5 in turn would overwrite

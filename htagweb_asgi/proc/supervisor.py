@@ -33,6 +33,7 @@ from htagweb_asgi.proc.children import UserProcesses
 from htagweb_asgi.proc.leases import Leases
 from htagweb_asgi.proc.requests import TemplateRequests
 from htagweb_asgi.proc.sourcewatch import SourceWatch
+from htagweb_asgi.proc.workerfiles import WorkerFiles
 from htagweb_asgi.protocol.config import CONTROL_SOCKET, TemplateConfig
 from htagweb_asgi.protocol.frames import FrameDecoder, FrameError
 
@@ -62,13 +63,19 @@ class Supervisor:
         self.board = board
         self.selector = selectors.DefaultSelector()
         self.connections: dict[socket.socket, FrameDecoder] = {}
-        self.leases = Leases(config.lease_grace, time.monotonic)
+        self.leases = Leases(config.lease_grace, time.monotonic, config.restart_grace)
         self.stopping = False
         self.liveness_r, self.liveness_w = liveness or os.pipe()  # EOF in children when we die
         self.wakeup_r, self.wakeup_w = os.pipe()
         self.processes = UserProcesses(
-            config, app_class or object, board, self.liveness_r, self._close_in_child
+            config,
+            app_class or object,
+            board,
+            self.liveness_r,
+            self._close_in_child,
+            reply=self._send_late,
         )
+        self.worker_files = WorkerFiles(config.directory)
         watch = SourceWatch.of(config.app)
         self.requests = TemplateRequests(
             config,
@@ -79,6 +86,7 @@ class Supervisor:
             source_changed=watch.changed,
             renew=self._renew,
             clock=board.clock,
+            worker_series=self.worker_files.collect,
         )
         system.raise_fd_limit()
 
@@ -104,6 +112,7 @@ class Supervisor:
                 callback(key.fileobj)
             self.processes.reap()
             self.processes.check_deadlines()
+            self.processes.watch()
             self._check_leases()
             if not events and self.app_class is not None:
                 # Only once nothing happened for SPARE_DELAY: a fork now would compete for
@@ -188,18 +197,39 @@ class Supervisor:
         self.selector.unregister(conn)
         del self.connections[conn]
         self.leases.lose(conn)
+        self.processes.deaths.forget(conn)
         conn.close()
 
+    def _send_late(self, holder: Hashable, frame: bytes) -> None:
+        """A reply that waited (why a process ended): the worker may have given up."""
+        assert isinstance(holder, socket.socket)
+        if holder not in self.connections:
+            return
+        try:
+            holder.sendall(frame)
+        except OSError:
+            self._drop(holder)
+
     def _check_leases(self) -> None:
-        """No lease for the grace period: stop, unless the server still listens (then ask
-        again after another grace: a restarted worker takes a lease when it serves the App)."""
+        """No lease for the grace period: ask whether the server still listens (then ask again
+        after another grace: a restarted worker takes a lease when it serves the App). A
+        server gone for restart_grace stops us; until then a new one may adopt us."""
         if not self.leases.due():
             return
         if osutil.accepts_connections(self.config.server_address):
             self.leases.still_needed()
             return
-        logger.info("no worker holds a lease and the server is gone: stopping")
-        self.stopping = True
+        first = self.leases.gone_since is None
+        if self.leases.server_gone():
+            logger.info("no worker holds a lease and the server is gone: stopping")
+            self.stopping = True
+        elif first:
+            logger.info(
+                "the server is gone: keeping %d user processes for %g s, for a new server "
+                "on its address to adopt",
+                len(self.processes.current),
+                self.config.restart_grace,
+            )
 
     # -- renewal -------------------------------------------------------------------------------
     def _renew(self, requester: Hashable, request: dict[str, Any]) -> NoReturn:
@@ -257,5 +287,7 @@ class Supervisor:
             pid, _status = os.waitpid(-1, 0)
             processes.by_pid.pop(pid, None)
         self.board.close()
+        self.processes.limiter.close()
+        self.worker_files.remove_all()
         paths.remove_if_unused(self.config.directory, CONTROL_SOCKET)
         logger.info("template of %s stopped", self.config.app)

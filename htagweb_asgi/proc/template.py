@@ -26,6 +26,7 @@ from htagweb_asgi import appref, system
 from htagweb_asgi.proc import applog, capacity, osutil, renewal
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.engine import engine
+from htagweb_asgi.proc.limiter import Limiter
 from htagweb_asgi.proc.supervisor import Supervisor
 from htagweb_asgi.protocol.config import CONTROL_SOCKET, SPARE_SLOTS, TemplateConfig
 
@@ -58,6 +59,7 @@ def _detach_stdio() -> None:
 def _load(config: TemplateConfig) -> type:
     sys.path[:] = config.sys_path
     app_class = appref.load(config.app)
+    Limiter.check(config.memory_limit, config.limit_mechanism)  # LimitsUnavailable: said now
     engine().preload()  # warm: every user process needs it
     applog.install()  # before forking: every user process inherits it
     return app_class

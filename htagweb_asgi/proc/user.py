@@ -29,6 +29,7 @@ from typing import Any
 
 from htagweb_asgi.parano.link import HttpSessions, ParanoLink
 from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.childlimits import CpuBudget, memory_exhausted
 from htagweb_asgi.proc.engine import GENERIC_ERROR, AppEngine, CreationFailed, Engine
 from htagweb_asgi.protocol.codes import Close, Rejected
 from htagweb_asgi.protocol.config import ProcessSettings
@@ -88,6 +89,7 @@ class UserApp:
         self.parano_sessions = HttpSessions()  # the keys of http_only parano pages
         self.connections: set[Connection] = set()
         self.busy = asyncio.Lock()
+        self.budget = CpuBudget(settings.cpu_limit)  # re-armed at each interaction
         self.exit_requested = False
         self.stopped = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()  # connections, and ends started by signals
@@ -125,6 +127,8 @@ class UserApp:
         finally:
             self.connections.discard(conn)
             self.subscribers.discard(conn)
+            if conn.attached:
+                self.board.attached(self.slot, -1)
             writer.close()
             if task is not None:
                 self.tasks.discard(task)
@@ -166,8 +170,11 @@ class UserApp:
         async with self.busy:
             self.board.touch(self.slot)
             if self.app is None:
+                self.budget.arm()
                 try:
                     self.app = self.create(request)
+                except MemoryError:
+                    memory_exhausted()
                 except CreationFailed as exc:
                     detail = str(exc) if self.settings.debug else GENERIC_ERROR
                     await conn.send(encode_json(Kind.FAIL, {"message": detail, "ended": True}))
@@ -225,7 +232,7 @@ class UserApp:
             await conn.send(encode_json(Kind.REJECT, {"code": Close.TOO_MANY, "reason": reason}))
             return
         conn.attached = True
-        self.board.attached(self.slot)
+        self.board.attached(self.slot, +1)
         websocket = subscribe
         if request.get("parano"):
             conn.parano = ParanoLink(self.parano_sessions, websocket=websocket)
@@ -257,7 +264,11 @@ class UserApp:
             assert self.app is not None  # an attached connection has an App
             async with self.busy:
                 self.board.touch(self.slot)
-                reply = await self.app.interact(payload)
+                self.budget.arm()
+                try:
+                    reply = await self.app.interact(payload)
+                except MemoryError:
+                    memory_exhausted()
                 self.board.interacted(self.slot)
                 problem = await self.send_session_changes(conn)
         except Rejected as exc:

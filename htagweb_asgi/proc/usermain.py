@@ -25,9 +25,10 @@ import sys
 from typing import Any, NoReturn
 
 from htagweb_asgi import appref
-from htagweb_asgi.proc import applog, osutil
+from htagweb_asgi.proc import applog, childlimits, osutil
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.engine import engine
+from htagweb_asgi.proc.limiter import Placement
 from htagweb_asgi.proc.user import UserApp
 from htagweb_asgi.protocol.codes import REPLACED_REASON, Close
 from htagweb_asgi.protocol.config import ProcessSettings, TemplateConfig
@@ -45,8 +46,17 @@ REASONS = {  # signal → (close code for the pages, why)
 }
 
 
+def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A task of the App that died of MemoryError (rlimit): end, saying why."""
+    if isinstance(context.get("exception"), MemoryError):
+        childlimits.memory_exhausted()
+    loop.default_exception_handler(context)
+
+
 async def _serve(app: UserApp, control: socket.socket, parent_fd: int) -> None:
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_exception_handler)
+    childlimits.watch_memory_errors()
     loop.add_signal_handler(signal.SIGTERM, app.stopped.set)
     for sig, (code, reason) in REASONS.items():
         loop.add_signal_handler(sig, app.end_soon, code, reason)
@@ -103,6 +113,7 @@ def main_spawned() -> None:
     4 and 5 (SPAWNED_FDS), its configuration, pid and board size as JSON in argv.
     """
     spec = json.loads(sys.argv[1])
+    childlimits.enter(Placement(**spec["placement"]))
     config = TemplateConfig.from_json(spec["config"])
     sys.path[:] = config.sys_path
     osutil.configure_logging(config.log_level)
@@ -132,6 +143,8 @@ def run(
     try:
         user_app = UserApp(app_class, settings, board, -1, engine())
         asyncio.run(_serve(user_app, control, parent_fd))
+    except MemoryError:
+        childlimits.memory_exhausted()
     except BaseException:
         logger.exception("user process %d failed", os.getpid())
         code = 1

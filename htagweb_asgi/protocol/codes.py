@@ -29,6 +29,7 @@ class Close(enum.IntEnum):
     UNAVAILABLE = 4007  # the server cannot reach or start the App's processes now
     REPLACED = 4008  # another page of this session opened the App with other arguments
     TOO_MANY = 4009  # too many open connections for this page or session: refused
+    LIMIT = 4010  # the process passed its memory or CPU limit and was ended: reload
 
 
 REPLACED_REASON = (  # told by the replaced process itself, or by a worker that finds it gone

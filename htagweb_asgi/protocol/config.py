@@ -38,6 +38,7 @@ class TemplateConfig:
     max_frame: int
     max_session: int
     lease_grace: float
+    restart_grace: float  # seconds processes are kept, once the server is gone, for a new one
     stop_grace: float
     evict_after: float
     start_method: str  # "fork" or "spawn"
@@ -49,6 +50,9 @@ class TemplateConfig:
     client_share: float = 0.1
     unattached_timeout: float = 30.0
     max_websockets_per_page: int = 16
+    memory_limit: int | None = None  # bytes each user process may add (None: no limit)
+    cpu_limit: float | None = None  # CPU seconds per interaction (None: no limit)
+    limit_mechanism: str = "auto"  # how memory_limit is enforced (see proc/limiter.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -62,7 +66,11 @@ class TemplateConfig:
     def process_settings(self) -> ProcessSettings:
         """What each user process of this App needs to know."""
         return ProcessSettings(
-            self.debug, self.max_frame, self.max_session, self.max_websockets_per_page
+            self.debug,
+            self.max_frame,
+            self.max_session,
+            self.max_websockets_per_page,
+            self.cpu_limit,
         )
 
 
@@ -74,3 +82,4 @@ class ProcessSettings:
     max_frame: int
     max_session: int = DEFAULT_MAX_SESSION
     max_websockets: int = 16  # subscribed connections (websockets) at once
+    cpu_limit: float | None = None  # CPU seconds per interaction, re-armed at each one

@@ -1,4 +1,4 @@
-"""Blocking requests to the templates of this machine: ``ps``, ``kill`` and logouts.
+"""Blocking requests to the templates of this machine: ``ps``, ``kill``, ``roll`` and logouts.
 
 Every live template of this user answers on its control socket under the runtime directory;
 we ask each one for its processes (LIST) or to end one user's (KILL by session hash prefix
@@ -60,6 +60,13 @@ def listings(base: str, memory: bool = True) -> list[dict[str, Any]]:
 def kill(base: str, match: str) -> int:
     """End the processes whose session hash starts with `match` (or whose pid it is)."""
     return sum(int(a["killed"]) for a in _ask_every_template(base, Kind.KILL, {"match": match}))
+
+
+def roll(base: str, idle: float = 0.0) -> int:
+    """End, in every template under `base`, the processes that run App code older than its
+    files (their pages reload at their next action, onto the new code); only those idle
+    for `idle` seconds. Return how many are ending."""
+    return sum(int(a["ending"]) for a in _ask_every_template(base, Kind.ROLL, {"idle": idle}))
 
 
 def end_session(base: str, tag: str) -> int:

@@ -57,6 +57,10 @@ class Kind(bytes, enum.Enum):
     # node ↔ node (cluster/link.py): mutual authentication, then which process to reach
     AUTH = b"N"  # JSON {"node": str, "nonce": hex, "mac": hex}
     OPEN = b"O"  # JSON {"op": "connect" | "spawn" | "kill", "app": str, "key": str, ...}
+    STATUS = b"q"  # → DONE {"loaded": bool, ...}: cheap, for /_/readyz
+    METRICS = b"m"  # → DONE {...}: the template's counts and the workers' summed series
+    ENDED = b"e"  # JSON {"pid": int} → DONE {"reason": str, "message": str} once it is reaped
+    ROLL = b"o"  # JSON {"idle": float} → DONE {"ending": int}: end processes of older code
 
 
 _KINDS = {k.value: k for k in Kind}

@@ -28,6 +28,7 @@
  *                                                   → message with a reload link (a reload
  *                                                     would replace the other page in turn)
  *   TOO_MANY       too many open connections        → message with a reload link
+ *   LIMIT          past its memory or CPU limit     → the reason, with a reload link
  *   UNSUPPORTED_DATA, INVALID_PAYLOAD, POLICY_VIOLATION, MESSAGE_TOO_BIG
  *                  a bad message                    → message (a bug, not a network problem)
  */
@@ -143,7 +144,7 @@
     }
     if (code === CODES.EXPIRED) { expired = true; return true; }
     if (isOneOf(code, ["TIMED_OUT", "CRASHED", "CHANNEL_BROKEN", "UNAVAILABLE", "REPLACED",
-                       "TOO_MANY"])) {
+                       "TOO_MANY", "LIMIT"])) {
       finished = true;
       showError(reason || "The application stopped.", true);
       return true;
@@ -347,10 +348,13 @@
   var inbox = Promise.resolve();  // parano: messages handled one at a time, in order
   var outbox = Promise.resolve();  // parano: messages sealed and sent one at a time, in order
   var asked = null;  // the close the host asked for: daphne answers it with 1000, not our code
+  var hinted = null;  // ms before the next attempt, from a draining server (or a restart)
+  var connectedOnce = false;  // later connections are reconnections (the server counts them)
+  var RESTART_SPREAD_MS = 3000;  // 1001/1012 (server going away): first attempt within this
 
   function wsUrl() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + window.location.host + endpoint + "ws" + query;
+    return scheme + window.location.host + endpoint + "ws" + query + (connectedOnce ? "&r=1" : "");
   }
 
   function connect() {
@@ -374,16 +378,23 @@
       var code = asked ? asked.code : event.code;
       var reason = asked ? asked.reason : event.reason;
       asked = null;
+      if (hinted === null && (code === 1001 || code === 1012)) {
+        hinted = Math.random() * RESTART_SPREAD_MS;  // a stopping server: don't come back at once
+      }
       if (!finished && !ended(code, reason)) reconnectLater();
     };
   }
 
   function reconnectLater() {
     var delay = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * Math.pow(2, attempt));
+    delay = delay * (0.5 + Math.random() / 2);
+    if (hinted !== null) {  // the server said when (its share of a drain's spread)
+      delay = hinted;
+      hinted = null;
+    }
     attempt += 1;
     if (attempt >= CANNOT_CONNECT_AFTER) showCannotConnect(true);
-    window.setTimeout(function () { cookiePending.then(connect); },
-                      delay * (0.5 + Math.random() / 2));
+    window.setTimeout(function () { cookiePending.then(connect); }, delay);
   }
 
   function receive(data) {
@@ -432,6 +443,7 @@
 
   function becomeReady() {
     ready = true;
+    connectedOnce = true;
     attempt = 0;
     showCannotConnect(false);
     window.sessionStorage.removeItem(RELOADS);
@@ -457,6 +469,10 @@
       becomeReady();
     } else if (message.session) {
       fetchNewCookie(message.session);
+    } else if (message.reconnect !== undefined && ws) {
+      // The server drains: leave now, come back after the delay it chose (spread over pages).
+      hinted = Math.max(0, Number(message.reconnect) || 0);
+      ws.close(1000, "reconnect");
     } else if (message.close && ws) {
       // The host asks us to close: a client-initiated close is the clean end on every server.
       asked = {code: message.close, reason: message.reason || ""};

@@ -13,6 +13,7 @@ from htagweb_asgi.sessions.core import SessionStoreError
 from htagweb_asgi.web.pool import (
     AppLoadError,
     ClusterUnavailable,
+    PoolDraining,
     PoolError,
     PoolFull,
     PoolLimited,
@@ -21,6 +22,7 @@ from htagweb_asgi.web.pool import (
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER = 10  # seconds a busy or unavailable server asks a page to wait
+DRAIN_RETRY_AFTER = 5  # seconds a draining worker asks a new user to wait (a restart is quick)
 NO_PROCESS_REASON = "no process for this page"
 
 
@@ -31,6 +33,11 @@ class PageError(HtagwebError):
 class ReplacementConflict(HtagwebError):
     """Other requests of the same session kept replacing the process with other init
     arguments while this page was rendered (tabs opened at once with other queries)."""
+
+
+class LimitReached(HtagwebError):
+    """The user's process went past its memory or CPU limit and was ended; the message is
+    what its user is told ("This session reached its memory limit.")."""
 
 
 class CreationTimeout(HtagwebError):
@@ -47,6 +54,7 @@ class Failure:
     detail: str = ""  # only with debug=True: a traceback, the server's side of the story
     retry_after: int | None = None  # seconds: the server is busy, the page may retry
     reload_hint: bool = False  # a reload is likely to help
+    refusal: str = ""  # counted as a refusal with this reason (see protocol/series.py)
 
     def text(self, debug: bool) -> str:
         return f"{self.message}\n\n{self.detail}" if debug and self.detail else self.message
@@ -61,11 +69,19 @@ def explain(exc: HtagwebError, app: str) -> Failure:
         message = (
             f"Too many new visits from your network right now: please retry in {exc.retry_after} s"
         )
-        return Failure(429, Close.UNAVAILABLE, message, retry_after=exc.retry_after)
+        return Failure(429, Close.UNAVAILABLE, message, retry_after=exc.retry_after, refusal="rate")
     if isinstance(exc, PoolFull):
         logger.warning("refused a page of %s: too many user processes", app)
         message = "The server is busy, please retry shortly"
-        return Failure(503, Close.UNAVAILABLE, message, retry_after=RETRY_AFTER)
+        return Failure(503, Close.UNAVAILABLE, message, retry_after=RETRY_AFTER, refusal="busy")
+    if isinstance(exc, PoolDraining):
+        message = "The server is restarting, please retry shortly"
+        return Failure(
+            503, Close.UNAVAILABLE, message, retry_after=DRAIN_RETRY_AFTER, refusal="draining"
+        )
+    if isinstance(exc, LimitReached):
+        logger.info("told a user of %s: %s", app, exc)
+        return Failure(503, Close.LIMIT, str(exc), reload_hint=True)
     if isinstance(exc, CreationTimeout):
         message = "The application took too long to start"
         return Failure(504, Close.TIMED_OUT, message, reload_hint=True)
@@ -76,14 +92,20 @@ def explain(exc: HtagwebError, app: str) -> Failure:
         return Failure(500, Close.CRASHED, "The application failed to render", str(exc))
     if isinstance(exc, ClusterUnavailable):  # logged once per outage (redisclient.py)
         message = "The server cannot reach its cluster, please retry shortly"
-        return Failure(503, Close.UNAVAILABLE, message, str(exc), retry_after=RETRY_AFTER)
+        return Failure(
+            503, Close.UNAVAILABLE, message, str(exc), RETRY_AFTER, refusal="unavailable"
+        )
     if isinstance(exc, SessionStoreError):
         message = "The server cannot reach its sessions, please retry shortly"
-        return Failure(503, Close.UNAVAILABLE, message, str(exc), retry_after=RETRY_AFTER)
+        return Failure(
+            503, Close.UNAVAILABLE, message, str(exc), RETRY_AFTER, refusal="unavailable"
+        )
     if isinstance(exc, RuntimeDirError | PoolError):
         logger.error("cannot reach the processes of %s: %s", app, exc)
         message = "The application is unavailable"
-        return Failure(503, Close.UNAVAILABLE, message, retry_after=RETRY_AFTER, reload_hint=True)
+        return Failure(
+            503, Close.UNAVAILABLE, message, "", RETRY_AFTER, True, refusal="unavailable"
+        )
     logger.error("failed serving %s: %s", app, exc)
     return Failure(500, Close.UNAVAILABLE, "The application is unavailable", str(exc))
 
@@ -91,7 +113,7 @@ def explain(exc: HtagwebError, app: str) -> Failure:
 def unavailable(problem: str) -> Failure:
     """The startup checks failed (see readiness.py): the operator must change something."""
     message = "The server cannot serve this application now"
-    return Failure(503, Close.UNAVAILABLE, message, problem, retry_after=RETRY_AFTER)
+    return Failure(503, Close.UNAVAILABLE, message, problem, RETRY_AFTER, refusal="unavailable")
 
 
 def _load_detail(exc: AppLoadError) -> str:

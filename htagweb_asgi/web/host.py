@@ -16,9 +16,16 @@ from htagweb_asgi.options import Admission, AppOptions, Limits, TemplateSettings
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.web.clientaddr import ClientAddresses
 from htagweb_asgi.web.connections import OpenWebsockets
+from htagweb_asgi.web.drain import Drain, observe_sigterm
 from htagweb_asgi.web.failures import unavailable
-from htagweb_asgi.web.health import serve_healthz
+from htagweb_asgi.web.health import serve_liveness, serve_readiness
 from htagweb_asgi.web.http import refuse, send_ended, send_response
+from htagweb_asgi.web.metrics import (
+    DEFAULT_ALLOWED,
+    networks,
+    require_client_library,
+    serve_metrics,
+)
 from htagweb_asgi.web.page import send_failure, serve_page
 from htagweb_asgi.web.post import serve_post
 from htagweb_asgi.web.readiness import Readiness
@@ -60,10 +67,16 @@ class HtagASGI:
       (max_processes: None sizes it to the machine's memory).
     - admission: per-client-address limits, trusted proxies, connections per page and
       session: see :class:`Admission` (its defaults are meant for the open internet).
-    - template: see :class:`TemplateSettings`.
+    - template: see :class:`TemplateSettings` (among them ``restart_grace``: how long user
+      processes wait for a restarted server to adopt them).
     - cluster: a :class:`~htagweb_asgi.cluster.settings.ClusterSettings` to run as one
       node of a cluster (default: from ``$HTAGWEB_REDIS_URL`` and friends; unset: one
       machine). Sessions then live in Redis, and the node needs the ASGI lifespan.
+    - metrics: serve ``/_/metrics`` (Prometheus text format; needs the ``[metrics]`` extra),
+      only to the networks in metrics_allow (default: loopback); 404 when off (the default).
+    - drain_on_sigterm: on SIGTERM (observed beside the server's own handler), stop starting
+      user processes, answer 503 on ``/_/readyz`` and tell the open pages to reconnect,
+      spread over a few seconds (``drain()`` does the same on demand).
 
     Raises ValueError for a bad option, :class:`~htagweb_asgi.appref.AppImportError` for an
     App that cannot be referenced, :class:`~htagweb_asgi.parano.primitives.ParanoUnavailable` for
@@ -98,10 +111,26 @@ class HtagASGI:
         admission: Admission | None = None,
         template: TemplateSettings | None = None,
         cluster: ClusterSettings | None = None,
+        memory_limit: int | str | None = None,
+        cpu_limit: float | None = None,
+        drain_on_sigterm: bool = True,
+        metrics: bool = False,
+        metrics_allow: Collection[str] = DEFAULT_ALLOWED,
     ) -> None:
         self._defaults = AppOptions(
-            debug, parano, http_only, timeout_interaction, timeout_inactivity
+            debug,
+            parano,
+            http_only,
+            timeout_interaction,
+            timeout_inactivity,
+            memory_limit=memory_limit,
+            cpu_limit=cpu_limit,
         )
+        self._drain_on_sigterm = drain_on_sigterm
+        if metrics:
+            require_client_library()
+        self._metrics = metrics
+        self._metrics_allow = networks(metrics_allow)
         _check_parano(self._defaults)
         self._limits = Limits(max_body_size, max_frame_size, max_query_size, max_processes)
         self._router = Router()
@@ -173,8 +202,8 @@ class HtagASGI:
         services = self._ensure_started()
         prefix, sub = mount_point(scope)
         route = self._router.match(sub)
-        if route.kind is RouteKind.HEALTH and scope["type"] == "http":
-            await serve_healthz(scope, send)  # liveness: before (and whatever) readiness says
+        if route.kind in _PROBES:
+            await self._probe(services, route, scope, send)
             return
         if route.app is not None and await services.readiness.check():
             await self._unavailable(route.app, scope, receive, send)
@@ -226,6 +255,24 @@ class HtagASGI:
             await receive()  # websocket.connect
             await refuse(scope, send, 404, "no websocket here")
 
+    async def _probe(
+        self, services: Services, route: Route, scope: Mapping[str, Any], send: ASGISendCallable
+    ) -> None:
+        """healthz, readyz (see health.py): HTTP only; a websocket to them is refused."""
+        if scope["type"] != "http":
+            await refuse(scope, send, 404, "no websocket here")
+        elif route.kind is RouteKind.HEALTH:
+            await serve_liveness(scope, send)
+        elif route.kind is RouteKind.METRICS:
+            if not self._metrics:
+                await send_response(send, 404, b"not found")
+                return
+            apps = list(self._router.apps.values())
+            await serve_metrics(services, apps, scope, send, self._metrics_allow)
+        else:
+            apps = [route.app] if route.app is not None else list(self._router.apps.values())
+            await serve_readiness(services, apps, scope, send)
+
     async def _unavailable(
         self,
         app: MountedApp,
@@ -236,6 +283,7 @@ class HtagASGI:
         """The startup checks failed (logged with what to change): say so, in each transport."""
         services = self._ensure_started()
         failure = unavailable(services.readiness.problem or "")
+        services.stats(app, scope).count("refusals", failure.refusal)
         if scope["type"] == "websocket":
             if (await receive())["type"] == "websocket.connect":
                 await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
@@ -257,8 +305,15 @@ class HtagASGI:
             self._node = _join(self._cluster, self._sessions, self._runtime_dir)
             node = self._node.settings.node if self._node is not None else None
             admission = self._admission
+            drain = Drain()
             pools = PoolRegistry(
-                self._runtime_dir, self._limits, self._template, max_session, admission, node
+                self._runtime_dir,
+                self._limits,
+                self._template,
+                max_session,
+                admission,
+                node,
+                draining=lambda: drain.draining,
             )
             extra = self._node.problem if self._node is not None else None
             self._services = Services(
@@ -267,6 +322,7 @@ class HtagASGI:
                 pools,
                 Readiness(self._sessions, self._runtime_dir, extra=extra),
                 self._public_prefix,
+                drain,
                 self._allowed_origins,
                 self._frame_ancestors,
                 self._node,
@@ -274,6 +330,8 @@ class HtagASGI:
                 ClientAddresses(admission.trusted_proxies, admission.forwarded_header),
                 OpenWebsockets(admission.max_websockets_per_session),
             )
+            if self._drain_on_sigterm:
+                observe_sigterm(lambda: drain.begin("SIGTERM"))
         return self._services
 
     # -- cluster ---------------------------------------------------------------------------------
@@ -292,6 +350,13 @@ class HtagASGI:
         if node is not None:
             await node.run(lambda name: self._pool_at(services, name))
 
+    def drain(self, reason: str = "asked") -> None:
+        """Drain this worker, as SIGTERM does: no new user process, ``/_/readyz`` answers
+        503, and every open page is told to reconnect (spread over a few seconds). Call it
+        from the worker's event loop (e.g. a framework's shutdown hook or an admin route)."""
+        if self._services is not None:
+            self._services.drain.begin(reason)
+
     @property
     def started(self) -> bool:
         """Whether this worker is ready to serve (started by lifespan or a first request)."""
@@ -309,6 +374,7 @@ class HtagASGI:
         shuts down, each App's template stops its processes (SIGTERM, grace, SIGKILL)."""
         services, self._services = self._services, None
         if services is not None:
+            services.drain.begin("shutdown")
             await services.pools.close()
 
     @contextlib.asynccontextmanager
@@ -381,6 +447,9 @@ def _join(
     from htagweb_asgi.cluster.node import Node
 
     return Node.joining(settings, sessions, runtime_dir)
+
+
+_PROBES = (RouteKind.HEALTH, RouteKind.READY, RouteKind.METRICS)
 
 
 def _check_parano(options: AppOptions) -> None:

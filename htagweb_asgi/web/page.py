@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ class RenderedPage:
     html: str
     instance: str
     htag: int = 1  # the htag major that rendered it: htag 2 pages need the bridge script
+    new_process: bool = False  # a process was started for this page (a new user)
 
 
 async def serve_page(
@@ -67,8 +69,10 @@ async def serve_page(
         await send_head(services.page_headers(), send)
         return
     query = scope.get("query_string", b"")
+    stats = services.stats(app, scope)
     if len(query) > services.limits.max_query_size:
         logger.info("refused a page request with a %d-byte query string", len(query))
+        stats.count("refusals", "size")
         await send_response(send, 414, b"query string too long")
         return
     public_prefix = services.public_prefix if services.public_prefix is not None else prefix
@@ -79,6 +83,7 @@ async def serve_page(
         sub=sub,
         cookie_name=services.sessions.cookie_name,
     )
+    started = time.monotonic()
     try:
         session_id, new_cookie = await services.page_session(scope)
         target = services.target(app, scope, session_id)
@@ -88,8 +93,15 @@ async def serve_page(
         await send_confirmation(services.page_headers(), send)
         return
     except HtagwebError as exc:
-        await send_failure(services, send, explain(exc, str(app.ref)), app.options.debug)
+        failure = explain(exc, str(app.ref))
+        stats.count("page_errors")
+        if failure.refusal:
+            stats.count("refusals", failure.refusal)
+        await send_failure(services, send, failure, app.options.debug)
         return
+    stats.count("pages", "new" if page.new_process else "existing")
+    if page.new_process:
+        stats.observe("new_user_page_seconds", time.monotonic() - started)
     config: dict[str, Any] = {
         "transport": "http" if app.options.http_only else "ws",
         "parano": app.options.parano,
@@ -133,13 +145,18 @@ async def render_page(
     when other requests of the session keep replacing the process meanwhile, PageError when
     it cannot render (its process ends by itself twice while starting, say).
     """
-    channel = await target.connect() or await target.spawn()
+    channel = await target.connect()
+    new_process = channel is None
+    if channel is None:
+        channel = await target.spawn()
     deaths = 0
     for _ in range(_MAX_REPLACEMENTS + 1):
         async with channel:
             try:
                 kind, payload = await _request_page(target, channel, request, time_limit)
-            except ChannelClosed:  # it died: it crashed, or another request replaced it
+            except ChannelClosed:  # it died: a crash, a limit, or a replacement
+                await target.raise_if_limited(channel.pid)  # not a limit it would reach again
+                new_process = True
                 channel = await target.spawn(replace_pid=channel.pid)
                 deaths += not channel.existed  # nobody had replaced it: it ended by itself
                 if deaths > 1:  # the App cannot start: no process of it is left running
@@ -150,7 +167,7 @@ async def render_page(
         if kind is Kind.HTML:
             head, _, html = payload.decode().partition("\n")
             header = json.loads(head)
-            return RenderedPage(html, header["instance"], int(header.get("htag", 1)))
+            return RenderedPage(html, header["instance"], int(header.get("htag", 1)), new_process)
         if kind is Kind.FAIL:
             raise PageError(load_json(payload)["message"])
         if kind is not Kind.MISMATCH:
@@ -160,6 +177,7 @@ async def render_page(
             raise ReplacementRefused()
         logger.debug("the App cannot serve this page: replacing process %s", channel.pid)
         channel = await target.spawn(replace_pid=channel.pid, mismatch=True)
+        new_process = True
     await channel.aclose()  # the last replacement's: other requests will take it over
     logger.info("a page's process was replaced by other requests %d times", _MAX_REPLACEMENTS)
     raise ReplacementConflict()

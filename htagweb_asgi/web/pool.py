@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from subprocess import PIPE
 from typing import Any
 
@@ -27,6 +28,7 @@ from htagweb_asgi.protocol.config import CONTROL_SOCKET, TEMPLATE_MODULE, Templa
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import Channel, ChannelClosed
 from htagweb_asgi.web.refusals import RefusalCache
+from htagweb_asgi.web.workerstats import WorkerStats
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,13 @@ class PoolLimited(PoolError):
         self.retry_after = retry_after
 
 
+class PoolDraining(PoolError):
+    """Raised when a new user process is asked of a draining worker (see drain.py)."""
+
+
+ENDED_WAIT = 2.0  # seconds to learn from the template why a process ended
+
+
 class UserChannel(Channel):
     """A channel to a user process; its first frame (HELLO) says which pid answered."""
 
@@ -89,12 +98,19 @@ class ProcessPool:
     """The user processes of one App under one server, as seen from this worker."""
 
     def __init__(
-        self, app: AppRef, directory: str, config: TemplateConfig, start_timeout: float
+        self,
+        app: AppRef,
+        directory: str,
+        config: TemplateConfig,
+        start_timeout: float,
+        draining: Callable[[], bool] = lambda: False,
     ) -> None:
         self.app = app
         self.directory = directory
         self.config = config
         self.start_timeout = start_timeout
+        self._draining = draining
+        self.stats = WorkerStats()  # this worker's counts for the metrics
         self._lease: Channel | None = None
         self._start_lock = anyio.Lock()
         self._failure: tuple[AppLoadError, float] | None = None
@@ -131,8 +147,11 @@ class ProcessPool:
 
         `session` tags a new process with its session (Sessions.tag), so that a logout can
         end it; `client` is the address admission control counts it against. Raises
-        PoolLimited (the address may not start one now), PoolFull, PoolError.
+        PoolLimited (the address may not start one now), PoolFull, PoolError, and
+        PoolDraining while this worker drains: it starts no process.
         """
+        if self._draining():
+            raise PoolDraining("this worker is draining: it starts no user process")
         wait = self.refusals.retry_after(client)
         if wait is not None:
             raise PoolLimited("this address starts new processes too fast", wait)
@@ -189,6 +208,33 @@ class ProcessPool:
         """The template's view: its pid, how many workers hold a lease, its processes."""
         _, reply = await self._control(Kind.LIST, {})
         return dict(reply)
+
+    async def status(self) -> dict[str, Any]:
+        """The template's state, cheaply (for /_/readyz); starts the template if needed."""
+        _, reply = await self._control(Kind.STATUS, {})
+        return dict(reply)
+
+    async def metrics(self) -> dict[str, Any] | None:
+        """The template's METRICS (its processes, and every worker's series summed), or None
+        when it does not run: a scrape never starts one."""
+        async with self._start_lock:
+            if self._lease is None and not await self._take_lease():
+                return None
+        _, reply = await self._control(Kind.METRICS, {})
+        return dict(reply)
+
+    async def why_ended(self, pid: int | None) -> dict[str, Any]:
+        """Why the process `pid` ended, as its template classified it once reaped (its
+        ``reason`` and, for a limit, the ``message`` for its user); {} when unknown in time."""
+        if pid is None or self._lease is None:
+            return {}
+        with anyio.move_on_after(ENDED_WAIT):
+            try:
+                kind, reply = await self._control(Kind.ENDED, {"pid": pid})
+            except PoolError:
+                return {}
+            return dict(reply) if kind is Kind.DONE and isinstance(reply, dict) else {}
+        return {}
 
     async def close(self) -> None:
         """Drop this worker's lease, telling the template it may stop if nobody else uses it."""
@@ -260,6 +306,7 @@ class ProcessPool:
             await lease.aclose()
             return False
         self._lease = lease
+        self.stats.attach(self.directory)  # a new template: it must find our file
         return True
 
     async def _drop_lease(self) -> None:

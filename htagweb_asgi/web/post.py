@@ -7,6 +7,7 @@ relayed unread; a body that is not shaped like one is refused (415) before the p
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,10 +57,12 @@ async def serve_post(
         await send_response(send, 405, b"method not allowed", headers=[(b"allow", b"POST")])
         return
     limit = services.limits.max_body_size
+    stats = services.stats(app, scope)
     try:
         body = await read_body(receive, limit)
     except BodyTooLarge:
         logger.info("refused an interaction body over %d bytes", limit)
+        stats.count("refusals", "size")
         await send_ended(send, 413, Close.MESSAGE_TOO_BIG, "interaction too big")
         return
     except ClientGone:
@@ -73,6 +76,7 @@ async def serve_post(
     refusal = cross_site_refusal(scope, services.sessions, session_id, services.allowed_origins)
     if refusal:
         logger.info("refused an interaction POST: %s", refusal)
+        stats.count("refusals", "csrf" if "CSRF" in refusal else "origin")
         await send_ended(send, 403, Close.POLICY_VIOLATION, refusal)
         return
     try:
@@ -87,9 +91,14 @@ async def serve_post(
             await send(message)
 
         parano = app.options.parano
+        started = time.monotonic()
         await relay_post(send_with_cookie, target, instance, body, timeout, parano)
+        stats.count("interactions", "http")
+        stats.observe("interaction_seconds", time.monotonic() - started)
     except HtagwebError as exc:  # raised before any reply was sent
         failure = explain(exc, str(app.ref))
+        if failure.refusal:
+            stats.count("refusals", failure.refusal)
         await send_ended(send, failure.status, failure.code, failure.text(app.options.debug))
 
 
@@ -130,7 +139,8 @@ async def relay_post(
                 kind, payload = await sync.receive(channel, channel.pid)
         except ChannelClosed:
             code, reason = await why_gone(target, channel.pid)
-            await send_ended(send, 502 if code is Close.CRASHED else 409, code, reason)
+            status = {Close.CRASHED: 502, Close.LIMIT: 503}.get(code, 409)
+            await send_ended(send, status, code, reason)
             return
         except TimeoutError:
             reason = await target.stop_overdue(channel.pid, time_limit, "an interaction")

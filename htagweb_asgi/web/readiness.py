@@ -21,6 +21,7 @@ from htagweb_asgi.sessions.core import Sessions
 logger = logging.getLogger(__name__)
 
 RECHECK = 5.0  # seconds between two checks while something is wrong
+PROBE_EVERY = 1.0  # /_/readyz checks again at most this often (probes are frequent)
 
 
 class Readiness:
@@ -59,6 +60,12 @@ class Readiness:
                 logger.info("the htag Apps can be served again")
             self._problem = problem
         return self._problem
+
+    async def probe(self) -> str | None:
+        """For ``/_/readyz``: check again (at most every PROBE_EVERY s); return the problem."""
+        if self._checked_at is None or self._clock() - self._checked_at >= PROBE_EVERY:
+            self._checked_at = None
+        return await self.check()
 
     def _find_problem(self) -> str | None:
         base = self._runtime_dir or paths.default_base()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from htagweb_asgi import paths
@@ -41,7 +42,9 @@ class PoolRegistry:
         max_session: int = DEFAULT_MAX_SESSION,
         admission: Admission | None = None,
         node: str | None = None,
+        draining: Callable[[], bool] = lambda: False,
     ) -> None:
+        self._draining = draining  # while true, no pool starts a user process
         self._base_dir = base_dir
         # in a cluster, the node's pools are shared by its server and its link (gateway.py)
         self._server = f"node:{node}" if node is not None else None
@@ -64,16 +67,21 @@ class PoolRegistry:
         base = self._base_dir or paths.default_base()
         paths.check_base(base)
         config = self._template_config(app, base, server, address)
-        return ProcessPool(app.ref, config.directory, config, app.options.timeout_interaction)
+        timeout = app.options.timeout_interaction
+        return ProcessPool(app.ref, config.directory, config, timeout, self._draining)
 
     def _template_config(
         self, app: MountedApp, base: str, server: str, address: list[Any] | None
     ) -> TemplateConfig:
         options = app.options
         admission = self._admission
+        # A new server with the same fingerprint adopts the running template and processes
+        # (a restart); other options make another directory, hence another template.
+        # restart_grace is left out: a deploy that changes it still adopts the processes.
+        settings = replace(self._settings, restart_grace=0.0)
         fingerprint = (
-            f"{options.debug}:{options.timeout_inactivity}:{self._limits}:{self._settings}"
-            f":{admission}"
+            f"{options.debug}:{options.timeout_inactivity}:{options.memory_limit}:"
+            f"{options.cpu_limit}:{self._limits}:{settings}:{admission}"
         )
         return TemplateConfig(
             app=app.ref,
@@ -87,6 +95,7 @@ class PoolRegistry:
             max_frame=process_frame_limit(self._limits, self._max_session),
             max_session=self._max_session,
             lease_grace=self._settings.lease_grace,
+            restart_grace=self._settings.restart_grace,
             stop_grace=self._settings.stop_grace,
             evict_after=self._settings.evict_after,
             start_method=self._settings.start_method,
@@ -97,7 +106,14 @@ class PoolRegistry:
             client_share=admission.client_share,
             unattached_timeout=admission.unattached_timeout,
             max_websockets_per_page=admission.max_websockets_per_page,
+            memory_limit=options.memory_bytes,
+            cpu_limit=options.cpu_limit,
+            limit_mechanism=self._settings.limit_mechanism,
         )
+
+    def pools(self) -> list[ProcessPool]:
+        """The pools this worker has made (for the metrics)."""
+        return list(self._pools.values())
 
     async def close(self) -> None:
         """Drop this worker's leases (the templates stop when no worker holds one)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.connections import TOO_MANY_REASON
+from htagweb_asgi.web.drain import Drain, drain_hint
 from htagweb_asgi.web.failures import NO_PROCESS_REASON, explain
 from htagweb_asgi.web.http import refuse
 from htagweb_asgi.web.pool import UserChannel
@@ -35,10 +37,12 @@ from htagweb_asgi.web.security import origin_allowed
 from htagweb_asgi.web.services import Services, page_instance
 from htagweb_asgi.web.sessionsync import SessionSync
 from htagweb_asgi.web.target import UserTarget, why_gone
+from htagweb_asgi.web.workerstats import WorkerStats
 
 logger = logging.getLogger(__name__)
 
 CLOSE_WAIT = 2.0
+SERVICE_RESTART = 1012  # RFC 6455's registry: the page reconnects
 ATTACH_TIMEOUT = 10.0
 _READY = json.dumps({"htagweb": {"ready": True}})
 
@@ -56,9 +60,13 @@ async def serve_websocket(
     if app.options.http_only:
         await refuse(scope, send, 404, "this application uses HTTP interactions")
         return
+    stats = services.stats(app, scope)
     if not origin_allowed(scope, services.allowed_origins):
+        stats.count("refusals", "origin")
         await refuse(scope, send, 403, "cross-site websocket refused (Origin)")
         return
+    if b"r=1" in scope.get("query_string", b"").split(b"&"):
+        stats.count("reconnects")  # client.js marks the connections after its first
     await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
     session_id = services.known_session(scope)
     instance = page_instance(scope)
@@ -71,6 +79,8 @@ async def serve_websocket(
         max_frame=max_frame,
         parano=app.options.parano,
         app=app,
+        drain=services.drain,
+        stats=stats,
     )
     if session_id is None or instance is None:
         logger.info("websocket without a valid session or page instance: asking the page to reload")
@@ -110,8 +120,13 @@ class Relay:
         max_frame: int,
         parano: bool = False,
         app: MountedApp | None = None,
+        drain: Drain | None = None,
+        stats: WorkerStats | None = None,
     ) -> None:
+        self._stats = stats or WorkerStats()
         self._app = app  # for what the page is told when something fails
+        self._drain = drain  # when it begins, the page is asked to reconnect (once)
+        self._in_flight = False
         self._receive = receive
         self._send = send
         self._timeout = timeout
@@ -139,6 +154,8 @@ class Relay:
                 tasks.start_soon(self._finish, *ending)
             else:
                 tasks.start_soon(self._from_process, target, channel)
+                if self._drain is not None:
+                    tasks.start_soon(self._reconnect_on_drain, self._drain)
             await self._from_browser(target, channel, tasks)
             tasks.cancel_scope.cancel()
         if channel is not None:
@@ -198,6 +215,7 @@ class Relay:
                 tasks.start_soon(self._finish, Close.UNSUPPORTED_DATA, refusal)
                 continue
             if len(payload) > self._max_frame:
+                self._stats.count("refusals", "size")
                 tasks.start_soon(self._finish, Close.MESSAGE_TOO_BIG, "message too big")
                 continue
             await self._interact(target, channel, payload, tasks)
@@ -220,11 +238,15 @@ class Relay:
         tasks: anyio.abc.TaskGroup,
     ) -> None:
         self._reply = anyio.Event()
+        self._in_flight = True
+        started = time.monotonic()
         try:
             await self._sync.send_if_changed(channel)
             await channel.send(Kind.INTERACT, payload)
             with anyio.fail_after(self._timeout):
                 await self._reply.wait()
+            self._stats.count("interactions", "websocket")
+            self._stats.observe("interaction_seconds", time.monotonic() - started)
         except ChannelClosed:
             return  # _from_process sees it too and ends the page
         except HtagwebError as exc:  # the session store failed: nothing was sent
@@ -234,6 +256,29 @@ class Relay:
             reason = await target.stop_overdue(channel.pid, self._timeout, "an interaction")
             if claimed:
                 tasks.start_soon(self._close_page, Close.TIMED_OUT, reason)
+        finally:
+            self._in_flight = False
+
+    async def _reconnect_on_drain(self, drain: Drain) -> None:
+        """The worker drains: once the interaction in flight (if any) is answered, ask the
+        page to reconnect after its share of the spread; close it if it does not."""
+        await drain.wait()
+        if self._in_flight:
+            with anyio.move_on_after(self._timeout):
+                await self._reply.wait()
+        if not self._claim_end():
+            return
+        await self._send_text(json.dumps(drain_hint(drain.reconnect_delay_ms())))
+        with anyio.move_on_after(CLOSE_WAIT):
+            await self._browser_gone.wait()
+        if not self._browser_gone.is_set():
+            async with self._send_lock:
+                try:
+                    await self._send(
+                        {"type": "websocket.close", "code": SERVICE_RESTART, "reason": "draining"}
+                    )
+                except OSError:
+                    self._browser_gone.set()
 
     async def _from_process(self, target: UserTarget, channel: UserChannel) -> None:
         try:
@@ -256,6 +301,8 @@ class Relay:
                         await self._send_text(payload.decode())
                     if kind is Kind.REPLY:
                         self._reply.set()
+                    else:
+                        self._stats.count("pushes")
                 elif kind is Kind.REJECT or kind is Kind.END:
                     self._reply.set()
                     ending = load_json(payload)

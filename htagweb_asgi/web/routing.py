@@ -97,8 +97,10 @@ _APP_PATH_RE = re.compile(r"(/[A-Za-z0-9.~-][A-Za-z0-9._~-]*)*")
 SCRIPTS_DIR = "/_/"  # the static scripts (web/static.py SCRIPTS) live at /_/<name>
 WS_SUFFIX = "/_/ws"
 POST_SUFFIX = "/_/post"
-HEALTH_SUFFIX = "/_/healthz"
+HEALTH_SUFFIX = "/_/healthz"  # under the host's root and each App's mount
+READY_SUFFIX = "/_/readyz"
 SESSION_SUFFIX = "/_/session"
+METRICS_PATH = "/_/metrics"  # under the host's root only: every App's series
 
 
 class RouteKind(Enum):
@@ -110,6 +112,8 @@ class RouteKind(Enum):
     EXTRA = "extra"
     HEALTH = "health"
     SESSION = "session"
+    READY = "ready"
+    METRICS = "metrics"
     NOT_FOUND = "not found"
 
 
@@ -145,12 +149,18 @@ class Router:
         trimmed = sub.rstrip("/") if sub != "/" else sub  # Litestar appends a slash
         if trimmed.startswith(SCRIPTS_DIR) and trimmed[len(SCRIPTS_DIR) :] in SCRIPTS:
             return Route(RouteKind.CLIENT, script=trimmed[len(SCRIPTS_DIR) :])
-        if trimmed == HEALTH_SUFFIX:  # at the mount point, whichever Apps are served
-            return Route(RouteKind.HEALTH)
+        if trimmed == METRICS_PATH:
+            return Route(RouteKind.METRICS)
+        for suffix, kind in ((HEALTH_SUFFIX, RouteKind.HEALTH), (READY_SUFFIX, RouteKind.READY)):
+            if trimmed.endswith(suffix):
+                base = trimmed[: -len(suffix)]
+                if base == "":  # the host's own: whether or not an App is served at its root
+                    return Route(kind, self.apps.get(""))
+                app = self.apps.get(base)
+                return Route(kind, app) if app else Route(RouteKind.NOT_FOUND)
         endpoints = (
             (WS_SUFFIX, RouteKind.WEBSOCKET),
             (POST_SUFFIX, RouteKind.POST),
-            (HEALTH_SUFFIX, RouteKind.HEALTH),
             (SESSION_SUFFIX, RouteKind.SESSION),
         )
         for suffix, kind in endpoints:

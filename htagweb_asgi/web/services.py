@@ -9,17 +9,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.options import Admission, Limits
 from htagweb_asgi.sessions.cookie import build_set_cookie, parse_cookies
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.sessions.values import Session
 from htagweb_asgi.web.clientaddr import ClientAddresses
 from htagweb_asgi.web.connections import OpenWebsockets
+from htagweb_asgi.web.drain import Drain
 from htagweb_asgi.web.http import PAGE_SECURITY_HEADERS, Headers
 from htagweb_asgi.web.readiness import Readiness
 from htagweb_asgi.web.registry import PoolRegistry
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.target import Placement, UserTarget
+from htagweb_asgi.web.workerstats import WorkerStats
 
 _INSTANCE_RE = re.compile(r"[0-9a-f]{32}")
 NODE_COOKIE = "htagweb_node"  # cluster/settings.py names it too
@@ -34,6 +37,7 @@ class Services:
     pools: PoolRegistry
     readiness: Readiness
     public_prefix: str | None
+    drain: Drain
     allowed_origins: Collection[str] = ()
     frame_ancestors: str | None = "'self'"
     placement: Placement | None = None  # the cluster (cluster/node.py), or None: one machine
@@ -76,6 +80,14 @@ class Services:
             session.session_id, session.issue_cookie = session_id, True
             return []
         return [(b"set-cookie", self.sessions.set_cookie(session_id, scope, public_prefix))]
+
+    def stats(self, app: MountedApp, scope: Mapping[str, Any]) -> WorkerStats:
+        """This worker's counters for `app` (a throwaway set where the App has no pool: a
+        runtime directory that cannot be used is reported by readiness, not here)."""
+        try:
+            return self.pools.pool(app, scope).stats
+        except HtagwebError:
+            return WorkerStats()
 
     def known_session(self, scope: Mapping[str, Any]) -> str | None:
         """The session of the request: SessionMiddleware's, else our own cookie's."""

@@ -11,6 +11,7 @@ import anyio
 from htagweb_asgi.protocol.codes import REPLACED_REASON, Close
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.web.channel import ChannelClosed
+from htagweb_asgi.web.failures import LimitReached
 from htagweb_asgi.web.pool import ProcessPool, UserChannel
 from htagweb_asgi.web.sessionsync import SessionSync
 
@@ -127,6 +128,23 @@ class UserTarget:
         await self.sessions.end_processes(old_id)
         return new_id
 
+    async def limit_message(self, pid: int | None) -> str | None:
+        """What to tell the user if process `pid` was ended for passing a limit (its
+        template says so once it has reaped it); None otherwise (a crash, or unknown). Only
+        this node's template knows: a process forwarded to another node is never asked."""
+        if self._placed and getattr(self._placed[0], "forwarded", False):
+            return None
+        ended = await self.pool.why_ended(pid)
+        if ended.get("reason") != "limit":
+            return None
+        return str(ended.get("message") or "This session reached a limit.")
+
+    async def raise_if_limited(self, pid: int | None) -> None:
+        """Raise LimitReached if the process `pid` was ended for passing a limit."""
+        message = await self.limit_message(pid)
+        if message is not None:
+            raise LimitReached(message)
+
     def session_sync(self) -> SessionSync:
         """A fresh sync: for a channel to a process whose session we have not sent yet."""
         return SessionSync(self.sessions, self.session_id, self.rotate)
@@ -139,11 +157,15 @@ HELLO_WAIT = 2.0  # seconds a live process takes to greet a new connection, at m
 async def why_gone(target: UserTarget, pid: int | None) -> tuple[Close, str]:
     """Process `pid` of `target` ended without a word: what to tell its page.
 
+    Its template may have ended it for passing a limit: LIMIT, with what the user is told.
     When another process answers for the key, a page with other arguments replaced it
     (the template kills the process it replaces): REPLACED, not a crash. Telling the page to
     reload would replace that process in turn. A connection that the dying process's
     listening socket still took is never greeted: a crash.
     """
+    limit = await target.limit_message(pid)
+    if limit is not None:
+        return Close.LIMIT, limit
     other = await target.connect()
     if other is None:
         return Close.CRASHED, CRASHED_REASON

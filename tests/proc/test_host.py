@@ -153,3 +153,21 @@ def test_apps_defined_in_a_function_are_refused() -> None:
         HtagASGI(Local)
     with pytest.raises(AppImportError):
         HtagASGI(42)
+
+
+async def test_a_draining_worker_serves_its_users_but_starts_no_process(host: HtagASGI) -> None:
+    """drain() (SIGTERM does the same): readyz 503, a new user 503 with Retry-After, a user
+    who has a process still served; healthz still answers."""
+    first = await call_http(host, http_scope("/"))
+    assert first.status == 200
+    cookie = first.headers[b"set-cookie"].split(b";")[0]
+    assert (await call_http(host, http_scope("/_/readyz"))).body == b"ready\n"
+    host.drain()
+    ready = await call_http(host, http_scope("/_/readyz"))
+    assert (ready.status, ready.body) == (503, b"not ready: draining\n")
+    newcomer = await call_http(host, http_scope("/"))
+    assert newcomer.status == 503 and newcomer.headers[b"retry-after"] == b"5"
+    assert b"restarting" in newcomer.body
+    again = await call_http(host, http_scope("/", headers=[(b"cookie", cookie)]))
+    assert again.status == 200
+    assert (await call_http(host, http_scope("/_/healthz"))).status == 200

@@ -17,8 +17,10 @@ import anyio.abc
 import pytest
 
 from htagweb_asgi.appref import AppRef
+from htagweb_asgi.cli import format_listings
 from htagweb_asgi.options import AppOptions
 from htagweb_asgi.proc.osutil import memory_usage
+from htagweb_asgi.protocol import control
 from htagweb_asgi.protocol.frames import Kind
 from htagweb_asgi.protocol.pagerequest import PageRequest
 from htagweb_asgi.web.channel import Channel
@@ -218,6 +220,30 @@ async def test_a_source_change_renews_the_template_for_new_users(
         await page_of(pool, 3)
     edit(editable_app, APP_SOURCE.format(version="v3"))
     assert "v3" in (await page_of(pool, 3))[0]
+
+
+async def test_roll_ends_the_processes_of_older_code_and_ps_shows_them(
+    registries: MakeRegistry, runtime_dir: str, editable_app: Path
+) -> None:
+    """After a renewal, `roll` ends the users still on the old code (their pages reload on
+    the new one); those already on it stay. `ps` shows each process's state."""
+    app = MountedApp("", AppRef("renewable_app", "App"), AppOptions())
+    pool = registries(spare_processes=1).pool(app, SCOPE)
+    _, old = await page_of(pool, 1)
+    edit(editable_app, APP_SOURCE.format(version="v2"))
+    _, new = await page_of(pool, 2)  # a new user: the template renews
+
+    def shown() -> str:
+        return format_listings(control.listings(runtime_dir))
+
+    await eventually_async(lambda: " spare " in shown(), message="no spare started")
+    assert "never-attached" in shown()
+    assert control.roll(runtime_dir) == 1
+    await eventually_async(lambda: not pid_alive(old))
+    assert pid_alive(new)
+    assert control.roll(runtime_dir) == 0
+    ended = (await pool.listing())["processes"]
+    assert [p["pid"] for p in ended] == [new]
 
 
 async def test_the_operator_can_end_one_users_processes(registry: PoolRegistry) -> None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -215,6 +216,22 @@ def user_processes(runtime: str) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             continue
     return users
+
+
+def waiting_for_server(runtime: str) -> list[dict[str, Any]]:
+    """Templates of this run that found their server gone and wait for a new one."""
+    from htagweb_asgi.protocol import control
+
+    return [t for t in control.listings(runtime) if t["waiting_for_server"] is not None]
+
+
+def end_templates(runtime: str) -> None:
+    """What an operator does after a last stop instead of waiting restart_grace: SIGTERM
+    each template (by the pid its listing gives), which ends its processes."""
+    from htagweb_asgi.protocol import control
+
+    for template in control.listings(runtime):
+        os.kill(int(template["pid"]), signal.SIGTERM)
 
 
 def log_path(logs: Path, kind: str, app: str) -> Path:

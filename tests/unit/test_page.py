@@ -73,6 +73,9 @@ class FakeTarget:
     async def kill(self, pid: int | None) -> None:
         self.killed.append(pid)
 
+    async def raise_if_limited(self, pid: int | None) -> None:
+        pass  # these processes end by themselves or are replaced, never at a limit
+
     async def stop_overdue(self, pid: int | None, seconds: float, what: str) -> str:
         raise AssertionError("nothing here takes too long")
 

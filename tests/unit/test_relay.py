@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from htagweb_asgi.protocol.codes import Close
@@ -16,6 +17,8 @@ from htagweb_asgi.protocol.frames import Kind
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.sessions.store import MemoryStore
 from htagweb_asgi.web.channel import ChannelClosed
+from htagweb_asgi.web.drain import Drain
+from htagweb_asgi.web.failures import LimitReached
 from htagweb_asgi.web.relay import Relay
 from htagweb_asgi.web.sessionsync import SessionSync
 
@@ -65,6 +68,14 @@ class FakeTarget:
         self.killed: list[int | None] = []
         self.connected = 0
         self.replacement: FakeProcess | None = None  # the key's process after `process`
+        self.limit: str | None = None  # set: the process was ended at a limit
+
+    async def limit_message(self, pid: int | None) -> str | None:
+        return self.limit
+
+    async def raise_if_limited(self, pid: int | None) -> None:
+        if self.limit is not None:
+            raise LimitReached(self.limit)
 
     def session_sync(self) -> SessionSync:
         return SessionSync(self.sessions, "sid")
@@ -114,10 +125,12 @@ class FakePage:
 
 
 @asynccontextmanager
-async def relayed(limit: float = STEP) -> AsyncIterator[tuple[FakePage, FakeProcess, Any]]:
+async def relayed(
+    limit: float = STEP, drain: Drain | None = None
+) -> AsyncIterator[tuple[FakePage, FakeProcess, Any]]:
     page, process, store = FakePage(), FakeProcess(), MemoryStore()
     target = FakeTarget(process, store)
-    relay = Relay(page.receive, page.send, timeout=limit, max_frame=1024)  # type: ignore[arg-type]
+    relay = Relay(page.receive, page.send, timeout=limit, max_frame=1024, drain=drain)  # type: ignore[arg-type]
     process.answer(Kind.OK, {"pid": process.pid})
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(relay.run, cast(Any, target), "0" * 32)
@@ -177,6 +190,28 @@ async def test_a_dying_process_still_taking_a_connection_is_a_crash() -> None:
         process.die()
         code, _ = await page.asked_to_close()
         assert code == Close.CRASHED
+
+
+async def test_a_process_ended_at_its_limit_tells_the_page_which() -> None:
+    """Its template classified the death: the page gets LIMIT and the message, not CRASHED."""
+    async with relayed() as (page, process, target):
+        target.limit = "This session reached its memory limit."
+        process.die()
+        assert await page.asked_to_close() == (Close.LIMIT, target.limit)
+
+
+async def test_a_draining_worker_asks_its_pages_to_reconnect_after_a_jitter() -> None:
+    """Once the interaction in flight is answered, the page gets its share of the spread."""
+    drain = Drain(spread=2.0, rng=lambda: 0.25)
+    async with relayed(drain=drain) as (page, process, _):
+        page.says('{"id": 1}')
+        with anyio.fail_after(STEP):
+            while (Kind.INTERACT, b'{"id": 1}') not in process.sent:  # in flight: drain now
+                await anyio.lowlevel.checkpoint()
+        drain.begin("test")
+        process.answer(Kind.REPLY, b'{"update": {}}')
+        assert await page.next_text() == '{"update": {}}'  # the reply first
+        assert json.loads(await page.next_text()) == {"htagweb": {"reconnect": 500}}
 
 
 async def test_a_slow_interaction_kills_the_process_and_says_why() -> None:

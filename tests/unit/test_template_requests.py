@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,6 +30,7 @@ CONFIG = TemplateConfig(
     max_frame=1 << 20,
     max_session=1 << 16,
     lease_grace=1.0,
+    restart_grace=0.0,
     stop_grace=1.0,
     evict_after=10.0,
     start_method="fork",
@@ -62,6 +64,8 @@ class FakeTable:
     max_processes: int = 2
     current: dict[str, FakeChild] = field(default_factory=dict)
     signals: list[tuple[int, signal.Signals]] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    rolled: list[tuple[bool, float]] = field(default_factory=list)
     next_pid: int = 1000
     log: RefusalLog = field(default_factory=lambda: RefusalLog(Clock()))
 
@@ -91,8 +95,9 @@ class FakeTable:
         self.current[new_key] = child
         return True
 
-    def send_signal(self, child: Any, sig: signal.Signals) -> None:
+    def send_signal(self, child: Any, sig: signal.Signals, reason: str = "") -> None:
         self.signals.append((child.pid, sig))
+        self.reasons.append(reason)
         self.current.pop(child.key, None)
 
     def end_session(self, session: str) -> int:
@@ -101,14 +106,30 @@ class FakeTable:
             self.ask_to_end(child, SESSION_ENDED)
         return len(found)
 
-    def ask_to_end(self, child: Any, sig: signal.Signals) -> None:
-        self.send_signal(child, sig)
+    def ask_to_end(self, child: Any, sig: signal.Signals, reason: str = "") -> None:
+        self.send_signal(child, sig, reason)
 
     def listing(self, memory: bool = True) -> list[dict[str, Any]]:
         return [{"key": c.key[:12], "pid": c.pid} for c in self.current.values()]
 
     def spare_pids(self) -> list[int]:
         return []
+
+    def others(self) -> list[dict[str, Any]]:
+        return []
+
+    def metrics(self) -> dict[str, Any]:
+        return {"processes": {"attached": len(self.current)}}
+
+    def limits(self) -> dict[str, Any]:
+        return {"mechanism": "none"}
+
+    def why_ended(self, holder: Hashable, pid: int) -> bytes | None:
+        return encode_json(Kind.DONE, {"reason": "crash", "message": ""})
+
+    def roll(self, everyone: bool, idle: float) -> int:
+        self.rolled.append((everyone, idle))
+        return len(self.current)
 
 
 def reply(data: bytes | None) -> tuple[Kind, Any]:
@@ -274,3 +295,36 @@ def test_lease_and_bye_frames_update_the_leases() -> None:
     assert len(handler.leases) == 0 and handler.leases.due()
     with pytest.raises(ValueError, match="unexpected"):
         handler.handle("w", Kind.HTML, b"")
+
+
+def test_a_gone_server_keeps_the_processes_for_a_restart_then_stops_them() -> None:
+    """The server stopped: ask again every grace; a new server's lease within restart_grace
+    adopts the template; gone for restart_grace, it is time to stop."""
+    clock = Clock()
+    leases = Leases(1.0, clock, restart_grace=30.0)
+    leases.take("old worker")
+    leases.give_back("old worker")  # the server shut down
+    assert leases.due() and not leases.server_gone()  # not listening: wait for a restart
+    assert leases.waiting_for_server() == 30.0
+    assert not leases.due()
+    clock.now += 1.0
+    assert leases.due() and not leases.server_gone()  # asked again after a grace
+    leases.take("new worker")  # a restarted server on the same address: adopted
+    assert leases.waiting_for_server() is None and leases.deadline() is None
+    leases.give_back("new worker")
+    assert not leases.server_gone()
+    clock.now += 29.5
+    assert leases.due() and not leases.server_gone()
+    clock.now += 0.5
+    assert leases.due() and leases.server_gone()  # gone for 30 s: stop
+
+
+def test_a_server_listening_again_restarts_the_wait() -> None:
+    clock = Clock()
+    leases = Leases(1.0, clock, restart_grace=5.0)
+    leases.give_back("w")
+    assert not leases.server_gone()
+    clock.now += 4.0
+    leases.still_needed()  # a new server listens, and has not used this App yet
+    clock.now += 4.0
+    assert not leases.server_gone()  # gone again: a fresh restart_grace

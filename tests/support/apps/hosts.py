@@ -86,3 +86,9 @@ async def without_websockets(scope, receive, send):  # type: ignore[no-untyped-d
 admission_defaults = HtagASGI(COUNTER, runtime_dir=RUNTIME)
 admission_defaults.add_app("/http", COUNTER, http_only=True)
 admission_defaults.add_route("/hello.txt", hello)
+
+# Operations: probes, metrics (loopback 127.0.0.1 only: 127.0.0.2 stands for another
+# machine), and an App with a memory limit.
+metered = HtagASGI(COUNTER, runtime_dir=RUNTIME, metrics=True, metrics_allow=["127.0.0.1/32"])
+metered.add_app("/hog", "tests.support.apps.hog:App", memory_limit="256M")
+metered.add_route("/hello.txt", hello)
