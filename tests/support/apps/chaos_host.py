@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from htagweb_asgi import HtagASGI
-from htagweb_asgi import Admission
+from htagweb_asgi import Admission, HtagASGI
 from tests.support.apps.hosts import hello
 
 main = HtagASGI(
