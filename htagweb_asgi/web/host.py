@@ -21,6 +21,7 @@ from htagweb_asgi.web.registry import PoolRegistry
 from htagweb_asgi.web.relay import Relay, serve_websocket
 from htagweb_asgi.web.routing import MountedApp, Route, RouteKind, Router, mount_point
 from htagweb_asgi.web.services import Services
+from htagweb_asgi.web.sse import serve_events
 from htagweb_asgi.web.static import serve_script
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class HtagASGI:
         http_only: bool = False,
         timeout_interaction: float = 60.0,
         timeout_inactivity: float = 0.0,
+        transport: str = "auto",
         sessions: Sessions | None = None,
         secret_key: str | bytes | None = None,
         cookie_name: str = "htagweb_session",
@@ -82,7 +84,7 @@ class HtagASGI:
         template: TemplateSettings | None = None,
     ) -> None:
         self._defaults = AppOptions(
-            debug, parano, http_only, timeout_interaction, timeout_inactivity
+            debug, parano, http_only, timeout_interaction, timeout_inactivity, transport
         )
         _check_parano(self._defaults)
         self._limits = Limits(max_body_size, max_frame_size, max_query_size, max_processes)
@@ -172,6 +174,8 @@ class HtagASGI:
             await serve_page(services, route.app, scope, send, prefix, sub)
         elif route.kind is RouteKind.POST and route.app is not None:
             await serve_post(services, route.app, scope, receive, send)
+        elif route.kind is RouteKind.EVENTS and route.app is not None:
+            await serve_events(services, route.app, scope, receive, send)
         elif route.kind is RouteKind.CLIENT:
             await serve_script(route.script, scope, send)
         elif route.kind is RouteKind.EXTRA:

@@ -92,11 +92,18 @@ def relative_to_root(sub: str) -> str:
     return "../" * depth if depth > 0 else "./"
 
 
-# App paths are plain segments; "_" is ours (/_/client.js, /_/htag2.js, <app>/_/ws, <app>/_/post).
+# App paths are plain segments; "_" is ours (/_/client.js, /_/htag2.js and the other scripts,
+# <app>/_/ws, <app>/_/post, <app>/_/sse).
 _APP_PATH_RE = re.compile(r"(/[A-Za-z0-9.~-][A-Za-z0-9._~-]*)*")
 SCRIPTS_DIR = "/_/"  # the static scripts (web/static.py SCRIPTS) live at /_/<name>
 WS_SUFFIX = "/_/ws"
 POST_SUFFIX = "/_/post"
+EVENTS_SUFFIX = "/_/sse"
+_ENDPOINTS = (
+    (WS_SUFFIX, "websocket"),
+    (POST_SUFFIX, "post"),
+    (EVENTS_SUFFIX, "events"),
+)
 
 
 class RouteKind(Enum):
@@ -105,6 +112,7 @@ class RouteKind(Enum):
     CLIENT = "client"
     WEBSOCKET = "websocket"
     POST = "post"
+    EVENTS = "events"
     EXTRA = "extra"
     NOT_FOUND = "not found"
 
@@ -141,9 +149,9 @@ class Router:
         trimmed = sub.rstrip("/") if sub != "/" else sub  # Litestar appends a slash
         if trimmed.startswith(SCRIPTS_DIR) and trimmed[len(SCRIPTS_DIR) :] in SCRIPTS:
             return Route(RouteKind.CLIENT, script=trimmed[len(SCRIPTS_DIR) :])
-        for suffix, kind in ((WS_SUFFIX, RouteKind.WEBSOCKET), (POST_SUFFIX, RouteKind.POST)):
+        for suffix, kind in _ENDPOINTS:
             if trimmed.endswith(suffix):
                 app = self.apps.get(trimmed[: -len(suffix)])
-                return Route(kind, app) if app else Route(RouteKind.NOT_FOUND)
+                return Route(RouteKind(kind), app) if app else Route(RouteKind.NOT_FOUND)
         app = self.apps.get("" if sub == "/" else trimmed)
         return Route(RouteKind.PAGE, app) if app else Route(RouteKind.NOT_FOUND)

@@ -1,0 +1,225 @@
+"""The Server-Sent Events stream of a page: pushes where no websocket can go.
+
+``GET <app>/_/sse?i=<instance>&t=<page>&p=<last push>`` answers ``text/event-stream`` (see
+ssewire.py): the pushes the page missed, then every new one, each with its number as the
+event's id, so a reconnecting EventSource (``Last-Event-ID``) or page (``p=``) loses none.
+Interactions go by POST (web/post.py). A ``parano`` page puts the HELLO of a key agreement
+for this stream in ``h=`` (base64url): the stream's ``ready`` carries the WELCOME, and its
+pushes are sealed under that agreement, strictly in order, as on a websocket.
+
+Errors of the request itself (method, transport, another site, a parano stream without a
+key agreement) get an HTTP status; everything after the stream started (no process for
+this page, the process ending or crashing) is a ``close`` control event with the code of the
+websocket's close, and the end of the response.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
+
+from htagweb_asgi.errors import HtagwebError
+from htagweb_asgi.parano import envelope
+from htagweb_asgi.protocol.codes import Close
+from htagweb_asgi.protocol.frames import PUSH_NUMBER, Kind, load_json
+from htagweb_asgi.web import ssewire
+from htagweb_asgi.web.channel import ChannelClosed
+from htagweb_asgi.web.failures import NO_PROCESS_REASON, explain
+from htagweb_asgi.web.http import header, send_response
+from htagweb_asgi.web.routing import MountedApp
+from htagweb_asgi.web.security import cross_site_fetch, origin_allowed
+from htagweb_asgi.web.services import PagePosition, Services, page_instance, query_value
+from htagweb_asgi.web.target import UserTarget
+
+logger = logging.getLogger(__name__)
+
+KEEPALIVE_EVERY = 15.0  # seconds: proxies end streams idle for longer (nginx: 60 s)
+ATTACH_TIMEOUT = 10.0
+CRASHED_REASON = "The application stopped unexpectedly."
+
+
+async def serve_events(
+    services: Services,
+    app: MountedApp,
+    scope: Mapping[str, Any],
+    receive: ASGIReceiveCallable,
+    send: ASGISendCallable,
+) -> None:
+    """Check a stream request, then relay the process's pushes until either side ends."""
+    if scope.get("method") != "GET":
+        await send_response(send, 405, b"method not allowed", headers=[(b"allow", b"GET")])
+        return
+    if not app.options.event_stream:
+        await send_response(send, 404, b"this application does not use Server-Sent Events")
+        return
+    if cross_origin(scope, services):
+        logger.info("refused a cross-site event stream")
+        await send_response(send, 403, b"cross-site request refused")
+        return
+    hello = _hello(scope) if app.options.parano else None
+    if app.options.parano and hello is None:
+        await send_response(send, 400, b"a parano stream starts with a key agreement (h=)")
+        return
+    stream = EventStream(send, sealed=app.options.parano)
+    await stream.start()
+    session_id, instance = services.known_session(scope), page_instance(scope)
+    if session_id is None or instance is None:
+        await stream.close(Close.NO_PROCESS, NO_PROCESS_REASON)
+        return
+    try:
+        target = services.target(app, scope, session_id)
+    except HtagwebError as exc:
+        await stream.close(*_explained(exc, app))
+        return
+    await stream.serve(receive, target, instance, PagePosition.of(scope), hello, app)
+
+
+def cross_origin(scope: Mapping[str, Any], services: Services) -> bool:
+    """A browser names the Origin of a cross-origin EventSource, and says cross-site in its
+    Fetch Metadata: either refuses it (a same-origin one sends neither)."""
+    if header(scope, b"origin") is not None and not origin_allowed(scope, services.allowed_origins):
+        return True
+    return cross_site_fetch(scope)
+
+
+def _hello(scope: Mapping[str, Any]) -> bytes | None:
+    text = query_value(scope, "h")
+    if text is None:
+        return None
+    try:
+        hello = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return hello if hello[:1] == bytes((envelope.HELLO,)) and envelope.is_envelope(hello) else None
+
+
+def _explained(exc: HtagwebError, app: MountedApp) -> tuple[int, str]:
+    failure = explain(exc, str(app.ref))
+    return failure.code, failure.text(app.options.debug)
+
+
+class EventStream:
+    """One page's event stream: the response, and the relay from the process to it."""
+
+    def __init__(self, send: ASGISendCallable, *, sealed: bool) -> None:
+        self._send = send
+        self._sealed = sealed
+        self._lock = anyio.Lock()
+        self._gone = False
+
+    async def start(self) -> None:
+        headers = [
+            (b"content-type", ssewire.CONTENT_TYPE),
+            (b"cache-control", b"no-store"),
+            (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        await self._send(
+            {"type": "http.response.start", "status": 200, "headers": headers, "trailers": False}
+        )
+
+    async def serve(
+        self,
+        receive: ASGIReceiveCallable,
+        target: UserTarget,
+        instance: str,
+        position: PagePosition,
+        hello: bytes | None,
+        app: MountedApp,
+    ) -> None:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._until_disconnect, receive, tasks.cancel_scope)
+            tasks.start_soon(self._keep_alive)
+            try:
+                await self._relay(target, instance, position, hello)
+            except HtagwebError as exc:  # the pool could not reach the process
+                await self.close(*_explained(exc, app))
+            tasks.cancel_scope.cancel()
+        await self._write(b"", more=False)
+
+    async def close(self, code: int, reason: str) -> None:
+        """Tell the page why the stream ends (as a websocket's close would), and end it."""
+        await self._write(ssewire.control({"close": code, "reason": reason}))
+        await self._write(b"", more=False)
+
+    async def _relay(
+        self, target: UserTarget, instance: str, position: PagePosition, hello: bytes | None
+    ) -> None:
+        channel = await target.connect()
+        if channel is None:
+            await self._control({"close": Close.NO_PROCESS, "reason": NO_PROCESS_REASON})
+            return
+        async with channel:
+            try:
+                with anyio.fail_after(ATTACH_TIMEOUT):
+                    attach = {"instance": instance, "subscribe": True, "parano": hello is not None}
+                    await channel.send_json(Kind.ATTACH, {**attach, **position.attach_fields()})
+                    kind, _ = await channel.receive()
+                    if kind is not Kind.OK:
+                        raise ChannelClosed("not attached")
+                    ready: dict[str, Any] = {"ready": True}
+                    if hello is not None:
+                        await channel.send(Kind.INTERACT, hello)
+                        kind, welcome = await channel.receive()
+                        if kind is not Kind.REPLY:
+                            await self._ended(kind, welcome)
+                            return
+                        ready["welcome"] = base64.b64encode(welcome).decode()
+            except (ChannelClosed, TimeoutError):
+                await self._control({"close": Close.NO_PROCESS, "reason": NO_PROCESS_REASON})
+                return
+            await self._control(ready)
+            try:
+                while True:
+                    kind, payload = await channel.receive()
+                    if kind is Kind.EVENT:
+                        seq = PUSH_NUMBER.unpack_from(payload)[0]
+                        message = payload[PUSH_NUMBER.size :]
+                        await self._write(ssewire.push(seq, message, sealed=self._sealed))
+                    elif kind is Kind.PUSH:
+                        await self._write(ssewire.push(None, payload, sealed=self._sealed))
+                    elif kind is Kind.END or kind is Kind.REJECT:
+                        await self._ended(kind, payload)
+                        return
+            except ChannelClosed:
+                await self._control({"close": Close.CRASHED, "reason": CRASHED_REASON})
+
+    async def _ended(self, kind: Kind, payload: bytes) -> None:
+        if kind is Kind.END or kind is Kind.REJECT:
+            ending = load_json(payload)
+            await self._control({"close": int(ending["code"]), "reason": str(ending["reason"])})
+        else:
+            await self._control({"close": Close.CRASHED, "reason": CRASHED_REASON})
+
+    async def _control(self, message: dict[str, Any]) -> None:
+        await self._write(ssewire.control(message))
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await anyio.sleep(KEEPALIVE_EVERY)
+            await self._write(ssewire.KEEPALIVE)
+
+    async def _until_disconnect(
+        self, receive: ASGIReceiveCallable, scope: anyio.CancelScope
+    ) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._gone = True
+        scope.cancel()
+
+    async def _write(self, data: bytes, *, more: bool = True) -> None:
+        async with self._lock:
+            if self._gone:
+                return
+            try:
+                await self._send({"type": "http.response.body", "body": data, "more_body": more})
+            except OSError:
+                self._gone = True  # the client left; its disconnect follows
+            if not more:
+                self._gone = True
