@@ -94,7 +94,7 @@ async def test_a_resend_after_the_worker_died_gets_the_first_reply_and_runs_noth
     async with await attach(pool, page, subscribe=False) as again:
         await again.send_json(Kind.SESSION, {})  # the store never got the change
         await again.send(Kind.INTERACT, click)
-        frames = []
+        frames: list[tuple[Kind, bytes]] = []
         with anyio.fail_after(STEP):
             while not frames or frames[-1][0] is not Kind.REPLY:
                 frames.append(await again.receive())
