@@ -7,6 +7,8 @@ Interactions go by POST (web/post.py). A ``parano`` page puts the HELLO of a key
 for this stream in ``h=`` (base64url): the stream's ``ready`` carries the WELCOME, and its
 pushes are sealed under that agreement, strictly in order, as on a websocket.
 
+A stream ends after STREAM_LIFETIME, and the page opens the next one at once.
+
 Errors of the request itself (method, transport, another site, a parano stream without a
 key agreement) get an HTTP status; everything after the stream started (no process for
 this page, the process ending or crashing) is a ``close`` control event with the code of the
@@ -40,6 +42,11 @@ from htagweb_asgi.web.target import UserTarget
 logger = logging.getLogger(__name__)
 
 KEEPALIVE_EVERY = 15.0  # seconds: proxies end streams idle for longer (nginx: 60 s)
+# Seconds a stream lasts at most; the page then opens the next one at once, missing nothing
+# (its pushes are numbered). A server that stops waits for open responses to end (uvicorn
+# does, without --timeout-graceful-shutdown): this bounds that wait, and what a proxy
+# buffers or times out.
+STREAM_LIFETIME = 25.0
 ATTACH_TIMEOUT = 10.0
 CRASHED_REASON = "The application stopped unexpectedly."
 
@@ -137,7 +144,8 @@ class EventStream:
             tasks.start_soon(self._until_disconnect, receive, tasks.cancel_scope)
             tasks.start_soon(self._keep_alive)
             try:
-                await self._relay(target, instance, position, hello)
+                with anyio.move_on_after(STREAM_LIFETIME):
+                    await self._relay(target, instance, position, hello)
             except HtagwebError as exc:  # the pool could not reach the process
                 await self.close(*_explained(exc, app))
             tasks.cancel_scope.cancel()

@@ -150,3 +150,15 @@ async def test_a_client_that_leaves_ends_the_relay(monkeypatch: pytest.MonkeyPat
             while client.parser.comments < 2:
                 client.arrived = anyio.Event()
                 await client.arrived.wait()
+
+
+async def test_a_stream_ends_after_its_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """...with no close event: the page opens the next one at once (a server that stops
+    waits for open responses to end: uvicorn does)."""
+    monkeypatch.setattr(sse, "STREAM_LIFETIME", 0.05)
+    async with streamed() as (client, process):
+        process.answer(Kind.OK, {"pid": 1})
+        assert control(await client.next_event()) == {"ready": True}
+        with anyio.fail_after(STEP):
+            await client.ended.wait()
+        assert client.events == [] and process.closed
