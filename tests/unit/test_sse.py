@@ -1,4 +1,4 @@
-"""The Server-Sent Events stream's relay (web/sse.py), with a fake client (ASGI http events)
+"""The Server-Sent Events stream's relay (web/ssestream.py), with a fake client (ASGI http events)
 and a fake process (frames): no server, no process."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from htagweb_asgi.options import AppOptions
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import PUSH_NUMBER, Kind
 from htagweb_asgi.sessions.store import MemoryStore
-from htagweb_asgi.web import sse
+from htagweb_asgi.web import ssestream
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.services import PagePosition
 from tests.support.eventstream import Event, EventParser
@@ -70,7 +70,7 @@ async def streamed(
     hello: bytes | None = None,
 ) -> AsyncIterator[tuple[FakeClient, FakeProcess]]:
     client, process = FakeClient(), FakeProcess()
-    stream = sse.EventStream(client.send, sealed=hello is not None)  # type: ignore[arg-type]
+    stream = ssestream.EventStream(client.send, sealed=hello is not None)  # type: ignore[arg-type]
     await stream.start()
     target = cast(Any, FakeTarget(process, MemoryStore()))
     async with anyio.create_task_group() as tasks:
@@ -142,7 +142,7 @@ async def test_a_refused_key_agreement_closes_the_stream() -> None:
 
 async def test_a_client_that_leaves_ends_the_relay(monkeypatch: pytest.MonkeyPatch) -> None:
     """...and an idle stream is kept alive with comments meanwhile."""
-    monkeypatch.setattr(sse, "KEEPALIVE_EVERY", 0.01)
+    monkeypatch.setattr(ssestream, "KEEPALIVE_EVERY", 0.01)
     async with streamed() as (client, process):
         process.answer(Kind.OK, {"pid": 1})
         await client.next_event()
@@ -155,7 +155,7 @@ async def test_a_client_that_leaves_ends_the_relay(monkeypatch: pytest.MonkeyPat
 async def test_a_stream_ends_after_its_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:
     """...with no close event: the page opens the next one at once (a server that stops
     waits for open responses to end: uvicorn does)."""
-    monkeypatch.setattr(sse, "STREAM_LIFETIME", 0.05)
+    monkeypatch.setattr(ssestream, "STREAM_LIFETIME", 0.05)
     async with streamed() as (client, process):
         process.answer(Kind.OK, {"pid": 1})
         assert control(await client.next_event()) == {"ready": True}
