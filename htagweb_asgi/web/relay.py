@@ -56,7 +56,8 @@ async def serve_websocket(
     if (await receive())["type"] != "websocket.connect":
         return
     if not app.options.websocket:
-        await refuse(scope, send, 404, "this application does not use websockets")
+        uses = "HTTP interactions" if app.options.page_transport == "http" else "SSE and POST"
+        await refuse(scope, send, 404, f"this application uses {uses}")
         return
     if not origin_allowed(scope, services.allowed_origins):
         await refuse(scope, send, 403, "cross-site websocket refused (Origin)")
