@@ -426,7 +426,7 @@
     delay: backoff,
     sleep: function (ms) { return new Promise(function (done) { window.setTimeout(done, ms); }); },
     answered: function () { if (mode === "http") becameUp(); },
-    unanswered: function () { if (mode === "http") wentDown(false); },
+    unanswered: function () { if (mode === "http") wentDown(up); },  // a cut, then failures
   };
 
   // -- what htag calls --------------------------------------------------------------------------

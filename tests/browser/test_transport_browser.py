@@ -95,6 +95,21 @@ def test_a_stream_of_40_pushes_across_a_cut_ends_exactly_1_to_40(
     expect(page.locator(".value")).to_have_text("2")
 
 
+def test_a_click_during_a_cut_over_http_only_is_sent_again_and_applied_once(
+    proxy: TcpProxy, page: Page
+) -> None:
+    """No push channel: the POST that fails is sent again after a back-off, while the page
+    says it is reconnecting."""
+    connected(page, proxy.url + "/http/")
+    proxy.cut(1.5)
+    page.click(".inc")
+    expect(page.locator("#htagweb-reconnecting")).to_have_text("Reconnecting\u2026")
+    expect(page.locator(".value")).to_have_text("2", timeout=STREAM_TIMEOUT)
+    expect(page.locator("#htagweb-reconnecting")).to_have_count(0)
+    page.reload()
+    expect(page.locator(".value")).to_have_text("2")
+
+
 @pytest.mark.parametrize("path", ["/", "/sse/"])
 def test_a_click_whose_reply_is_dropped_is_applied_once(
     proxy: TcpProxy, page: Page, path: str

@@ -19,6 +19,7 @@ def build() -> HtagASGI:
     host = HtagASGI(STREAMING, runtime_dir=RUNTIME, timeout_interaction=10)
     host.add_app("/sse", STREAMING, transport="sse")
     host.add_app("/ws", STREAMING, transport="websocket")
+    host.add_app("/http", STREAMING, http_only=True)
     host.add_app("/parano", STREAMING, parano=True)
     host.add_route("/hello.txt", hello)
     return host
