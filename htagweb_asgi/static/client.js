@@ -320,7 +320,7 @@
       if (!reconnectingTimer) {
         reconnectingTimer = window.setTimeout(function () {
           reconnectingTimer = null;
-          if (!up && !finished) showReconnecting(true);
+          if (!up && !finished && !expired) showReconnecting(true);
         }, RECONNECTING_AFTER_MS);
       }
       return;
@@ -349,8 +349,12 @@
 
   function channelLost(name, wasUp, code, reason) {
     if (finished) return;
+    if (ended(code, reason)) {  // no reconnection: nothing says "Reconnecting…"
+      up = false;
+      setOnline(false);
+      return;
+    }
     wentDown(wasUp);
-    if (ended(code, reason)) return;
     if (name === "websocket" && !everUp && cfg.transport === "auto" && H.transports.events) {
       fallBack();
       return;

@@ -37,7 +37,6 @@
     // The outcome of one exchange: {reply: text}, {retry: ms (0: ours to choose)}, or {done}
     // when the page was told why it cannot go on.
     async function exchange(text) {
-      var response;
       try {
         if (parano && session === null) {  // the page's first exchange: agree on keys first
           var pending = await parano.newAgreement();
@@ -47,14 +46,14 @@
           session = await parano.completeAgreement(pending, welcome.reply, false);
         }
         var body = parano ? await parano.seal(session, text) : text;
-        response = await fetchPost(body, parano ? parano.SEALED_TYPE : "application/json");
+        var response = await fetchPost(body, parano ? parano.SEALED_TYPE : "application/json");
+        var outcome = await readBody(response);
+        if (outcome.reply && parano) outcome.reply = await parano.open(session, outcome.reply);
+        return outcome;
       } catch (error) {
         if (parano && error instanceof parano.ChannelError) throw error;
-        return {retry: 0};  // the network failed: no answer, send it again
+        return {retry: 0};  // the network failed (before or during the answer): send it again
       }
-      var outcome = await readBody(response);
-      if (outcome.reply && parano) outcome.reply = await parano.open(session, outcome.reply);
-      return outcome;
     }
 
     async function readBody(response) {

@@ -110,21 +110,37 @@ def test_a_click_during_a_cut_over_http_only_is_sent_again_and_applied_once(
     expect(page.locator(".value")).to_have_text("2")
 
 
-@pytest.mark.parametrize("path", ["/", "/sse/"])
+@pytest.mark.parametrize("path", ["/", "/sse/", "/sse/ (cut in the body)"])
 def test_a_click_whose_reply_is_dropped_is_applied_once(
     proxy: TcpProxy, page: Page, path: str
 ) -> None:
-    connected(page, proxy.url + path)
+    app, _, how = path.partition(" ")
+    connected(page, proxy.url + app)
     dropped = proxy.dropped
-    if path == "/":
+    if app == "/":
         proxy.drop_message(lambda payload: b'"reply"' in payload)
     else:
-        proxy.drop_response(b"/_/post")
+        proxy.drop_response(b"/_/post", head=bool(how))
     page.click(".inc")
     expect(page.locator(".value")).to_have_text("2")
     assert proxy.dropped == dropped + 1
     page.reload()
     expect(page.locator(".value")).to_have_text("2")
+
+
+def test_a_page_whose_process_expired_does_not_say_it_reconnects(
+    proxy: TcpProxy, page: Page
+) -> None:
+    """Ended after inactivity (4003): the page marks itself offline, says nothing of
+    reconnecting (it will not), and its next click reloads it with a fresh App."""
+    page.clock.install()  # the page's timers, moved on by the test below
+    connected(page, proxy.url + "/idle/")
+    expect(page.locator("body")).to_have_class("htagoff", timeout=10_000)
+    page.clock.fast_forward(5000)  # past the moment "Reconnecting…" would show
+    expect(page.locator("#htagweb-reconnecting, #htagweb-offline")).to_have_count(0)
+    with page.expect_navigation():
+        page.click(".inc")
+    expect(page.locator(".value")).to_have_text("0")
 
 
 def test_two_tabs_stay_consistent(proxy: TcpProxy, context: BrowserContext) -> None:

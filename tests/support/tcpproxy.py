@@ -7,7 +7,8 @@ both use it) and forwards bytes both ways, and on request:
   drop, a proxy restart);
 - ``refuse_websockets``: answers every websocket upgrade with 403 (a proxy that blocks them);
 - ``drop_response(marker)``: the response to the next HTTP request whose head has `marker`
-  never comes: the connection is cut when it starts (the server did the work);
+  never comes: the connection is cut when it starts (the server did the work); with
+  ``head=True``, it is cut after the response's head, in its body;
 - ``drop_message(predicate)``: the next websocket message from the server that `predicate`
   accepts is not passed on: the connection is cut there instead.
 
@@ -34,7 +35,7 @@ class _Link:
         self.client = client
         self.server: asyncio.StreamWriter | None = None
         self.websocket = False
-        self.drop_next_response = False
+        self.drop_next_response: bool | str = False  # True, or "body": pass the head on
 
     def cut(self) -> None:
         for writer in (self.client, self.server):
@@ -56,6 +57,7 @@ class TcpProxy:
         self._links: set[_Link] = set()
         self._down_until = 0.0
         self._response_marker: bytes | None = None
+        self._response_head = False
         self._message_predicate: Callable[[bytes], bool] | None = None
         self._server: asyncio.Server | None = None
 
@@ -82,7 +84,8 @@ class TcpProxy:
         """End every connection now, and answer none for `seconds`."""
         self._call(self._cut, seconds)
 
-    def drop_response(self, marker: bytes) -> None:
+    def drop_response(self, marker: bytes, head: bool = False) -> None:
+        self._call(setattr, self, "_response_head", head)
         self._call(setattr, self, "_response_marker", marker)
 
     def drop_message(self, predicate: Callable[[bytes], bool]) -> None:
@@ -154,7 +157,7 @@ class TcpProxy:
     def _arm_response_drop(self, link: _Link, data: bytes) -> None:
         if self._response_marker is not None and self._response_marker in data:
             self._response_marker = None
-            link.drop_next_response = True
+            link.drop_next_response = "body" if self._response_head else True
 
     async def _pump_up(self, reader: asyncio.StreamReader, link: _Link) -> None:
         assert link.server is not None
@@ -169,6 +172,12 @@ class TcpProxy:
         frames = _ServerFrames() if link.websocket else None
         while data := await reader.read(65536):
             if link.drop_next_response:
+                if link.drop_next_response == "body":
+                    head = (
+                        data + await reader.readuntil(_HEAD_END) if _HEAD_END not in data else data
+                    )
+                    link.client.write(head[: head.index(_HEAD_END) + 4])
+                    await link.client.drain()
                 self.dropped += 1
                 link.cut()
                 return

@@ -20,6 +20,7 @@ def build() -> HtagASGI:
     host.add_app("/sse", STREAMING, transport="sse")
     host.add_app("/ws", STREAMING, transport="websocket")
     host.add_app("/http", STREAMING, http_only=True)
+    host.add_app("/idle", STREAMING, timeout_inactivity=1.5)
     host.add_app("/parano", STREAMING, parano=True)
     host.add_route("/hello.txt", hello)
     return host
