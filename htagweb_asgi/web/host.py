@@ -27,6 +27,8 @@ from htagweb_asgi.web.relay import Relay, serve_websocket
 from htagweb_asgi.web.rotation import serve_new_cookie
 from htagweb_asgi.web.routing import MountedApp, Route, RouteKind, Router, mount_point
 from htagweb_asgi.web.services import Services
+from htagweb_asgi.web.sse import serve_events
+from htagweb_asgi.web.ssestream import EventStream
 from htagweb_asgi.web.static import serve_script
 
 if TYPE_CHECKING:
@@ -83,6 +85,7 @@ class HtagASGI:
         http_only: bool = False,
         timeout_interaction: float = 60.0,
         timeout_inactivity: float = 0.0,
+        transport: str = "auto",
         sessions: Sessions | None = None,
         secret_key: str | bytes | None = None,
         cookie_name: str = "htagweb_session",
@@ -100,7 +103,7 @@ class HtagASGI:
         cluster: ClusterSettings | None = None,
     ) -> None:
         self._defaults = AppOptions(
-            debug, parano, http_only, timeout_interaction, timeout_inactivity
+            debug, parano, http_only, timeout_interaction, timeout_inactivity, transport
         )
         _check_parano(self._defaults)
         self._limits = Limits(max_body_size, max_frame_size, max_query_size, max_processes)
@@ -177,7 +180,7 @@ class HtagASGI:
             await serve_healthz(scope, send)  # liveness: before (and whatever) readiness says
             return
         if route.app is not None and await services.readiness.check():
-            await self._unavailable(route.app, scope, receive, send)
+            await self._unavailable(route, route.app, scope, receive, send)
             return
         if scope["type"] == "http":
             await self._http(services, route, scope, receive, send, prefix, sub)
@@ -198,6 +201,8 @@ class HtagASGI:
             await serve_page(services, route.app, scope, send, prefix, sub)
         elif route.kind is RouteKind.POST and route.app is not None:
             await serve_post(services, route.app, scope, receive, send, prefix)
+        elif route.kind is RouteKind.EVENTS and route.app is not None:
+            await serve_events(services, route.app, scope, receive, send)
         elif route.kind is RouteKind.SESSION and route.app is not None:
             await serve_new_cookie(services, scope, receive, send, prefix)
         elif route.kind is RouteKind.CLIENT:
@@ -228,6 +233,7 @@ class HtagASGI:
 
     async def _unavailable(
         self,
+        route: Route,
         app: MountedApp,
         scope: Mapping[str, Any],
         receive: ASGIReceiveCallable,
@@ -243,6 +249,10 @@ class HtagASGI:
                 await relay.refuse(failure.code, failure.text(app.options.debug))
         elif scope.get("method") == "POST":
             await send_ended(send, failure.status, failure.code, failure.text(app.options.debug))
+        elif route.kind is RouteKind.EVENTS and app.options.event_stream:
+            stream = EventStream(send, sealed=app.options.parano)  # the page reads its close
+            await stream.start()
+            await stream.close(failure.code, failure.text(app.options.debug))
         else:
             await send_failure(services, send, failure, app.options.debug)
 

@@ -36,7 +36,7 @@ from htagweb_asgi.web.query import init_args
 from htagweb_asgi.web.request import page_request
 from htagweb_asgi.web.routing import MountedApp, relative_to_root
 from htagweb_asgi.web.services import Services
-from htagweb_asgi.web.static import CLIENT_JS, HTAG2_BRIDGE_JS, script_url
+from htagweb_asgi.web.static import page_scripts, script_url
 from htagweb_asgi.web.target import UserTarget
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class RenderedPage:
     html: str
     instance: str
     htag: int = 1  # the htag major that rendered it: htag 2 pages need the bridge script
+    push: int = 0  # the number of the App's last push when it was rendered
 
 
 async def serve_page(
@@ -91,13 +92,17 @@ async def serve_page(
         await send_failure(services, send, explain(exc, str(app.ref)), app.options.debug)
         return
     config: dict[str, Any] = {
-        "transport": "http" if app.options.http_only else "ws",
+        "transport": app.options.page_transport,
         "parano": app.options.parano,
         "codes": page_table(),
+        "push": page.push,
     }
-    if app.options.http_only:
+    if app.options.posts:
         config["csrf"] = services.sessions.csrf_token(session_id)
-    html = inject_client(page, prefix=public_prefix, sub=sub, base=app.base, config=config)
+    scripts = page_scripts(app.options, page.htag)
+    html = inject_client(
+        page, prefix=public_prefix, sub=sub, base=app.base, config=config, scripts=scripts
+    )
     headers = services.page_headers()
     if new_cookie and target.session_id == session_id:
         cookie = services.sessions.set_cookie(session_id, scope, public_prefix)
@@ -150,7 +155,9 @@ async def render_page(
         if kind is Kind.HTML:
             head, _, html = payload.decode().partition("\n")
             header = json.loads(head)
-            return RenderedPage(html, header["instance"], int(header.get("htag", 1)))
+            return RenderedPage(
+                html, header["instance"], int(header.get("htag", 1)), int(header.get("push", 0))
+            )
         if kind is Kind.FAIL:
             raise PageError(load_json(payload)["message"])
         if kind is not Kind.MISMATCH:
@@ -181,9 +188,15 @@ async def _request_page(
 
 
 def inject_client(
-    page: RenderedPage, *, prefix: str, sub: str, base: str, config: dict[str, Any]
+    page: RenderedPage,
+    *,
+    prefix: str,
+    sub: str,
+    base: str,
+    config: dict[str, Any],
+    scripts: list[str],
 ) -> str:
-    """Put the client's config and script at the top of ``<head>``."""
+    """Put the client's config and scripts at the top of ``<head>``."""
     settings: Mapping[str, Any] = {
         "sub": quote(sub, safe="/:@!$&'()*+,;=-._~"),
         "prefix": prefix,
@@ -192,7 +205,6 @@ def inject_client(
         **config,
     }
     blob = json.dumps(settings, separators=(",", ":")).replace("<", "\\u003c")
-    scripts = [CLIENT_JS] if page.htag == 1 else [CLIENT_JS, HTAG2_BRIDGE_JS]
     to_root = relative_to_root(sub)
     tags = f'<script id="htagweb-config" type="application/json">{blob}</script>' + "".join(
         f'<script src="{script_url(name, to_root)}"></script>' for name in scripts

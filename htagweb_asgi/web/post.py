@@ -1,4 +1,9 @@
-"""POST of an interaction (``http_only`` Apps): one request, one reply, no push.
+"""POST of an interaction: one request, one reply (pushes go by Server-Sent Events, web/sse.py,
+or not at all for ``http_only``). Every transport but "websocket" posts its interactions.
+
+A page numbers its interactions (proc/pagewire.py) and posts the same one again when it got no
+answer (a cut, a proxy that dropped the reply): the process answers it again, never runs it
+twice, and the reply says which interaction it answers.
 
 With ``parano`` the body and the reply are encrypted envelopes (application/octet-stream),
 relayed unread; a body that is not shaped like one is refused (415) before the process sees it.
@@ -49,7 +54,7 @@ async def serve_post(
 ) -> None:
     """Check an interaction POST (size, session, page, same site), then relay it; when the
     App rotated the session, the reply carries the new cookie (under `prefix`)."""
-    if not app.options.http_only:  # websocket Apps never POST: keep the surface small
+    if not app.options.posts:  # websocket-only Apps never POST: keep the surface small
         await send_response(send, 404, b"not found")
         return
     if scope.get("method") != "POST":
