@@ -403,6 +403,12 @@
     cookiePending.then(function () { if (!finished && !up) channel.open(); });
   }
 
+  function newCsrf(response) {
+    // The new session's CSRF token, when an answer names it (the session rotated).
+    var token = response.ok && response.headers.get("x-htagweb-csrf");
+    if (token) cfg.csrf = token;
+  }
+
   function newCookie(token) {
     // The App rotated the session (a login): a websocket cannot set cookies, so the page
     // trades the token for the new cookie. Reconnections and reloads wait for it.
@@ -411,6 +417,7 @@
       body: token,
       credentials: "same-origin",
     }).then(function (response) {
+      newCsrf(response);
       if (!response.ok) console.error("htagweb: the new session cookie was refused");
     }).catch(function () { console.error("htagweb: the new session cookie was not set"); });
   }
@@ -473,6 +480,7 @@
     lost: channelLost,
     hint: hint,
     newCookie: newCookie,
+    newCsrf: newCsrf,
     ended: ended,
     channelFailed: channelFailed,
     showError: showError,

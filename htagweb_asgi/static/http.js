@@ -26,13 +26,15 @@
     var failures = 0;
 
     async function fetchPost(body, contentType) {
-      return window.fetch(core.endpoint + "post" + core.query, {
+      var response = await window.fetch(core.endpoint + "post" + core.query, {
         method: "POST",
         headers: {"content-type": contentType, "x-htagweb-csrf": core.cfg.csrf || ""},
         body: body,
         credentials: "same-origin",
         cache: "no-store",
       });
+      core.newCsrf(response);  // the App rotated the session: the next POSTs need its token
+      return response;
     }
 
     // The outcome of one exchange: {reply: text}, {retry: ms (0: ours to choose)}, or {done}

@@ -98,7 +98,7 @@ async def serve_page(
         "push": page.push,
     }
     if app.options.posts:
-        config["csrf"] = services.sessions.csrf_token(session_id)
+        config["csrf"] = services.sessions.csrf_token(target.session_id)  # rotated or not
     scripts = page_scripts(app.options, page.htag)
     html = inject_client(
         page, prefix=public_prefix, sub=sub, base=app.base, config=config, scripts=scripts

@@ -34,7 +34,7 @@ from htagweb_asgi.web.http import (
     send_response,
 )
 from htagweb_asgi.web.routing import MountedApp
-from htagweb_asgi.web.security import cross_site_refusal
+from htagweb_asgi.web.security import CSRF_HEADER, cross_site_refusal
 from htagweb_asgi.web.services import Services, page_instance
 from htagweb_asgi.web.target import UserTarget, why_gone
 
@@ -53,7 +53,8 @@ async def serve_post(
     prefix: str = "",
 ) -> None:
     """Check an interaction POST (size, session, page, same site), then relay it; when the
-    App rotated the session, the reply carries the new cookie (under `prefix`)."""
+    App rotated the session, the reply carries the new cookie (under `prefix`) and the new
+    session's CSRF token (``x-htagweb-csrf``: the page's next POSTs need it)."""
     if not app.options.posts:  # websocket-only Apps never POST: keep the surface small
         await send_response(send, 404, b"not found")
         return
@@ -88,7 +89,9 @@ async def serve_post(
             if message["type"] == "http.response.start" and target.session_id != session_id:
                 public = services.public_prefix if services.public_prefix is not None else prefix
                 cookie = services.session_cookie(scope, target.session_id, public)
-                message = {**message, "headers": [*message["headers"], *cookie]}
+                csrf = services.sessions.csrf_token(target.session_id).encode()
+                headers = [*message["headers"], *cookie, (CSRF_HEADER, csrf)]
+                message = {**message, "headers": headers}
             await send(message)
 
         parano = app.options.parano
