@@ -67,12 +67,14 @@ class FakeClient:
 
 @asynccontextmanager
 async def streamed(
-    hello: bytes | None = None,
+    hello: bytes | None = None, replacement: FakeProcess | None = None
 ) -> AsyncIterator[tuple[FakeClient, FakeProcess]]:
     client, process = FakeClient(), FakeProcess()
     stream = ssestream.EventStream(client.send, sealed=hello is not None)  # type: ignore[arg-type]
     await stream.start()
-    target = cast(Any, FakeTarget(process, MemoryStore()))
+    fake = FakeTarget(process, MemoryStore())
+    fake.replacement = replacement  # what answers for the key after `process`
+    target = cast(Any, fake)
     async with anyio.create_task_group() as tasks:
         receive = cast(Any, client.receive)
         tasks.start_soon(stream.serve, receive, target, "0" * 32, POSITION, hello, APP)
@@ -162,3 +164,25 @@ async def test_a_stream_ends_after_its_lifetime(monkeypatch: pytest.MonkeyPatch)
         with anyio.fail_after(STEP):
             await client.ended.wait()
         assert client.events == [] and process.closed
+
+
+async def test_a_process_that_another_page_replaced_is_told_replaced() -> None:
+    """As on a websocket (web/target.why_gone): another process answers for the key, so a
+    page of the session with other arguments replaced this one; reloading would replace it
+    back."""
+    replacement = FakeProcess(pid=4343)
+    async with streamed(replacement=replacement) as (client, process):
+        process.answer(Kind.OK, {"pid": 1})
+        await client.next_event()
+        process.die()
+        assert control(await client.next_event())["close"] == Close.REPLACED
+    assert replacement.closed  # only asked which process it is
+
+
+async def test_a_page_over_its_connections_is_refused_with_too_many() -> None:
+    """The process refuses to attach one more stream to the page (max_websockets_per_page)."""
+    async with streamed() as (client, process):
+        process.answer(Kind.REJECT, {"code": Close.TOO_MANY, "reason": "too many"})
+        assert control(await client.next_event()) == {"close": Close.TOO_MANY, "reason": "too many"}
+        with anyio.fail_after(STEP):
+            await client.ended.wait()
