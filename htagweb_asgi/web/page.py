@@ -144,14 +144,16 @@ async def render_page(
         async with channel:
             try:
                 kind, payload = await _request_page(target, channel, request, time_limit)
-            except ChannelClosed:  # it died: it crashed, or another request replaced it
-                channel = await target.spawn(replace_pid=channel.pid)
-                deaths += not channel.existed  # nobody had replaced it: it ended by itself
-                if deaths > 1:  # the App cannot start: no process of it is left running
-                    await channel.aclose()
-                    await target.kill(None)
-                    raise PageError("the application's process ended while starting") from None
-                continue
+            except ChannelClosed:
+                kind, payload = Kind.END, b""
+        if kind is Kind.END:  # it died or is ending: it crashed, or another request replaced it
+            channel = await target.spawn(replace_pid=channel.pid)  # (it says so: END 4008)
+            deaths += not channel.existed  # nobody had replaced it: it ended by itself
+            if deaths > 1:  # the App cannot start: no process of it is left running
+                await channel.aclose()
+                await target.kill(None)
+                raise PageError("the application's process ended while starting")
+            continue
         if kind is Kind.HTML:
             head, _, html = payload.decode().partition("\n")
             header = json.loads(head)
