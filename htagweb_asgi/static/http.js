@@ -112,7 +112,11 @@
       // loads that never do. A refusal is explained (REPLACED, TOO_MANY...).
       try {
         var response = await fetchPost("", "application/json");
-        if (!response.ok) await readBody(response);
+        if (response.ok) {
+          await response.text();  // read to its end: the exchange is over
+        } else {
+          await readBody(response);
+        }
       } catch (error) {
         console.info("htagweb: the page could not say it has loaded: " + error);
       }
