@@ -75,6 +75,8 @@ async def _assignment(app: UserApp, control: socket.socket) -> socket.socket | N
             message, fds, _flags, _address = socket.recv_fds(control, 4096, 1)
         except BlockingIOError:
             return
+        except OSError:  # the template is gone (killed: ECONNRESET): no assignment will come
+            message, fds = b"", []
         loop.remove_reader(control.fileno())
         if not received.done():
             received.set_result((message, fds))
