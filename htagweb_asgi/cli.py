@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from htagweb_asgi import paths
+from htagweb_asgi.options import TRANSPORTS
 from htagweb_asgi.protocol import control
 from htagweb_asgi.protocol.control import MIN_MATCH
 from htagweb_asgi.web.host import HtagASGI
@@ -42,6 +43,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-w", "--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks in pages")
     parser.add_argument("--http-only", action="store_true", help="HTTP interactions, no websocket")
+    parser.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="auto",
+        help="websocket, falling back to SSE and POST (auto); or only one of them",
+    )
     parser.add_argument("--parano", action="store_true", help="encrypt interactions end to end")
     parser.add_argument("--timeout-interaction", type=float, default=60.0, metavar="SECONDS")
     parser.add_argument("--timeout-inactivity", type=float, default=0.0, metavar="SECONDS")
@@ -64,6 +71,7 @@ def worker_config(args: argparse.Namespace) -> dict[str, Any]:
         "app": args.app,
         "debug": args.debug,
         "http_only": args.http_only,
+        "transport": args.transport,
         "parano": args.parano,
         "timeout_interaction": args.timeout_interaction,
         "timeout_inactivity": args.timeout_inactivity,
@@ -79,6 +87,7 @@ def app_from_config(config: dict[str, Any]) -> HtagASGI:
         config["app"],
         debug=config["debug"],
         http_only=config["http_only"],
+        transport=config["transport"],
         parano=config["parano"],
         timeout_interaction=config["timeout_interaction"],
         timeout_inactivity=config["timeout_inactivity"],

@@ -35,6 +35,9 @@ def parse_size(value: int | str | None) -> int | None:
     return value
 
 
+TRANSPORTS = ("auto", "websocket", "sse", "http")
+
+
 @dataclass(frozen=True)
 class AppOptions:
     """What can be set per App, with htagweb's names and meanings.
@@ -42,7 +45,8 @@ class AppOptions:
     - debug: Python tracebacks shown in the page; otherwise a short message.
     - parano: end-to-end encryption of interactions and pushes between the page and the
       user's process (X25519, HKDF-SHA256, AES-256-GCM; the host relays ciphertext).
-    - http_only: interactions over HTTP POST, no websocket (so no ``tag.update()`` push).
+    - http_only: interactions over HTTP POST, no websocket (so no ``tag.update()`` push);
+      the same as ``transport="http"``, and it wins over ``transport``.
     - timeout_interaction: seconds an interaction (or the App's creation) may take before its
       process is killed and the user is told.
     - timeout_inactivity: seconds without interaction after which the process ends (0: never).
@@ -52,6 +56,9 @@ class AppOptions:
       its user is told (see docs/guide/operating.md for how each platform enforces it).
     - cpu_limit: CPU seconds one interaction (and what runs until the next one) may use
       (None: no limit); past it the process ends and its user is told.
+    - transport: how the page talks to its process. "auto" (the default): a websocket,
+      falling back to Server-Sent Events (pushes) and POST (interactions) where the websocket
+      cannot be opened; "websocket" or "sse" only; "http": POST only, no push.
     """
 
     debug: bool = False
@@ -61,8 +68,11 @@ class AppOptions:
     timeout_inactivity: float = 0.0
     memory_limit: int | str | None = None
     cpu_limit: float | None = None
+    transport: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(map(repr, TRANSPORTS))}")
         if not (self.timeout_interaction > 0 and math.isfinite(self.timeout_interaction)):
             raise ValueError("timeout_interaction must be a positive number of seconds")
         if not (self.timeout_inactivity >= 0 and math.isfinite(self.timeout_inactivity)):
@@ -79,6 +89,26 @@ class AppOptions:
     def memory_bytes(self) -> int | None:
         """memory_limit in bytes (a string was parsed at construction)."""
         return parse_size(self.memory_limit)
+
+    @property
+    def page_transport(self) -> str:
+        """The transport the page uses: `transport`, or "http" under ``http_only``."""
+        return "http" if self.http_only else self.transport
+
+    @property
+    def websocket(self) -> bool:
+        """Whether the page may open a websocket."""
+        return self.page_transport in ("auto", "websocket")
+
+    @property
+    def event_stream(self) -> bool:
+        """Whether the page may open a Server-Sent Events stream (pushes without websocket)."""
+        return self.page_transport in ("auto", "sse")
+
+    @property
+    def posts(self) -> bool:
+        """Whether the page may POST its interactions (every transport but "websocket")."""
+        return self.page_transport != "websocket"
 
     def with_overrides(self, **overrides: Any) -> AppOptions:
         """Return a copy with some fields changed (unknown names raise TypeError)."""
@@ -125,11 +155,12 @@ class Admission:
     - client_share: the fraction of ``max_processes`` one client address may hold (at least
       one process); beyond, its least used idle process makes room, else a 429.
     - unattached_timeout: seconds a user process lives when its page never attached (no
-      websocket, no interaction: a crawler, a link preview, a flood); 0: as long as others.
-    - max_websockets_per_page: open websockets to one App instance (every tab of a session
-      showing one App shares it); more are refused with close code 4009.
-    - max_websockets_per_session: open websockets of one session in one server worker,
-      whatever the App (4009 beyond).
+      websocket, no event stream, no interaction: a crawler, a link preview, a flood); 0: as
+      long as others.
+    - max_websockets_per_page: open websockets and event streams to one App instance (every
+      tab of a session showing one App shares it); more are refused with close code 4009.
+    - max_websockets_per_session: open websockets and event streams of one session in one
+      server worker, whatever the App (4009 beyond).
     - trusted_proxies: the addresses (IPs, networks such as ``"10.0.0.0/8"``, or ``"unix"``
       for a unix-socket peer) of proxies whose `forwarded_header` names the client; from any
       other peer the header is ignored, so a client cannot choose its own address.

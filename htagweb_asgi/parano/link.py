@@ -1,10 +1,11 @@
 """The user process's side of ``parano``: what a host connection may send, and its keys.
 
-A websocket connection holds one session for its whole life: its first message must be a
-HELLO (answered with a WELCOME), every later one a SEALED message of that session, counters
-strictly in sequence. HTTP interactions come one per connection, so the process keeps the
-sessions of http_only pages in a small table by id: a page's HELLO creates one, its later
-POSTs name it (counters only increasing: a lost exchange leaves a gap).
+A websocket connection or an event stream holds one session for its whole life: its first
+message must be a HELLO (answered with a WELCOME), every later one a SEALED message of that
+session, counters strictly in sequence. HTTP interactions come one per connection, so the
+process keeps the sessions of the pages that POST in a small table by id: a page's HELLO
+creates one, its later POSTs name it (counters only increasing: a lost exchange leaves a gap,
+and a resent interaction is sealed again under a higher one).
 
 Every refusal is a :class:`~htagweb_asgi.protocol.codes.Rejected` with
 ``Close.CHANNEL_BROKEN``, which the host turns into a close (websocket)
@@ -20,11 +21,11 @@ from htagweb_asgi.parano import envelope
 from htagweb_asgi.parano.agreement import ChannelError, SecureSession, accept
 from htagweb_asgi.protocol.codes import Close, Rejected
 
-MAX_HTTP_SESSIONS = 32  # per user process: pages (tabs, reloads) of one user's http_only App
+MAX_HTTP_SESSIONS = 32  # per user process: pages (tabs, reloads) of one user's App that POST
 
 
 class HttpSessions:
-    """The sessions of http_only pages; beyond `limit`, the least recently used is dropped."""
+    """The sessions of the pages that POST; beyond `limit`, the least recently used is dropped."""
 
     def __init__(self, limit: int = MAX_HTTP_SESSIONS) -> None:
         self._limit = limit

@@ -51,6 +51,18 @@ class AppEngine(Protocol):
     def report(self, reply: bytes, problem: str) -> bytes:
         """`reply` with `problem` added (a session value the App set could not be kept)."""
 
+    def full_rendering(self) -> bytes:
+        """A push that renders the whole App again: for a page that missed pushes no longer
+        kept, or the reply to a resent interaction whose reply is no longer kept."""
+
+    def changed(self, reply: bytes) -> bool:
+        """Whether an interaction's reply may change what a page shows (then its effect goes
+        to the App's other pages)."""
+
+    def effect(self, reply: bytes) -> bytes | None:
+        """An interaction's visible effect as a push for the App's *other* pages (without
+        what was for the page that made it: its callback, its scripts), or None."""
+
     async def destroy(self) -> None:
         """The process is ending (it may: not a SIGKILL): run the App's end hook, if any."""
 

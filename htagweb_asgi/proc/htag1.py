@@ -166,6 +166,38 @@ class Htag1App:
         """``hr.sendactions``: what ``tag.update()`` pushes."""
         return await self._push(json.dumps(actions).encode())
 
+    def full_rendering(self) -> bytes:
+        """The actions that re-render the whole App (its <body>), as ``tag.update()`` of the
+        App would: for a page that missed pushes no longer kept."""
+        return json.dumps(self._actions_for([self._renderer.tag])).encode()
+
+    @staticmethod
+    def changed(reply: bytes) -> bool:
+        """Whether an interaction's reply may change what the page shows (htag's "update"
+        replaces tags, "stream" adds to one: a generator's step)."""
+        return b'"update"' in reply or b'"stream"' in reply
+
+    def effect(self, reply: bytes) -> bytes | None:
+        """An interaction's effect for the App's *other* pages: the tags its reply updates or
+        adds to, rendered whole as ``tag.update()`` pushes them (their own scripts included,
+        but not the scripts the interaction ran for its page: ``call()``, a generator's next
+        step)."""
+        actions = json.loads(reply)
+        keys = [*actions.get("update", {}), *actions.get("stream", {})]
+        live = [tag for tag in map(self._tag, keys) if tag is not None]
+        return json.dumps(self._actions_for(list(dict.fromkeys(live)))).encode() if live else None
+
+    def _actions_for(self, tags: list[Any]) -> dict[str, Any]:
+        actions: dict[str, Any] = self._renderer._mkReponse(tags)  # HRenderer.update()'s own
+        return actions
+
+    @staticmethod
+    def _tag(key: str) -> Any:
+        """The live tag an update names (htag keys them by ``id(tag)``, JSON by its text)."""
+        from htag import Tag
+
+        return Tag.find_tag(int(key)) if key.isdigit() else None
+
 
 async def warm_up() -> None:
     """Run htag's page and interaction code once on a throwaway App (in a waiting spare).

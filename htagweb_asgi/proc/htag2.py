@@ -164,6 +164,20 @@ class Htag2App:
         payloads.append(json.loads(error_payload(problem)))
         return json.dumps(payloads).encode()
 
+    def full_rendering(self) -> bytes:
+        """htag 2's own payload that redraws the whole body (the one its outbox uses too)."""
+        return str(self.app._build_initial_payload()).encode()
+
+    @staticmethod
+    def changed(reply: bytes) -> bool:
+        """Whether a reply may change the page: it holds any payload."""
+        return reply.strip() != b"[]"
+
+    def effect(self, reply: bytes) -> bytes | None:
+        """For the other pages, the whole body redrawn: htag 2's payloads resolve the clicking
+        page's callbacks and may run its scripts, and do not say which tags changed."""
+        return self.full_rendering()
+
     async def destroy(self) -> None:
         """Run the App's ``on_destroy`` (sync or async, within DESTROY_TIMEOUT); nothing is
         pushed after it."""

@@ -81,5 +81,5 @@ class ProcessSettings:
     debug: bool
     max_frame: int
     max_session: int = DEFAULT_MAX_SESSION
-    max_websockets: int = 16  # subscribed connections (websockets) at once
+    max_websockets: int = 16  # subscribed connections (websockets, event streams) at once
     cpu_limit: float | None = None  # CPU seconds per interaction, re-armed at each one

@@ -17,6 +17,8 @@ from htagweb_asgi.errors import HtagwebError
 HEADER = struct.Struct(">IB")
 HEADER_SIZE = HEADER.size
 DEFAULT_MAX_FRAME = 64 * 1024 * 1024
+PUSH_NUMBER = struct.Struct(">Q")  # the number that starts an EVENT frame
+PUSH_NUMBER_BYTES = PUSH_NUMBER.size
 
 
 class FrameError(HtagwebError):
@@ -28,8 +30,10 @@ class Kind(bytes, enum.Enum):
 
     # host → user process
     PAGE = b"P"  # JSON {"init": [args, kwargs]}: render the page (create the renderer if needed)
-    ATTACH = b"A"  # JSON {"instance": str, "subscribe": bool}: bind this channel to the instance
-    INTERACT = b"I"  # raw JSON from the browser: {id, method, args, kargs, event}
+    # JSON {"instance": str, "subscribe": bool, "parano": bool, "page": str, "resume": int}:
+    # bind this channel to the instance (page, resume: a page that numbers what it gets)
+    ATTACH = b"A"
+    INTERACT = b"I"  # what the page sent: {"iid", "message"} (proc/pagewire.py), or htag's alone
     SESSION = b"Y"  # JSON {key: JSON text}: the session as stored (sent when it changed)
     # user process → host
     HELLO = b"h"  # JSON {"pid": int}: sent first on every connection
@@ -39,7 +43,8 @@ class Kind(bytes, enum.Enum):
     GONE = b"G"  # JSON {"reason": str}: no such instance here (replaced or never created)
     CHANGES = b"C"  # JSON {key: JSON text or null}: what the App changed in the session
     REPLY = b"R"  # actions JSON for the last INTERACT
-    PUSH = b"U"  # actions JSON from tag.update()
+    PUSH = b"U"  # actions JSON from tag.update(), for a bare client
+    EVENT = b"V"  # push number (8 bytes, big-endian), then the page's message: a numbered push
     REJECT = b"E"  # JSON {"code": int, "reason": str}: the last INTERACT (or ATTACH) refused
     ROTATE = b"W"  # JSON {}: the App called session.rotate(): give the session a new id
     END = b"X"  # JSON {"code": int, "reason": str}: the process is ending (exit(), expiry)

@@ -175,6 +175,19 @@ class ProcessSession(_Tracked):
         self.synced = dict(snapshot)
         self.accessed = bool(pending)
 
+    def restore(self, changes: Mapping[str, str | None]) -> None:
+        """Hold again the `changes` the App made in an interaction that is answered a second
+        time (its page lost the reply): the host stores them again with that answer, and a
+        refresh from a store that never got them the first time (the worker relaying them
+        died) may have undone them here."""
+        for key, text in changes.items():
+            if text is None:
+                super().pop(key, None)
+                self.synced.pop(key, None)
+            else:
+                super().__setitem__(key, json.loads(text))
+                self.synced[key] = text
+
     def take_changes(self, max_size: int) -> dict[str, str | None]:
         """Changes since the last exchange (empty when the session was not even looked at).
 

@@ -4,13 +4,26 @@
  *   sub       the path the server served this page at, below its mount prefix
  *   prefix    the mount prefix as the server saw it (used only if `sub` does not match)
  *   base      the App's path below the prefix ("" for the root App)
- *   instance  the renderer this page was rendered from
- *   transport "ws" (websocket: interactions and pushes) or "http" (POST, no pushes)
- *   csrf      (http) the token the host expects in the x-htagweb-csrf header
+ *   instance  the App instance this page was rendered from
+ *   transport "auto": a websocket, else (it cannot be opened) Server-Sent Events for pushes
+ *             and POST for interactions; "websocket"; "sse"; "http" (POST, no pushes)
+ *   csrf      (POST) the token the host expects in the x-htagweb-csrf header
  *   parano    true: interactions, replies and pushes are encrypted end to end with the user's
- *             process (X25519, HKDF-SHA256, AES-256-GCM; see docs on "parano"); where
- *             this browser cannot, the page says so and sends nothing
+ *             process (parano.js); where this browser cannot, the page says so and sends nothing
  *   codes     the close codes by name (htagweb_asgi/protocol/codes.py: the only table)
+ *   push      the number of the App's last push when the page was rendered
+ *
+ * This file is the part every page has: the interactions waiting for an answer, what comes
+ * back, reconnection, what the page shows. The transports are scripts of their own, linked
+ * only where the App may use them (websocket.js, http.js), and so is parano.js; they
+ * register in window.htagweb and call the `core` below.
+ *
+ * Exactly once: every interaction gets an id (this page's random token, and a number) and
+ * stays queued until its reply, whose id says which it answers; after a cut the page sends
+ * the unanswered ones again, oldest first, and the process answers a resend without running
+ * it twice. Pushes are numbered: a page that comes back says which one it has last and gets
+ * the ones it missed (or one full rendering of the App). A reply names the last push made
+ * before it, and is applied once that push is in (pushes travel apart over SSE).
  *
  * URLs are derived from location.pathname, never hard-coded: the page keeps working when the
  * host is mounted under a prefix or behind a proxy that strips one.
@@ -31,6 +44,11 @@
  *   LIMIT          past its memory or CPU limit     → the reason, with a reload link
  *   UNSUPPORTED_DATA, INVALID_PAYLOAD, POLICY_VIOLATION, MESSAGE_TOO_BIG
  *                  a bad message                    → message (a bug, not a network problem)
+ * Any other end is a cut: the page reconnects after a delay drawn at random below a ceiling
+ * that doubles per failed attempt (250 ms up to 8 s: "full jitter"), or after the delay the
+ * server asked for ({"htagweb": {"reconnect": {"after_ms": N}}}, a draining server).
+ * It shows "Reconnecting…" after a second, says it cannot reach its server after 5 failed
+ * attempts in a row, and after 12 reloads if the server answers (the failsafe).
  */
 (function () {
   "use strict";
@@ -42,33 +60,71 @@
     ? pathname.slice(0, pathname.length - cfg.sub.length)
     : cfg.prefix;
   var endpoint = prefix + cfg.base + "/_/";
-  var query = "?i=" + encodeURIComponent(cfg.instance);
   var RELOADS = "htagweb.reloads";
   var RESTARTED = "htagweb.restarted";  // set before a NO_PROCESS reload: say it once after
-  var RECONNECT_BASE_MS = 250;
-  var RECONNECT_CAP_MS = 8000;
-  var CANNOT_CONNECT_AFTER = 5;  // failed attempts in a row (about 8 s) before the page says so
+  var NO_WEBSOCKET = "htagweb.nows:" + endpoint;  // when a websocket failed here, SSE worked
+  var NO_WEBSOCKET_FOR_MS = 10 * 60 * 1000;
+  var BASE_MS = 250;
+  var CAP_MS = 8000;
+  var MAX_HINT_MS = 5 * 60 * 1000;
+  var READY_WITHIN_MS = 6000;  // a connection that says nothing for longer has failed
+  var RECONNECTING_AFTER_MS = 1000;
+  var CANNOT_CONNECT_AFTER = 5;  // failed attempts in a row before the page says so
+  var FAILSAFE_AFTER = 12;  // failed attempts in a row before a reload (if the server answers)
+  var HOLD_MAX_MS = 3000;  // a reply waits this long at most for the pushes made before it
   var MAX_QUEUED = 100;
+  var H = {transports: {}, parano: null};  // window.htagweb: the scripts register here
 
   var started = false;
   var expired = false;
   var finished = false;
   var cookiePending = Promise.resolve();  // a new session cookie being fetched (rotation)
 
-  // -- page state ----------------------------------------------------------------------------
+  var page = randomToken();  // this page load: every interaction's id starts with it
+  var nextNumber = 1;
+  var pending = [];  // interactions not answered yet, oldest first: {iid, text}
+  var held = [];  // replies waiting for the pushes made before them
+  var holdTimer = null;
+  var lastPush = Number(cfg.push) || 0;
+  var renderAll = false;  // a reply went ahead of its pushes: ask for a full rendering
+
+  var mode = null;  // "websocket", "sse" or "http"
+  var channel = null;  // the transport that brings pushes (websocket: interactions too)
+  var sender = null;  // the transport that sends interactions
+  var up = false;
+  var everUp = false;
+  var failures = 0;  // failed attempts in a row
+  var hintMs = 0;
+  var retryTimer = null;
+  var reconnectingTimer = null;
+
+  function randomToken() {
+    var bytes = new Uint8Array(8);
+    window.crypto.getRandomValues(bytes);
+    return Array.from(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+
+  // -- what the page shows -------------------------------------------------------------------
+  var BOXES = ["htagweb-error", "htagweb-offline", "htagweb-reconnecting", "htagweb-restarted"];
+
   function setOnline(online) {
     if (document.body) document.body.classList.toggle("htagoff", !online);
+  }
+
+  function banner(id, role, css) {
+    var box = document.createElement("div");
+    box.id = id;
+    box.setAttribute("role", role);
+    box.style.cssText = "position:fixed;z-index:2147483647;" + css;
+    return box;
   }
 
   function showError(text, withReload) {
     var box = document.getElementById("htagweb-error");
     if (!box) {
-      box = document.createElement("div");
-      box.id = "htagweb-error";
-      box.setAttribute("role", "alert");
-      box.style.cssText = "position:fixed;z-index:2147483647;left:8px;right:8px;bottom:8px;" +
-        "max-height:40vh;overflow:auto;background:#fee;color:#600;border:1px solid #c00;" +
-        "padding:8px;font:13px monospace;";
+      box = banner("htagweb-error", "alert", "left:8px;right:8px;bottom:8px;max-height:40vh;" +
+        "overflow:auto;background:#fee;color:#600;border:1px solid #c00;padding:8px;" +
+        "font:13px monospace;");
       var close = document.createElement("button");
       close.textContent = "\u00d7";
       close.title = "Dismiss";
@@ -87,6 +143,62 @@
     }
   }
 
+  function showReconnecting(shown) {
+    // A connection that worked is down: the page says so after a moment (a blip shows nothing).
+    var box = document.getElementById("htagweb-reconnecting");
+    if (!shown || document.getElementById("htagweb-offline")) {
+      if (box) box.remove();
+      return;
+    }
+    if (box || !document.body) return;
+    box = banner("htagweb-reconnecting", "status", "left:50%;top:8px;transform:translateX(-50%);" +
+      "background:#eef4ff;color:#124;border:1px solid #69c;border-radius:12px;padding:4px 12px;" +
+      "font:13px sans-serif;");
+    box.textContent = "Reconnecting\u2026";
+    document.body.appendChild(box);
+  }
+
+  function showCannotConnect(shown) {
+    // The page keeps trying meanwhile; the notice goes away when it connects again.
+    var box = document.getElementById("htagweb-offline");
+    if (!shown) {
+      if (box) box.remove();
+      return;
+    }
+    showReconnecting(false);
+    if (box || !document.body) return;
+    box = banner("htagweb-offline", "status", "left:8px;right:8px;top:8px;background:#fff8e0;" +
+      "color:#533;border:1px solid #c90;padding:8px;font:14px sans-serif;");
+    box.appendChild(document.createTextNode(
+      "This page cannot reach its server. It keeps trying; you can also "));
+    var link = document.createElement("a");
+    link.href = "";
+    link.textContent = "reload the page";
+    box.appendChild(link);
+    box.appendChild(document.createTextNode("."));
+    document.body.appendChild(box);
+    console.error("htagweb: the connection to " + endpoint + " fails (" + mode + "). If you run " +
+      "this server: is a websocket library installed (uvicorn needs 'uvicorn[standard]' or " +
+      "'websockets')? Does a proxy buffer or block it?");
+  }
+
+  function apply(actions) {
+    // htag may replace <body>: our boxes and the offline class stay.
+    var boxes = BOXES.map(function (id) { return document.getElementById(id); });
+    var offline = document.body && document.body.classList.contains("htagoff");
+    try {
+      window.action(actions);
+    } finally {
+      boxes.forEach(function (box) { if (box && !box.isConnected) document.body.appendChild(box); });
+      if (offline) document.body.classList.add("htagoff");
+    }
+  }
+
+  window.error = function (text) {  // htag's _error() reports through window.error
+    showError(text === null ? "Communication error with the server." : text, false);
+  };
+
+  // -- ends ----------------------------------------------------------------------------------
   function firstStart() {
     if (started) return;
     started = true;
@@ -100,11 +212,8 @@
   function showRestarted() {
     // The process of the page was gone (its server restarted, or the node serving it
     // stopped): this page is a fresh App; the session (a login) is kept.
-    var box = document.createElement("div");
-    box.id = "htagweb-restarted";
-    box.setAttribute("role", "status");
-    box.style.cssText = "position:fixed;z-index:2147483647;left:8px;right:8px;top:8px;" +
-      "background:#eef6ff;color:#234;border:1px solid #69c;padding:8px;font:14px sans-serif;";
+    var box = banner("htagweb-restarted", "status", "left:8px;right:8px;top:8px;" +
+      "background:#eef6ff;color:#234;border:1px solid #69c;padding:8px;font:14px sans-serif;");
     var close = document.createElement("button");
     close.textContent = "\u00d7";
     close.title = "Dismiss";
@@ -158,301 +267,150 @@
     return false;
   }
 
-  function showCannotConnect(shown) {
-    // The page keeps trying meanwhile; the notice goes away when it connects again.
-    var box = document.getElementById("htagweb-offline");
-    if (!shown) {
-      if (box) box.remove();
-      return;
-    }
-    if (box || !document.body) return;
-    box = document.createElement("div");
-    box.id = "htagweb-offline";
-    box.setAttribute("role", "status");
-    box.style.cssText = "position:fixed;z-index:2147483647;left:8px;right:8px;top:8px;" +
-      "background:#fff8e0;color:#533;border:1px solid #c90;padding:8px;font:14px sans-serif;";
-    box.appendChild(document.createTextNode(
-      "This page cannot reach its server. It keeps trying; you can also "));
-    var link = document.createElement("a");
-    link.href = "";
-    link.textContent = "reload the page";
-    box.appendChild(link);
-    box.appendChild(document.createTextNode("."));
-    document.body.appendChild(box);
-    console.error("htagweb: the websocket to " + wsUrl() + " fails. If you run this server: " +
-      "is a websocket library installed (uvicorn needs 'uvicorn[standard]' or 'websockets')?");
-  }
-
-  window.error = function (text) {  // htag's _error() reports through window.error
-    showError(text === null ? "Communication error with the server." : text, false);
-  };
-
-  // -- parano: end-to-end encryption between this page and the user's process ----------------
-  // Mirrors htagweb_asgi/envelope.py and secure.py. The host relays these bytes unread.
-  //   HELLO   01 | page public key (32)                  WELCOME 02 | process public key | id (16)
-  //   SEALED  03 | session id (16) | counter (8) | AES-256-GCM ciphertext and tag (16)
-  var HELLO = 1;
-  var WELCOME = 2;
-  var SEALED = 3;
-  var HEADER_BYTES = 25;
-  var TAG_BYTES = 16;
-  var WELCOME_BYTES = 49;
-  var SEALED_TYPE = "application/octet-stream";
-  var INFO = new TextEncoder().encode("htagweb-asgi parano v1");
-
-  class ChannelError extends Error {}
-
-  async function paranoUnavailable() {
-    var why = "This application encrypts its messages end to end, and this browser cannot " +
-      "do it here, so nothing was sent: ";
-    if (!window.isSecureContext || !window.crypto || !window.crypto.subtle) {
-      return why + "the page is not in a secure context (browsers allow WebCrypto only over " +
-        "https, or http on localhost). Open it over https.";
-    }
-    try {
-      await newAgreement();
-    } catch (e) {
-      return why + "its WebCrypto lacks X25519. Use an up-to-date browser.";
-    }
-    return null;
-  }
-
-  function concat(a, b) {
-    var out = new Uint8Array(a.length + b.length);
-    out.set(a);
-    out.set(b, a.length);
-    return out;
-  }
-
-  function sameBytes(a, b) {
-    return a.length === b.length && a.every(function (byte, i) { return byte === b[i]; });
-  }
-
-  async function newAgreement() {  // a fresh ephemeral key pair per connection (or http page)
-    var pair = await crypto.subtle.generateKey({name: "X25519"}, false, ["deriveBits"]);
-    var publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-    return {privateKey: pair.privateKey, publicKey: publicKey};
-  }
-
-  function helloOf(agreement) {
-    return concat(Uint8Array.of(HELLO), agreement.publicKey);
-  }
-
-  function aesKey(bytes, usage) {
-    return crypto.subtle.importKey("raw", bytes, "AES-GCM", false, [usage]);
-  }
-
-  async function completeAgreement(agreement, data, strict) {
-    var welcome = new Uint8Array(data);
-    if (welcome.length !== WELCOME_BYTES || welcome[0] !== WELCOME) {
-      throw new ChannelError("not a key agreement answer");
-    }
-    var peerPublic = welcome.slice(1, 33);
-    var sessionId = welcome.slice(33);
-    var shared;
-    try {
-      var peer = await crypto.subtle.importKey("raw", peerPublic, {name: "X25519"}, false, []);
-      shared = await crypto.subtle.deriveBits({name: "X25519", public: peer},
-        agreement.privateKey, 256);
-    } catch (e) {  // e.g. a low-order point: no shared secret
-      throw new ChannelError("the process's public key is not acceptable");
-    }
-    var ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveBits"]);
-    var okm = new Uint8Array(await crypto.subtle.deriveBits({
-      name: "HKDF",
-      hash: "SHA-256",
-      salt: concat(agreement.publicKey, peerPublic),
-      info: concat(INFO, sessionId),
-    }, ikm, 88 * 8));
-    var upKey = await aesKey(okm.slice(0, 32), "encrypt");  // page → process
-    var downKey = await aesKey(okm.slice(32, 64), "decrypt");  // process → page
-    return {
-      sessionId: sessionId,
-      strict: strict,  // websocket: only the next counter; http: any higher one (lost replies)
-      up: {key: upKey, iv: okm.slice(64, 76), counter: BigInt(0)},
-      down: {key: downKey, iv: okm.slice(76, 88), counter: BigInt(0)},
-    };
-  }
-
-  function sealedHeader(sessionId, counter) {
-    var header = new Uint8Array(HEADER_BYTES);
-    header[0] = SEALED;
-    header.set(sessionId, 1);
-    new DataView(header.buffer).setBigUint64(17, counter);
-    return header;
-  }
-
-  function nonceOf(iv, counter) {  // iv XOR the counter as 12 big-endian bytes (as TLS 1.3)
-    var nonce = iv.slice();
-    var view = new DataView(nonce.buffer);
-    view.setBigUint64(4, view.getBigUint64(4) ^ counter);
-    return nonce;
-  }
-
-  async function seal(session, text) {
-    var counter = session.up.counter;
-    session.up.counter = counter + BigInt(1);  // taken before any await: never used twice
-    var header = sealedHeader(session.sessionId, counter);
-    var sealed = await crypto.subtle.encrypt(
-      {name: "AES-GCM", iv: nonceOf(session.up.iv, counter), additionalData: header},
-      session.up.key, new TextEncoder().encode(text));
-    return concat(header, new Uint8Array(sealed));
-  }
-
-  async function openSealed(session, data) {
-    var message = new Uint8Array(data);
-    if (message.length < HEADER_BYTES + TAG_BYTES || message[0] !== SEALED) {
-      throw new ChannelError("not a sealed message");
-    }
-    var header = message.slice(0, HEADER_BYTES);
-    if (!sameBytes(header.slice(1, 17), session.sessionId)) {
-      throw new ChannelError("a message sealed for another session");
-    }
-    var counter = new DataView(header.buffer).getBigUint64(17);
-    if (counter < session.down.counter) throw new ChannelError("a replayed or reordered message");
-    if (session.strict && counter !== session.down.counter) {
-      throw new ChannelError("a message is missing or out of order");
-    }
-    var plain;
-    try {
-      plain = await crypto.subtle.decrypt(
-        {name: "AES-GCM", iv: nonceOf(session.down.iv, counter), additionalData: header},
-        session.down.key, message.slice(HEADER_BYTES));
-    } catch (e) {
-      throw new ChannelError("a message was altered or not sealed with our key");
-    }
-    session.down.counter = counter + BigInt(1);
-    return new TextDecoder().decode(plain);
-  }
-
-  function channelFailed(error, socket) {
-    if (!(error instanceof ChannelError)) {
+  function channelFailed(error) {
+    // Returns true when the transport must close its connection (the channel is broken).
+    var parano = H.parano;
+    if (!(parano && error instanceof parano.ChannelError)) {
       console.error(error);  // not the channel's fault (e.g. an update of a vanished element)
-      return;
+      return false;
     }
-    if (finished) return;
+    if (finished) return false;
     finished = true;
     showError("The encrypted channel to the application failed: " + error.message + ".", true);
-    if (socket && socket.readyState <= WebSocket.OPEN) {
-      socket.close(CODES.CHANNEL_BROKEN, "encrypted channel failed");
-    }
+    return true;
   }
 
-  // -- websocket transport --------------------------------------------------------------------
-  var ws = null;
-  var ready = false;
-  var queue = [];
-  var attempt = 0;
-  var agreement = null;  // parano: this connection's key agreement, until its WELCOME
-  var secure = null;  // parano: this connection's session
-  var inbox = Promise.resolve();  // parano: messages handled one at a time, in order
-  var outbox = Promise.resolve();  // parano: messages sealed and sent one at a time, in order
-  var asked = null;  // the close the host asked for: daphne answers it with 1000, not our code
-  var hinted = null;  // ms before the next attempt, from a draining server (or a restart)
-  var connectedOnce = false;  // later connections are reconnections (the server counts them)
-  var RESTART_SPREAD_MS = 3000;  // 1001/1012 (server going away): first attempt within this
-
-  function wsUrl() {
-    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + window.location.host + endpoint + "ws" + query + (connectedOnce ? "&r=1" : "");
-  }
-
-  function connect() {
-    var socket = new WebSocket(wsUrl());
-    ws = socket;
-    socket.binaryType = "arraybuffer";
-    socket.onmessage = function (event) {
-      if (!cfg.parano) {
-        receive(event.data);
-        return;
-      }
-      inbox = inbox.then(function () { return receiveParano(socket, event.data); })
-        .catch(function (error) { channelFailed(error, socket); });
-    };
-    socket.onclose = function (event) {
-      ws = null;
-      ready = false;
-      agreement = null;
-      secure = null;
-      setOnline(false);
-      var code = asked ? asked.code : event.code;
-      var reason = asked ? asked.reason : event.reason;
-      asked = null;
-      if (hinted === null && (code === 1001 || code === 1012)) {
-        hinted = Math.random() * RESTART_SPREAD_MS;  // a stopping server: don't come back at once
-      }
-      if (!finished && !ended(code, reason)) reconnectLater();
-    };
-  }
-
-  function reconnectLater() {
-    var delay = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * Math.pow(2, attempt));
-    delay = delay * (0.5 + Math.random() / 2);
-    if (hinted !== null) {  // the server said when (its share of a drain's spread)
-      delay = hinted;
-      hinted = null;
-    }
-    attempt += 1;
-    if (attempt >= CANNOT_CONNECT_AFTER) showCannotConnect(true);
-    window.setTimeout(function () { cookiePending.then(connect); }, delay);
-  }
-
-  function receive(data) {
-    var message;
+  // -- what comes back -----------------------------------------------------------------------
+  function parse(data, quiet) {
     try {
-      message = JSON.parse(data);
+      return JSON.parse(data);
     } catch (e) {
-      showError("Unreadable message from the server.", true);
-      return;
-    }
-    if (message && message.htagweb) {
-      control(message.htagweb);
-    } else {
-      window.action(message);
+      if (!quiet) showError("Unreadable message from the server.", true);
+      return null;
     }
   }
 
-  async function receiveParano(socket, data) {
-    if (socket !== ws || finished) return;  // a connection that has closed (or failed) since
-    if (typeof data === "string") {  // only the host's control messages travel in clear
-      var message = null;
-      try { message = JSON.parse(data); } catch (e) { /* refused below */ }
-      if (!(message && message.htagweb)) throw new ChannelError("a message in clear");
-      if (message.htagweb.ready) {
-        var pending = await newAgreement();  // a new key agreement for every connection
-        if (socket !== ws) return;
-        agreement = pending;
-        socket.send(helloOf(pending));
-      } else {
-        control(message.htagweb);
-      }
-      return;
+  function receive(message) {
+    if (typeof message.push === "number") {
+      if (message.push <= lastPush && !renderAll) return;  // had it (sent again after a cut)
+      lastPush = message.push;
+      renderAll = false;
+      apply(message.message);
+      releaseHeld();
+    } else if (typeof message.reply === "string") {
+      var index = pending.findIndex(function (entry) { return entry.iid === message.reply; });
+      if (index < 0) return;  // answered already: this is the answer to a resend
+      pending.splice(index, 1);
+      held.push(message);
+      releaseHeld();
     }
-    if (secure === null) {
-      if (agreement === null) throw new ChannelError("an unexpected key agreement answer");
-      var session = await completeAgreement(agreement, data, true);
-      if (socket !== ws) return;
-      secure = session;
-      agreement = null;
-      becomeReady();
-      return;
-    }
-    var text = await openSealed(secure, data);
-    window.action(JSON.parse(text));
   }
 
-  function becomeReady() {
-    ready = true;
-    connectedOnce = true;
-    attempt = 0;
+  function releaseHeld() {
+    while (held.length && (held[0].after <= lastPush || mode === "http")) {
+      apply(held.shift().message);
+    }
+    window.clearTimeout(holdTimer);
+    holdTimer = held.length ? window.setTimeout(forceHeld, HOLD_MAX_MS) : null;
+  }
+
+  function forceHeld() {
+    // The pushes a reply waits for do not come: apply it, and have the whole App rendered
+    // again (a push older than the reply would otherwise undo some of it).
+    holdTimer = null;
+    while (held.length) apply(held.shift().message);
+    renderAll = true;
+    if (channel && up) channel.restart();
+  }
+
+  // -- connections -----------------------------------------------------------------------------
+  function backoff(attempts) {
+    var hinted = hintMs;
+    hintMs = 0;
+    if (hinted > 0) return hinted + Math.random() * Math.min(hinted, CAP_MS);
+    return Math.random() * Math.min(CAP_MS, BASE_MS * Math.pow(2, attempts));  // full jitter
+  }
+
+  function hint(reconnect) {
+    var after = Number(reconnect && reconnect.after_ms);
+    hintMs = after > 0 ? Math.min(after, MAX_HINT_MS) : 0;
+  }
+
+  function becameUp() {
+    up = true;
+    everUp = true;
+    failures = 0;
+    window.clearTimeout(reconnectingTimer);
+    reconnectingTimer = null;
+    showReconnecting(false);
     showCannotConnect(false);
     window.sessionStorage.removeItem(RELOADS);
     setOnline(true);
-    while (queue.length && ws) transmit(queue.shift());
+  }
+
+  function wentDown(wasUp) {
+    up = false;
+    setOnline(false);
+    if (wasUp) {
+      failures = 0;
+      if (!reconnectingTimer) {
+        reconnectingTimer = window.setTimeout(function () {
+          reconnectingTimer = null;
+          if (!up && !finished && !expired) showReconnecting(true);
+        }, RECONNECTING_AFTER_MS);
+      }
+      return;
+    }
+    failures += 1;
+    if (failures >= CANNOT_CONNECT_AFTER) showCannotConnect(true);
+    if (failures % FAILSAFE_AFTER === 0) failsafe();
+  }
+
+  function failsafe() {
+    // Reload when the server answers (a fresh page restarts everything; the App's state is in
+    // its process), not while it cannot be reached (the browser would show its error page).
+    window.fetch(prefix + "/_/client.js", {method: "HEAD", cache: "no-store"})
+      .then(function (response) { if (response.status < 500 && !finished) reloadSoon(); })
+      .catch(function () { /* unreachable: keep trying */ });
+  }
+
+  function channelUp(name) {
+    becameUp();
+    if (name === "events" && cfg.transport === "auto") {
+      window.sessionStorage.setItem(NO_WEBSOCKET, String(Date.now()));
+    }
+    releaseHeld();
     firstStart();
   }
 
-  function fetchNewCookie(token) {
+  function channelLost(name, wasUp, code, reason) {
+    if (finished) return;
+    if (ended(code, reason)) {  // no reconnection: nothing says "Reconnecting…"
+      up = false;
+      setOnline(false);
+      return;
+    }
+    wentDown(wasUp);
+    if (name === "websocket" && !everUp && cfg.transport === "auto" && H.transports.events) {
+      fallBack();
+      return;
+    }
+    window.clearTimeout(retryTimer);
+    retryTimer = window.setTimeout(reopen, backoff(failures));
+  }
+
+  function reopen() {
+    retryTimer = null;
+    cookiePending.then(function () { if (!finished && !up) channel.open(); });
+  }
+
+  function newCsrf(response) {
+    // The new session's CSRF token, when an answer names it (the session rotated).
+    var token = response.ok && response.headers.get("x-htagweb-csrf");
+    if (token) cfg.csrf = token;
+  }
+
+  function newCookie(token) {
     // The App rotated the session (a login): a websocket cannot set cookies, so the page
     // trades the token for the new cookie. Reconnections and reloads wait for it.
     cookiePending = window.fetch(endpoint + "session", {
@@ -460,156 +418,117 @@
       body: token,
       credentials: "same-origin",
     }).then(function (response) {
+      newCsrf(response);
       if (!response.ok) console.error("htagweb: the new session cookie was refused");
     }).catch(function () { console.error("htagweb: the new session cookie was not set"); });
   }
 
-  function control(message) {
-    if (message.ready) {
-      becomeReady();
-    } else if (message.session) {
-      fetchNewCookie(message.session);
-    } else if (message.reconnect !== undefined && ws) {
-      // The server drains: leave now, come back after the delay it chose (spread over pages).
-      hinted = Math.max(0, Number(message.reconnect) || 0);
-      ws.close(1000, "reconnect");
-    } else if (message.close && ws) {
-      // The host asks us to close: a client-initiated close is the clean end on every server.
-      asked = {code: message.close, reason: message.reason || ""};
-      ws.close(asked.code, asked.reason);
+  window.addEventListener("online", function () {  // the browser says the network is back
+    if (retryTimer) {
+      window.clearTimeout(retryTimer);
+      reopen();
     }
+  });
+
+  function websocketFailedHere() {
+    var when = Number(window.sessionStorage.getItem(NO_WEBSOCKET) || 0);
+    return Date.now() - when < NO_WEBSOCKET_FOR_MS;
   }
 
-  function transmit(text) {
-    if (!cfg.parano) {
-      ws.send(text);
-      return;
-    }
-    var socket = ws;
-    var session = secure;
-    outbox = outbox.then(async function () {
-      var sealed = await seal(session, text);
-      if (socket.readyState === WebSocket.OPEN) socket.send(sealed);
-    }).catch(function (error) { channelFailed(error, socket); });
+  function useWebsocket() {
+    mode = "websocket";
+    channel = sender = H.transports.websocket(core);
+    channel.open();
   }
 
-  function sendOverWebsocket(text) {
-    if (ready && ws && ws.readyState === WebSocket.OPEN) {
-      transmit(text);
-    } else if (queue.length < MAX_QUEUED) {
-      queue.push(text);
-    }
+  function useEvents() {
+    mode = "sse";
+    channel = H.transports.events(core);
+    sender = H.transports.post(core);
+    channel.open();
+    sender.send();
+    firstStart();
   }
 
-  // -- http transport -------------------------------------------------------------------------
-  var httpSession = null;  // parano: the session of this page's POSTs
-  var exchanges = Promise.resolve();  // parano: one exchange at a time (increasing counters)
-
-  async function post(body, contentType) {
-    var response;
-    try {
-      response = await window.fetch(endpoint + "post" + query, {
-        method: "POST",
-        headers: {"content-type": contentType, "x-htagweb-csrf": cfg.csrf || ""},
-        body: body,
-        credentials: "same-origin",
-      });
-    } catch (e) {
-      setOnline(false);
-      showError("The server cannot be reached; try again.", false);
-      return null;
-    }
+  function useHttp() {
+    mode = "http";
+    channel = null;
+    sender = H.transports.post(core);
     setOnline(true);
-    return response;
+    firstStart();
+    sender.announce();  // no stream attaches this page: an empty POST says it has loaded
+    sender.send();
   }
 
-  function explainRefusal(status, reply) {
-    if (!(reply && ended(reply.code, reply.reason))) {
-      showError("The server answered " + status + ".", true);
-    }
+  function fallBack() {
+    console.info("htagweb: no websocket here: pushes by Server-Sent Events, interactions by POST");
+    failures = 0;
+    useEvents();
   }
 
-  async function announce() {
-    // An empty POST says the page has loaded: the server keeps the process of a page that
-    // attached (a websocket does the same), and reclaims those of page loads that never do.
-    var response = await post("", "application/json");
-    if (!response) return;
-    // Read the reply even when it is only "{}": a body left unread keeps its request open
-    // in the browser (DevTools, and so Playwright, never see it finish).
-    var reply = await response.json().catch(function () { return null; });
-    if (!response.ok) explainRefusal(response.status, reply);
-  }
-
-  function sendOverHttp(text) {
-    if (!cfg.parano) return plainExchange(text);
-    exchanges = exchanges.then(function () { return sealedExchange(text); })
-      .catch(function (error) { channelFailed(error, null); });
-    return exchanges;
-  }
-
-  async function plainExchange(text) {
-    var response = await post(text, "application/json");
-    if (!response) return;
-    var reply = await response.json().catch(function () { return null; });
-    if (response.ok && reply) {
-      window.sessionStorage.removeItem(RELOADS);
-      window.action(reply);
-    } else {
-      explainRefusal(response.status, reply);
-    }
-  }
-
-  async function readSealed(response) {  // the reply's bytes, or null once explained
-    if (response.ok && response.headers.get("content-type") === SEALED_TYPE) {
-      return response.arrayBuffer();
-    }
-    explainRefusal(response.status, await response.json().catch(function () { return null; }));
-    return null;
-  }
-
-  async function sealedExchange(text) {
-    if (finished) return;
-    if (httpSession === null) {  // the page's first exchange: agree on keys first
-      var pending = await newAgreement();
-      var answer = await post(helloOf(pending), SEALED_TYPE);
-      var welcome = answer && await readSealed(answer);
-      if (!welcome) return;
-      httpSession = await completeAgreement(pending, welcome, false);
-    }
-    var response = await post(await seal(httpSession, text), SEALED_TYPE);
-    var data = response && await readSealed(response);
-    if (!data) return;
-    var reply = await openSealed(httpSession, data);
-    window.sessionStorage.removeItem(RELOADS);
-    window.action(JSON.parse(reply));
-  }
+  var core = {
+    cfg: cfg,
+    CODES: CODES,
+    endpoint: endpoint,
+    query: "?i=" + encodeURIComponent(cfg.instance),
+    READY_WITHIN_MS: READY_WITHIN_MS,
+    position: function () { return "&t=" + page + "&p=" + (renderAll ? -1 : lastPush); },
+    pending: function () { return pending; },
+    finished: function () { return finished; },
+    parse: parse,
+    receive: receive,
+    up: channelUp,
+    lost: channelLost,
+    hint: hint,
+    newCookie: newCookie,
+    newCsrf: newCsrf,
+    ended: ended,
+    channelFailed: channelFailed,
+    showError: showError,
+    delay: backoff,
+    sleep: function (ms) { return new Promise(function (done) { window.setTimeout(done, ms); }); },
+    answered: function () { if (mode === "http") becameUp(); },
+    unanswered: function () { if (mode === "http") wentDown(up); },  // a cut, then failures
+  };
 
   // -- what htag calls --------------------------------------------------------------------------
   function interact(o) {
     if (expired) { window.location.reload(); return; }
     if (finished) return;
-    var text = JSON.stringify(o);
-    if (cfg.transport === "http") return sendOverHttp(text);
-    sendOverWebsocket(text);
+    if (pending.length >= MAX_QUEUED) {
+      console.warn("htagweb: " + MAX_QUEUED + " interactions wait for the server: one dropped");
+      return;
+    }
+    var iid = page + ":" + nextNumber;
+    nextNumber += 1;
+    var entry = {iid: iid, text: JSON.stringify({iid: iid, message: o})};
+    pending.push(entry);
+    if (sender) sender.send(entry);
   }
 
-  window.htagweb = {interact: interact};
+  H.interact = interact;
+  H.core = core;
+  window.htagweb = H;
 
   document.addEventListener("DOMContentLoaded", async function () {
     if (cfg.parano) {
-      var problem = await paranoUnavailable();
+      var problem = await H.parano.unavailable();
       if (problem) {
         finished = true;  // interact() sends nothing, in clear or otherwise
         showError(problem, false);
         return;
       }
     }
-    if (cfg.transport === "http") {
-      setOnline(true);
-      firstStart();
-      announce();
+    var transport = cfg.transport;
+    if (transport === "auto" && (!H.transports.websocket || websocketFailedHere())) {
+      transport = "sse";
+    }
+    if (transport === "auto" || transport === "websocket") {
+      useWebsocket();
+    } else if (transport === "sse") {
+      useEvents();
     } else {
-      connect();
+      useHttp();
     }
   });
 })();

@@ -1,10 +1,10 @@
-"""The websockets each session holds open in this worker, and their cap.
+"""The websockets and event streams each session holds open in this worker, and their cap.
 
-A websocket costs this worker two file descriptors (the browser's, the user process's) for
-as long as it stays open: one cookie opening a thousand of them would exhaust the worker's
-descriptors and fail unrelated users' page loads. The count is per worker, like the
-descriptors it protects; the user process caps the websockets of each page as well, for
-all workers together (proc/user.py).
+A websocket (or a Server-Sent Events stream: the same here) costs this worker two file
+descriptors (the browser's, the user process's) for as long as it stays open: one cookie opening
+a thousand of them would exhaust the worker's descriptors and fail unrelated users' page loads.
+The count is per worker, like the descriptors it protects; the user process caps the websockets
+of each page as well, for all workers together (proc/user.py).
 """
 
 from __future__ import annotations

@@ -99,5 +99,6 @@ def _in_this_loop(callback: Callable[[], None]) -> Callable[[], None]:
 
 
 def drain_hint(delay_ms: int) -> dict[str, Any]:
-    """The control message that asks a page to reconnect after `delay_ms`."""
-    return {"htagweb": {"reconnect": delay_ms}}
+    """The control message that asks a page to reconnect after `delay_ms` (the page adds
+    its own jitter: docs/reference/protocol.md#control-messages)."""
+    return {"htagweb": {"reconnect": {"after_ms": delay_ms}}}

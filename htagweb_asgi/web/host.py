@@ -34,6 +34,8 @@ from htagweb_asgi.web.relay import Relay, serve_websocket
 from htagweb_asgi.web.rotation import serve_new_cookie
 from htagweb_asgi.web.routing import MountedApp, Route, RouteKind, Router, mount_point
 from htagweb_asgi.web.services import Services
+from htagweb_asgi.web.sse import serve_events
+from htagweb_asgi.web.ssestream import EventStream
 from htagweb_asgi.web.static import serve_script
 
 if TYPE_CHECKING:
@@ -96,6 +98,7 @@ class HtagASGI:
         http_only: bool = False,
         timeout_interaction: float = 60.0,
         timeout_inactivity: float = 0.0,
+        transport: str = "auto",
         sessions: Sessions | None = None,
         secret_key: str | bytes | None = None,
         cookie_name: str = "htagweb_session",
@@ -123,6 +126,7 @@ class HtagASGI:
             http_only,
             timeout_interaction,
             timeout_inactivity,
+            transport=transport,
             memory_limit=memory_limit,
             cpu_limit=cpu_limit,
         )
@@ -206,7 +210,7 @@ class HtagASGI:
             await self._probe(services, route, scope, send)
             return
         if route.app is not None and await services.readiness.check():
-            await self._unavailable(route.app, scope, receive, send)
+            await self._unavailable(route, route.app, scope, receive, send)
             return
         if scope["type"] == "http":
             await self._http(services, route, scope, receive, send, prefix, sub)
@@ -227,6 +231,8 @@ class HtagASGI:
             await serve_page(services, route.app, scope, send, prefix, sub)
         elif route.kind is RouteKind.POST and route.app is not None:
             await serve_post(services, route.app, scope, receive, send, prefix)
+        elif route.kind is RouteKind.EVENTS and route.app is not None:
+            await serve_events(services, route.app, scope, receive, send)
         elif route.kind is RouteKind.SESSION and route.app is not None:
             await serve_new_cookie(services, scope, receive, send, prefix)
         elif route.kind is RouteKind.CLIENT:
@@ -275,6 +281,7 @@ class HtagASGI:
 
     async def _unavailable(
         self,
+        route: Route,
         app: MountedApp,
         scope: Mapping[str, Any],
         receive: ASGIReceiveCallable,
@@ -291,6 +298,10 @@ class HtagASGI:
                 await relay.refuse(failure.code, failure.text(app.options.debug))
         elif scope.get("method") == "POST":
             await send_ended(send, failure.status, failure.code, failure.text(app.options.debug))
+        elif route.kind is RouteKind.EVENTS and app.options.event_stream:
+            stream = EventStream(send, sealed=app.options.parano)  # the page reads its close
+            await stream.start()
+            await stream.close(failure.code, failure.text(app.options.debug))
         else:
             await send_failure(services, send, failure, app.options.debug)
 

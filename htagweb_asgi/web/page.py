@@ -37,7 +37,7 @@ from htagweb_asgi.web.query import init_args
 from htagweb_asgi.web.request import page_request
 from htagweb_asgi.web.routing import MountedApp, relative_to_root
 from htagweb_asgi.web.services import Services
-from htagweb_asgi.web.static import CLIENT_JS, HTAG2_BRIDGE_JS, script_url
+from htagweb_asgi.web.static import page_scripts, script_url
 from htagweb_asgi.web.target import UserTarget
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class RenderedPage:
     instance: str
     htag: int = 1  # the htag major that rendered it: htag 2 pages need the bridge script
     new_process: bool = False  # a process was started for this page (a new user)
+    push: int = 0  # the number of the App's last push when it was rendered
 
 
 async def serve_page(
@@ -103,13 +104,17 @@ async def serve_page(
     if page.new_process:
         stats.observe("new_user_page_seconds", time.monotonic() - started)
     config: dict[str, Any] = {
-        "transport": "http" if app.options.http_only else "ws",
+        "transport": app.options.page_transport,
         "parano": app.options.parano,
         "codes": page_table(),
+        "push": page.push,
     }
-    if app.options.http_only:
-        config["csrf"] = services.sessions.csrf_token(session_id)
-    html = inject_client(page, prefix=public_prefix, sub=sub, base=app.base, config=config)
+    if app.options.posts:
+        config["csrf"] = services.sessions.csrf_token(target.session_id)  # rotated or not
+    scripts = page_scripts(app.options, page.htag)
+    html = inject_client(
+        page, prefix=public_prefix, sub=sub, base=app.base, config=config, scripts=scripts
+    )
     headers = services.page_headers()
     if new_cookie and target.session_id == session_id:
         cookie = services.sessions.set_cookie(session_id, scope, public_prefix)
@@ -154,20 +159,28 @@ async def render_page(
         async with channel:
             try:
                 kind, payload = await _request_page(target, channel, request, time_limit)
-            except ChannelClosed:  # it died: a crash, a limit, or a replacement
-                await target.raise_if_limited(channel.pid)  # not a limit it would reach again
-                new_process = True
-                channel = await target.spawn(replace_pid=channel.pid)
-                deaths += not channel.existed  # nobody had replaced it: it ended by itself
-                if deaths > 1:  # the App cannot start: no process of it is left running
-                    await channel.aclose()
-                    await target.kill(None)
-                    raise PageError("the application's process ended while starting") from None
-                continue
+            except ChannelClosed:
+                kind, payload = Kind.END, b""
+        if kind is Kind.END:  # it died or is ending: a crash, a limit, or another request
+            await target.raise_if_limited(channel.pid)  # replaced it (it says so: END 4008)
+            new_process = True
+            channel = await target.spawn(replace_pid=channel.pid)
+            deaths += not channel.existed  # nobody had replaced it: it ended by itself
+            if deaths > 1:  # the App cannot start: no process of it is left running
+                await channel.aclose()
+                await target.kill(None)
+                raise PageError("the application's process ended while starting")
+            continue
         if kind is Kind.HTML:
             head, _, html = payload.decode().partition("\n")
             header = json.loads(head)
-            return RenderedPage(html, header["instance"], int(header.get("htag", 1)), new_process)
+            return RenderedPage(
+                html,
+                header["instance"],
+                int(header.get("htag", 1)),
+                new_process,
+                int(header.get("push", 0)),
+            )
         if kind is Kind.FAIL:
             raise PageError(load_json(payload)["message"])
         if kind is not Kind.MISMATCH:
@@ -199,9 +212,15 @@ async def _request_page(
 
 
 def inject_client(
-    page: RenderedPage, *, prefix: str, sub: str, base: str, config: dict[str, Any]
+    page: RenderedPage,
+    *,
+    prefix: str,
+    sub: str,
+    base: str,
+    config: dict[str, Any],
+    scripts: list[str],
 ) -> str:
-    """Put the client's config and script at the top of ``<head>``."""
+    """Put the client's config and scripts at the top of ``<head>``."""
     settings: Mapping[str, Any] = {
         "sub": quote(sub, safe="/:@!$&'()*+,;=-._~"),
         "prefix": prefix,
@@ -210,7 +229,6 @@ def inject_client(
         **config,
     }
     blob = json.dumps(settings, separators=(",", ":")).replace("<", "\\u003c")
-    scripts = [CLIENT_JS] if page.htag == 1 else [CLIENT_JS, HTAG2_BRIDGE_JS]
     to_root = relative_to_root(sub)
     tags = f'<script id="htagweb-config" type="application/json">{blob}</script>' + "".join(
         f'<script src="{script_url(name, to_root)}"></script>' for name in scripts

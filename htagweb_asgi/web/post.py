@@ -1,4 +1,9 @@
-"""POST of an interaction (``http_only`` Apps): one request, one reply, no push.
+"""POST of an interaction: one request, one reply (pushes go by Server-Sent Events, web/sse.py,
+or not at all for ``http_only``). Every transport but "websocket" posts its interactions.
+
+A page numbers its interactions (proc/pagewire.py) and posts the same one again when it got no
+answer (a cut, a proxy that dropped the reply): the process answers it again, never runs it
+twice, and the reply says which interaction it answers.
 
 With ``parano`` the body and the reply are encrypted envelopes (application/octet-stream),
 relayed unread; a body that is not shaped like one is refused (415) before the process sees it.
@@ -30,7 +35,7 @@ from htagweb_asgi.web.http import (
     send_response,
 )
 from htagweb_asgi.web.routing import MountedApp
-from htagweb_asgi.web.security import cross_site_refusal
+from htagweb_asgi.web.security import CSRF_HEADER, cross_site_refusal
 from htagweb_asgi.web.services import Services, page_instance
 from htagweb_asgi.web.target import UserTarget, why_gone
 
@@ -49,8 +54,9 @@ async def serve_post(
     prefix: str = "",
 ) -> None:
     """Check an interaction POST (size, session, page, same site), then relay it; when the
-    App rotated the session, the reply carries the new cookie (under `prefix`)."""
-    if not app.options.http_only:  # websocket Apps never POST: keep the surface small
+    App rotated the session, the reply carries the new cookie (under `prefix`) and the new
+    session's CSRF token (``x-htagweb-csrf``: the page's next POSTs need it)."""
+    if not app.options.posts:  # websocket-only Apps never POST: keep the surface small
         await send_response(send, 404, b"not found")
         return
     if scope.get("method") != "POST":
@@ -87,7 +93,9 @@ async def serve_post(
             if message["type"] == "http.response.start" and target.session_id != session_id:
                 public = services.public_prefix if services.public_prefix is not None else prefix
                 cookie = services.session_cookie(scope, target.session_id, public)
-                message = {**message, "headers": [*message["headers"], *cookie]}
+                csrf = services.sessions.csrf_token(target.session_id).encode()
+                headers = [*message["headers"], *cookie, (CSRF_HEADER, csrf)]
+                message = {**message, "headers": headers}
             await send(message)
 
         parano = app.options.parano

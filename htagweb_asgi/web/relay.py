@@ -2,7 +2,9 @@
 
 One websocket is one duplex channel to the process: the browser's messages become INTERACT
 frames (one at a time, each under ``timeout_interaction``), the process's replies and pushes
-are sent to the browser in the order the process wrote them. For a ``parano`` App both are
+are sent to the browser in the order the process wrote them. A page that numbers what it gets
+says where it stands in the URL (``t=``, ``p=``: web/services.PagePosition); the process then
+first sends the pushes it missed. For a ``parano`` App both are
 binary envelopes only the page and the process can open: the relay checks their shape (see
 parano/envelope.py), never their content, and refuses anything else.
 
@@ -25,7 +27,7 @@ from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.parano import envelope
 from htagweb_asgi.protocol.codes import Close
-from htagweb_asgi.protocol.frames import Kind, load_json
+from htagweb_asgi.protocol.frames import PUSH_NUMBER_BYTES, Kind, load_json
 from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.connections import TOO_MANY_REASON
 from htagweb_asgi.web.drain import Drain, drain_hint
@@ -34,7 +36,7 @@ from htagweb_asgi.web.http import refuse
 from htagweb_asgi.web.pool import UserChannel
 from htagweb_asgi.web.routing import MountedApp
 from htagweb_asgi.web.security import origin_allowed
-from htagweb_asgi.web.services import Services, page_instance
+from htagweb_asgi.web.services import PagePosition, Services, page_instance
 from htagweb_asgi.web.sessionsync import SessionSync
 from htagweb_asgi.web.target import UserTarget, why_gone
 from htagweb_asgi.web.workerstats import WorkerStats
@@ -45,6 +47,7 @@ CLOSE_WAIT = 2.0
 SERVICE_RESTART = 1012  # RFC 6455's registry: the page reconnects
 ATTACH_TIMEOUT = 10.0
 _READY = json.dumps({"htagweb": {"ready": True}})
+BARE = PagePosition()  # a client that does not number what it gets
 
 
 async def serve_websocket(
@@ -57,8 +60,9 @@ async def serve_websocket(
     """The websocket of a page: checked, accepted, then relayed until the page leaves."""
     if (await receive())["type"] != "websocket.connect":
         return
-    if app.options.http_only:
-        await refuse(scope, send, 404, "this application uses HTTP interactions")
+    if not app.options.websocket:
+        uses = "HTTP interactions" if app.options.page_transport == "http" else "SSE and POST"
+        await refuse(scope, send, 404, f"this application uses {uses}")
         return
     stats = services.stats(app, scope)
     if not origin_allowed(scope, services.allowed_origins):
@@ -96,7 +100,7 @@ async def serve_websocket(
         except HtagwebError as exc:
             await relay.refuse(*relay.explain(exc))
             return
-        await relay.run(target, instance)
+        await relay.run(target, instance, PagePosition.of(scope))
 
 
 class AttachRefused(HtagwebError):
@@ -138,14 +142,14 @@ class Relay:
         self._browser_gone = anyio.Event()
         self._sync: SessionSync
 
-    async def run(self, target: UserTarget, instance: str) -> None:
+    async def run(self, target: UserTarget, instance: str, position: PagePosition = BARE) -> None:
         """Serve the accepted websocket until the browser leaves."""
         channel = None
         ending: tuple[int, str] = (Close.NO_PROCESS, NO_PROCESS_REASON)
         async with anyio.create_task_group() as tasks:
             self._sync = target.session_sync()
             try:
-                channel = await self._attach(target, instance)
+                channel = await self._attach(target, instance, position)
             except AttachRefused as exc:
                 ending = (exc.code, exc.reason)
             except HtagwebError as exc:
@@ -174,12 +178,15 @@ class Relay:
         failure = explain(exc, app)
         return failure.code, failure.text(self._app is not None and self._app.options.debug)
 
-    async def _attach(self, target: UserTarget, instance: str) -> UserChannel | None:
+    async def _attach(
+        self, target: UserTarget, instance: str, position: PagePosition
+    ) -> UserChannel | None:
         channel = await target.connect()
         if channel is not None:
             try:
                 with anyio.fail_after(ATTACH_TIMEOUT):
                     attach = {"instance": instance, "subscribe": True, "parano": self._parano}
+                    attach.update(position.attach_fields())
                     await channel.send_json(Kind.ATTACH, attach)
                     kind, payload = await channel.receive()
                 if kind is Kind.OK:
@@ -294,7 +301,9 @@ class Relay:
                 elif kind is Kind.ROTATE:  # before the reply, like CHANGES
                     if not await self._rotate(channel):
                         return
-                elif kind is Kind.REPLY or kind is Kind.PUSH:
+                elif kind is Kind.REPLY or kind is Kind.PUSH or kind is Kind.EVENT:
+                    if kind is Kind.EVENT:
+                        payload = payload[PUSH_NUMBER_BYTES:]  # the page reads it in the message
                     if self._parano:
                         await self._send_message(None, payload)
                     else:

@@ -5,7 +5,8 @@ id and the App's process stays (web/target.py). A websocket cannot set a cookie,
 relay hands the page a rotation token, and the page posts it here at once: the answer sets
 the new cookie. The token is worth nothing without the old cookie (it is an HMAC of the old
 id, the new one and a deadline: Sessions.rotation_token), which the browser sends with this
-same-origin request, and it serves once.
+same-origin request, and it serves once. The answer names the new session's CSRF token too
+(``x-htagweb-csrf``), for a page that falls back to POST afterwards.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from htagweb_asgi.web.http import (
     send_ended,
     send_response,
 )
-from htagweb_asgi.web.security import cross_site_fetch, origin_allowed
+from htagweb_asgi.web.security import CSRF_HEADER, cross_site_fetch, origin_allowed
 from htagweb_asgi.web.services import Services
 
 logger = logging.getLogger(__name__)
@@ -62,5 +63,6 @@ async def serve_new_cookie(
         await send_ended(send, 403, Close.POLICY_VIOLATION, "not a valid rotation token")
         return
     public = services.public_prefix if services.public_prefix is not None else prefix
-    headers = [*NO_STORE, *services.session_cookie(scope, new_id, public)]
+    csrf = (CSRF_HEADER, services.sessions.csrf_token(new_id).encode())  # for the page's POSTs
+    headers = [*NO_STORE, *services.session_cookie(scope, new_id, public), csrf]
     await send_response(send, 200, b"{}", content_type=JSON, headers=headers)

@@ -92,15 +92,24 @@ def relative_to_root(sub: str) -> str:
     return "../" * depth if depth > 0 else "./"
 
 
-# App paths are plain segments; "_" is ours (/_/client.js, /_/htag2.js, <app>/_/ws, <app>/_/post).
+# App paths are plain segments; "_" is ours (/_/client.js, /_/htag2.js and the other scripts,
+# /_/healthz, <app>/_/session,
+# <app>/_/ws, <app>/_/post, <app>/_/sse).
 _APP_PATH_RE = re.compile(r"(/[A-Za-z0-9.~-][A-Za-z0-9._~-]*)*")
 SCRIPTS_DIR = "/_/"  # the static scripts (web/static.py SCRIPTS) live at /_/<name>
 WS_SUFFIX = "/_/ws"
 POST_SUFFIX = "/_/post"
+EVENTS_SUFFIX = "/_/sse"
 HEALTH_SUFFIX = "/_/healthz"  # under the host's root and each App's mount
 READY_SUFFIX = "/_/readyz"
 SESSION_SUFFIX = "/_/session"
 METRICS_PATH = "/_/metrics"  # under the host's root only: every App's series
+_ENDPOINTS = (
+    (WS_SUFFIX, "websocket"),
+    (POST_SUFFIX, "post"),
+    (EVENTS_SUFFIX, "events"),
+    (SESSION_SUFFIX, "session"),
+)
 
 
 class RouteKind(Enum):
@@ -109,6 +118,7 @@ class RouteKind(Enum):
     CLIENT = "client"
     WEBSOCKET = "websocket"
     POST = "post"
+    EVENTS = "events"
     EXTRA = "extra"
     HEALTH = "health"
     SESSION = "session"
@@ -158,14 +168,9 @@ class Router:
                     return Route(kind, self.apps.get(""))
                 app = self.apps.get(base)
                 return Route(kind, app) if app else Route(RouteKind.NOT_FOUND)
-        endpoints = (
-            (WS_SUFFIX, RouteKind.WEBSOCKET),
-            (POST_SUFFIX, RouteKind.POST),
-            (SESSION_SUFFIX, RouteKind.SESSION),
-        )
-        for suffix, kind in endpoints:
+        for suffix, name in _ENDPOINTS:
             if trimmed.endswith(suffix):
                 app = self.apps.get(trimmed[: -len(suffix)])
-                return Route(kind, app) if app else Route(RouteKind.NOT_FOUND)
+                return Route(RouteKind(name), app) if app else Route(RouteKind.NOT_FOUND)
         app = self.apps.get("" if sub == "/" else trimmed)
         return Route(RouteKind.PAGE, app) if app else Route(RouteKind.NOT_FOUND)

@@ -17,7 +17,7 @@ from htagweb_asgi.sessions.values import Session
 from htagweb_asgi.web.clientaddr import ClientAddresses
 from htagweb_asgi.web.connections import OpenWebsockets
 from htagweb_asgi.web.drain import Drain
-from htagweb_asgi.web.http import PAGE_SECURITY_HEADERS, Headers
+from htagweb_asgi.web.http import PAGE_SECURITY_HEADERS, Headers, header
 from htagweb_asgi.web.readiness import Readiness
 from htagweb_asgi.web.registry import PoolRegistry
 from htagweb_asgi.web.routing import MountedApp
@@ -25,6 +25,8 @@ from htagweb_asgi.web.target import Placement, UserTarget
 from htagweb_asgi.web.workerstats import WorkerStats
 
 _INSTANCE_RE = re.compile(r"[0-9a-f]{32}")
+_PAGE_RE = re.compile(r"[0-9a-f]{16}")
+_PUSH_RE = re.compile(r"-1|0|[1-9][0-9]{0,17}")  # a push number, or -1: "render it all"
 NODE_COOKIE = "htagweb_node"  # cluster/settings.py names it too
 
 
@@ -112,5 +114,39 @@ class Services:
 
 def page_instance(scope: Mapping[str, Any]) -> str | None:
     """The App instance a page names in ``?i=`` (only ever compared, never used as a path)."""
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("i")
-    return values[0] if values and _INSTANCE_RE.fullmatch(values[0]) else None
+    return query_value(scope, "i", _INSTANCE_RE)
+
+
+@dataclass(frozen=True)
+class PagePosition:
+    """Where a page that numbers what it gets stands: its token (``t=``) and the last push
+    it has (``p=``, or a Server-Sent Events client's ``Last-Event-ID``). A bare client names
+    neither: it gets pushes from now on, unnumbered."""
+
+    page: str | None = None
+    resume: int | None = None
+
+    @classmethod
+    def of(cls, scope: Mapping[str, Any]) -> PagePosition:
+        resume = query_value(scope, "p", _PUSH_RE)
+        last_event = header(scope, b"last-event-id")
+        if last_event is not None and _PUSH_RE.fullmatch(last_event.decode("latin-1")):
+            resume = last_event.decode("latin-1")  # what an EventSource got last: fresher
+        return cls(query_value(scope, "t", _PAGE_RE), int(resume) if resume else None)
+
+    def attach_fields(self) -> dict[str, Any]:
+        """What ATTACH says of the page (nothing for a bare client)."""
+        if self.resume is None:
+            return {}
+        return {"resume": self.resume, "page": self.page}
+
+
+def query_value(
+    scope: Mapping[str, Any], name: str, pattern: re.Pattern[str] | None = None
+) -> str | None:
+    """The first value of `name` in the query string, when it matches `pattern`."""
+    query: bytes = scope.get("query_string", b"")
+    values = parse_qs(query.decode("latin-1")).get(name)
+    if not values or (pattern is not None and not pattern.fullmatch(values[0])):
+        return None
+    return values[0]

@@ -1,7 +1,10 @@
 """The static scripts of our pages, served with an ETag and a version in their URL.
 
-``client.js`` connects every page to its user process; ``htag2.js`` plugs it into htag 2's
-own page script, and is only linked from pages an htag 2 App rendered (see web/page.py).
+``client.js`` connects every page to its user process (interactions, pushes, reconnection,
+what the page shows); each transport has a script of its own, linked only from the pages
+that may use it (``websocket.js``; ``http.js``: POST and Server-Sent Events), and so has
+``parano.js`` (the page's side of the end-to-end encryption). ``htag2.js`` plugs client.js
+into htag 2's own page script, and is only linked from pages an htag 2 App rendered.
 """
 
 from __future__ import annotations
@@ -14,11 +17,30 @@ from typing import Any
 
 from asgiref.typing import ASGISendCallable
 
+from htagweb_asgi.options import AppOptions
 from htagweb_asgi.web.http import header, send_response
 
 CLIENT_JS = "client.js"
 HTAG2_BRIDGE_JS = "htag2.js"
-SCRIPTS = frozenset({CLIENT_JS, HTAG2_BRIDGE_JS})
+PARANO_JS = "parano.js"
+WEBSOCKET_JS = "websocket.js"
+HTTP_JS = "http.js"
+SCRIPTS = frozenset({CLIENT_JS, HTAG2_BRIDGE_JS, PARANO_JS, WEBSOCKET_JS, HTTP_JS})
+
+
+def page_scripts(options: AppOptions, htag: int = 1) -> list[str]:
+    """The scripts a page of an App with `options` links, in order (client.js first, the
+    htag 2 bridge last: it builds on client.js)."""
+    scripts = [CLIENT_JS]
+    if options.parano:
+        scripts.append(PARANO_JS)
+    if options.websocket:
+        scripts.append(WEBSOCKET_JS)
+    if options.posts or options.event_stream:
+        scripts.append(HTTP_JS)
+    if htag == 2:
+        scripts.append(HTAG2_BRIDGE_JS)
+    return scripts
 
 
 @functools.cache

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.scenarios import counter_session
 from tests.support.servers import Server, our_processes, start_server, user_processes
 from tests.support.waiting import eventually
 
@@ -95,13 +96,17 @@ def test_the_page_recovers_when_the_server_restarts(logs: Path, page: Page) -> N
 def test_a_page_whose_websocket_is_refused_says_it_cannot_connect(
     runtime: str, logs: Path, page: Page
 ) -> None:
-    """As behind a server without a websocket library: the page says so, plainly."""
+    """As behind a server without a websocket library: an App that may use nothing else
+    says so, plainly; one with the default transport works without (SSE and POST)."""
     server = start_server("uvicorn", "tests.support.apps.hosts:without_websockets", runtime, logs)
     try:
-        page.goto(server.url + "/")
+        page.goto(server.url + "/ws/")
         expect(page.locator(".value")).to_have_text("0")  # the page itself was served
         notice = page.locator("#htagweb-offline")
         expect(notice).to_contain_text("cannot reach its server", timeout=20_000)
         expect(notice.locator("a")).to_have_text("reload the page")
+        page.goto(server.url + "/")
+        counter_session(page)
+        expect(page.locator("#htagweb-offline")).to_have_count(0)
     finally:
         server.close()

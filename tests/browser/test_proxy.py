@@ -79,3 +79,13 @@ def test_https_subpath_with_websockets_through_nginx(
     cookies = {c["name"]: c for c in tls_page.context.cookies()}
     session = cookies["htagweb_session"]
     assert session["secure"] and session["httpOnly"] and session["path"] == "/ui"
+
+
+def test_server_sent_events_and_post_through_nginx(
+    behind_nginx: tuple[Server, str], tls_page: Page
+) -> None:
+    """The same nginx site passes an event stream on as it comes (the stream says
+    X-Accel-Buffering: no): pushes arrive at once, without a websocket."""
+    _, public = behind_nginx
+    tls_page.goto(public + "/ui/sse/")
+    counter_session(tls_page)

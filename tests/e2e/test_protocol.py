@@ -280,7 +280,7 @@ async def get_the_post_endpoint(visitor: Visitor) -> httpx.Response:
 
 
 async def post_to_a_websocket_app(visitor: Visitor) -> httpx.Response:
-    return await visitor.http.post("/_/post")  # websocket Apps never POST
+    return await visitor.http.post("/ws/_/post")  # websocket-only Apps never POST
 
 
 async def oversized_body(visitor: Visitor) -> httpx.Response:

@@ -16,7 +16,9 @@ import pytest
 import websockets
 from websockets.typing import Origin
 
+from htagweb_asgi.protocol.codes import Close
 from tests.support.client import Visitor, click, closed_with, receive
+from tests.support.pageclient import NumberedPage
 from tests.support.pageparse import ParsedPage
 from tests.support.servers import Server, our_processes, start_server
 from tests.support.waiting import eventually, pid_gone
@@ -317,3 +319,39 @@ async def test_the_old_cookie_after_logout_starts_a_new_session(
     async with Visitor(server.url) as replayed:
         replayed.http.cookies.set("htagweb_session", old_cookie)
         assert (await replayed.http.get("/api/session")).json() == {}
+
+
+async def test_an_app_that_rotates_over_post_keeps_its_pages_event_stream(
+    served: tuple[Server, str],
+) -> None:
+    """Transport "auto" without websocket (SSE + POST): the POST that logs in carries the
+    new cookie; the event stream of that page goes on (its next push arrives), another tab's
+    stream is ended (4001: it speaks for the old id); a resend of the login is answered
+    again without rotating twice."""
+    server, _ = served
+    async with Visitor(server.url) as user:
+        page = NumberedPage(user, await user.page("/ui/"))
+        other_tab = NumberedPage(user, await user.page("/ui/"))
+        async with page.events() as stream, other_tab.events() as other_stream:
+            assert await stream.control() == {"ready": True}
+            assert await other_stream.control() == {"ready": True}
+            iid, login = page.interaction("login")
+            logged_in = await page.post(login)
+            assert logged_in.status_code == 200 and logged_in.json()["reply"] == iid
+            assert "htagweb_session=" in logged_in.headers["set-cookie"]
+            new_cookie = user.http.cookies["htagweb_session"]
+            page.page.config["csrf"] = logged_in.headers["x-htagweb-csrf"]  # as http.js does
+            ending = await other_stream.next()
+            while ending.name != "htagweb":  # the login's effect comes first
+                ending = await other_stream.next()
+            assert json.loads(ending.data)["close"] == Close.NO_PROCESS
+            resent = await page.post(login)
+            assert resent.status_code == 200 and resent.json()["reply"] == iid
+            assert "set-cookie" not in resent.headers  # rotated once
+            assert user.http.cookies["htagweb_session"] == new_cookie
+            new_tab = NumberedPage(user, await user.page("/ui/"))
+            assert new_tab.page.pid == page.page.pid  # the process went on, under the new id
+            _, write = new_tab.interaction("write")
+            assert (await new_tab.post(write)).status_code == 200
+            pushed = json.loads((await stream.next()).data)  # the new tab's effect
+            assert pushed["push"] > page.last_push

@@ -65,6 +65,7 @@ def test_every_option_of_the_command_line_reaches_the_server_or_the_workers(
             "tests.support.apps.counter:App",
             *("--host", "127.0.0.2", "--port", "8123", "--workers", "3"),
             *("--debug", "--http-only", "--parano", "--root-path", "/px"),
+            *("--transport", "sse"),
             *("--timeout-interaction", "7.5", "--timeout-inactivity", "30"),
         ]
     )
@@ -80,5 +81,16 @@ def test_every_option_of_the_command_line_reaches_the_server_or_the_workers(
     }
     worker = cli.app_from_environment()  # what each worker builds
     assert worker.app_options("/") == AppOptions(
-        debug=True, parano=True, http_only=True, timeout_interaction=7.5, timeout_inactivity=30
+        debug=True,
+        parano=True,
+        http_only=True,
+        timeout_interaction=7.5,
+        timeout_inactivity=30,
+        transport="sse",
     )
+
+
+def test_a_transport_that_does_not_exist_is_a_usage_error() -> None:
+    assert cli.parse_args(["m:App"]).transport == "auto"
+    with pytest.raises(SystemExit):
+        cli.parse_args(["m:App", "--transport", "smoke-signals"])

@@ -17,6 +17,7 @@ from htagweb_asgi.web.failures import LimitReached
 from htagweb_asgi.web.page import inject_client, render_page
 from htagweb_asgi.web.pool import AppLoadError
 from htagweb_asgi.web.routing import MountedApp
+from htagweb_asgi.web.static import CLIENT_JS
 from htagweb_asgi.web.target import UserTarget
 from tests.support.pageparse import ParsedPage
 from tests.support.pools import MakeRegistry
@@ -88,7 +89,8 @@ async def test_past_its_memory_limit_a_process_ends_and_its_user_is_told(
 async def page(user: UserTarget) -> ParsedPage:
     """The user's page, as the host serves it (its config names the App's instance)."""
     rendered = await render_page(user, PageRequest(((), {})), 30.0)
-    return ParsedPage.parse(inject_client(rendered, prefix="", sub="/", base="", config={}))
+    html = inject_client(rendered, prefix="", sub="/", base="", config={}, scripts=[CLIENT_JS])
+    return ParsedPage.parse(html)
 
 
 async def test_past_its_cpu_limit_an_interaction_ends_its_process_and_its_user_is_told(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from htagweb_asgi.options import AppOptions
 from htagweb_asgi.proc.engine import htag_major
 from htagweb_asgi.protocol.pagerequest import PageRequest
 from htagweb_asgi.web.page import RenderedPage, inject_client
 from htagweb_asgi.web.query import InitArgs
 from htagweb_asgi.web.request import page_request
+from htagweb_asgi.web.static import page_scripts
 
 SCOPE = {
     "scheme": "https",
@@ -54,11 +56,12 @@ def test_only_htag_2_pages_link_the_bridge_after_the_client() -> None:
 
     def scripts(htag: int) -> list[str]:
         page = RenderedPage(html, "0" * 32, htag)
-        out = inject_client(page, prefix="/ui", sub="/", base="", config={})
+        linked = page_scripts(AppOptions(transport="websocket"), page.htag)
+        out = inject_client(page, prefix="/ui", sub="/", base="", config={}, scripts=linked)
         return re.findall(r'src="\./_/([a-z0-9]+\.js)\?v=[0-9a-f]{16}"', out)
 
-    assert scripts(1) == ["client.js"]
-    assert scripts(2) == ["client.js", "htag2.js"]
+    assert scripts(1) == ["client.js", "websocket.js"]
+    assert scripts(2) == ["client.js", "websocket.js", "htag2.js"]
 
 
 def test_this_environment_has_htag_1() -> None:

@@ -13,80 +13,14 @@ import anyio.lowlevel
 import pytest
 
 from htagweb_asgi.protocol.codes import Close
-from htagweb_asgi.protocol.frames import Kind
-from htagweb_asgi.sessions.core import Sessions
+from htagweb_asgi.protocol.frames import PUSH_NUMBER, Kind
 from htagweb_asgi.sessions.store import MemoryStore
-from htagweb_asgi.web.channel import ChannelClosed
 from htagweb_asgi.web.drain import Drain
-from htagweb_asgi.web.failures import LimitReached
 from htagweb_asgi.web.relay import Relay
-from htagweb_asgi.web.sessionsync import SessionSync
+from htagweb_asgi.web.services import PagePosition
+from tests.support.fakeprocess import STEP, FakeProcess, FakeTarget
 
 pytestmark = pytest.mark.anyio
-STEP = 5.0  # bound on every wait (nothing here waits for long unless broken)
-
-
-class FakeProcess:
-    """A channel to a user process: records what it is sent, answers what the test says."""
-
-    def __init__(self, pid: int = 4242) -> None:
-        self.pid = pid
-        self.sent: list[tuple[Kind, Any]] = []
-        self._in, self._out = anyio.create_memory_object_stream[tuple[Kind, bytes] | None](10)
-        self.closed = False
-
-    def answer(self, kind: Kind, payload: Any = b"") -> None:
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self._in.send_nowait((kind, data))
-
-    def die(self) -> None:
-        self._in.send_nowait(None)
-
-    async def send_json(self, kind: Kind, obj: Any) -> None:
-        self.sent.append((kind, obj))
-
-    async def hello(self) -> int:
-        return self.pid
-
-    async def send(self, kind: Kind, payload: bytes = b"") -> None:
-        self.sent.append((kind, payload))
-
-    async def receive(self) -> tuple[Kind, bytes]:
-        frame = await self._out.receive()
-        if frame is None:
-            raise ChannelClosed("the process closed the connection")
-        return frame
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-
-class FakeTarget:
-    def __init__(self, process: FakeProcess, store: MemoryStore) -> None:
-        self.process = process
-        self.sessions = Sessions(secret_key="k" * 32, store=store)
-        self.killed: list[int | None] = []
-        self.connected = 0
-        self.replacement: FakeProcess | None = None  # the key's process after `process`
-        self.limit: str | None = None  # set: the process was ended at a limit
-
-    async def limit_message(self, pid: int | None) -> str | None:
-        return self.limit
-
-    async def raise_if_limited(self, pid: int | None) -> None:
-        if self.limit is not None:
-            raise LimitReached(self.limit)
-
-    def session_sync(self) -> SessionSync:
-        return SessionSync(self.sessions, "sid")
-
-    async def connect(self) -> FakeProcess | None:
-        self.connected += 1
-        return self.process if self.connected == 1 else self.replacement
-
-    async def stop_overdue(self, pid: int | None, seconds: float, what: str) -> str:
-        self.killed.append(pid)
-        return f"stopped after {seconds:g} s"
 
 
 class FakePage:
@@ -126,14 +60,14 @@ class FakePage:
 
 @asynccontextmanager
 async def relayed(
-    limit: float = STEP, drain: Drain | None = None
+    limit: float = STEP, position: PagePosition | None = None, drain: Drain | None = None
 ) -> AsyncIterator[tuple[FakePage, FakeProcess, Any]]:
     page, process, store = FakePage(), FakeProcess(), MemoryStore()
     target = FakeTarget(process, store)
     relay = Relay(page.receive, page.send, timeout=limit, max_frame=1024, drain=drain)  # type: ignore[arg-type]
     process.answer(Kind.OK, {"pid": process.pid})
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(relay.run, cast(Any, target), "0" * 32)
+        tasks.start_soon(relay.run, cast(Any, target), "0" * 32, position or PagePosition())
         assert json.loads(await page.next_text()) == {"htagweb": {"ready": True}}
         yield page, process, target
         page.leaves()
@@ -211,7 +145,7 @@ async def test_a_draining_worker_asks_its_pages_to_reconnect_after_a_jitter() ->
         drain.begin("test")
         process.answer(Kind.REPLY, b'{"update": {}}')
         assert await page.next_text() == '{"update": {}}'  # the reply first
-        assert json.loads(await page.next_text()) == {"htagweb": {"reconnect": 500}}
+        assert json.loads(await page.next_text()) == {"htagweb": {"reconnect": {"after_ms": 500}}}
 
 
 async def test_a_slow_interaction_kills_the_process_and_says_why() -> None:
@@ -254,3 +188,42 @@ async def test_a_page_of_another_instance_is_asked_to_reload() -> None:
         code, _ = await page.asked_to_close()
         page.leaves()
     assert code == Close.NO_PROCESS and process.closed
+
+
+async def test_a_page_that_numbers_pushes_says_where_it_stands_and_gets_them_unwrapped() -> None:
+    """ATTACH carries the page's token and last push; an EVENT's number stays in the worker
+    (the page reads it in the message)."""
+    position = PagePosition(page="a" * 16, resume=41)
+    async with relayed(position=position) as (page, process, _):
+        process.answer(Kind.EVENT, PUSH_NUMBER.pack(42) + b'{"push":42,"message":{}}')
+        assert await page.next_text() == '{"push":42,"message":{}}'
+        attach = process.sent[0]
+        assert attach[0] is Kind.ATTACH
+        assert attach[1]["resume"] == 41 and attach[1]["page"] == "a" * 16
+
+
+async def test_a_bare_client_says_nothing_of_pushes() -> None:
+    async with relayed() as (_, process, _):
+        assert "resume" not in process.sent[0][1]
+
+
+def scope(query: bytes, last_event_id: bytes | None = None) -> dict[str, Any]:
+    headers = [(b"last-event-id", last_event_id)] if last_event_id is not None else []
+    return {"query_string": query, "headers": headers}
+
+
+@pytest.mark.parametrize(
+    ("query", "last_event_id", "expected"),
+    [
+        (b"i=x&t=" + b"a" * 16 + b"&p=3", None, PagePosition("a" * 16, 3)),
+        (b"t=" + b"a" * 16 + b"&p=3", b"9", PagePosition("a" * 16, 9)),  # EventSource's: fresher
+        (b"t=" + b"a" * 16 + b"&p=-1", None, PagePosition("a" * 16, -1)),  # render it all
+        (b"t=A&p=3", None, PagePosition(None, 3)),
+        (b"p=x", b"nope", PagePosition()),
+        (b"p=" + b"9" * 30, None, PagePosition()),
+    ],
+)
+def test_where_a_page_stands_is_read_strictly(
+    query: bytes, last_event_id: bytes | None, expected: PagePosition
+) -> None:
+    assert PagePosition.of(scope(query, last_event_id)) == expected

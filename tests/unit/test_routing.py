@@ -6,7 +6,7 @@ import pytest
 
 from htagweb_asgi.appref import AppRef
 from htagweb_asgi.options import AppOptions
-from htagweb_asgi.web.routing import MountedApp, RouteKind, Router
+from htagweb_asgi.web.routing import MountedApp, Route, RouteKind, Router
 
 ROOT = MountedApp("", AppRef("m", "App"), AppOptions())
 ADMIN = MountedApp("/admin", AppRef("m", "Admin"), AppOptions())
@@ -57,3 +57,11 @@ def test_app_paths_are_normalized(path: str, base: str) -> None:
 def test_reserved_or_odd_app_paths_are_refused(path: str) -> None:
     with pytest.raises(ValueError):
         Router.normalize(path)
+
+
+def test_the_event_stream_and_every_script_have_a_route() -> None:
+    router = Router(apps={"": ROOT, "/admin": ADMIN})
+    assert router.match("/admin/_/sse") == Route(RouteKind.EVENTS, ADMIN)
+    for name in ("client.js", "websocket.js", "http.js", "parano.js"):
+        assert router.match(f"/_/{name}") == Route(RouteKind.CLIENT, script=name)
+    assert router.match("/_/nope.js").kind is RouteKind.NOT_FOUND

@@ -47,6 +47,8 @@ def build() -> HtagASGI:
         max_body_size=64 * 1024,
     )
     host.add_app("/http", COUNTER, http_only=True)
+    host.add_app("/ws", COUNTER, transport="websocket")
+    host.add_app("/sse", COUNTER, transport="sse")
     host.add_app("/idle", COUNTER, timeout_inactivity=1.5)
     host.add_app("/debug", COUNTER, debug=True)
     host.add_app("/other", app_ref("other:Other"))

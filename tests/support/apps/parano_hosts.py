@@ -11,8 +11,8 @@ RUNTIME = os.environ.get("HTAGWEB_TEST_RUNTIME")
 
 
 def build() -> HtagASGI:
-    """The counter App with parano over a websocket at /, over HTTP at /http, and in clear at
-    /plain (parano is an App option: one host serves both kinds)."""
+    """The counter App with parano over a websocket at /, over HTTP at /http, over SSE and POST
+    at /sse, and in clear at /plain (parano is an App option: one host serves both kinds)."""
     host = HtagASGI(
         COUNTER,
         parano=True,
@@ -22,6 +22,7 @@ def build() -> HtagASGI:
         max_body_size=64 * 1024,
     )
     host.add_app("/http", COUNTER, http_only=True)
+    host.add_app("/sse", COUNTER, transport="sse")
     host.add_app("/plain", COUNTER, parano=False)
     host.add_route("/hello.txt", hello)
     return host
