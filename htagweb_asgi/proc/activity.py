@@ -39,6 +39,16 @@ def _anonymous_file(size: int) -> int:
     return fd
 
 
+def shared_file(path: str, slots: int, create: bool) -> int:
+    """An fd on the board's file at `path` (the portable path: no fd to hand a process
+    spawned on Windows, so it opens the file by name in the private runtime directory)."""
+    flags = os.O_RDWR | (os.O_CREAT | os.O_TRUNC if create else 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, 0o600)
+    if create:
+        os.ftruncate(fd, slots * _SLOT.size)
+    return fd
+
+
 class Usage(NamedTuple):
     """One slot as the template reads it (a tuple: eviction reads every slot at the cap)."""
 

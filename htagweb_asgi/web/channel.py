@@ -27,6 +27,7 @@ from htagweb_asgi.protocol.frames import (
     encode_json,
     load_json,
 )
+from htagweb_asgi.protocol.handshake import ClientHandshake, ServerHandshake
 
 _CHUNK = 256 * 1024
 
@@ -139,6 +140,23 @@ class Channel:
         await self.send_json(kind, obj)
         reply, payload = await self.receive()
         return reply, load_json(payload) if payload else None
+
+    async def authenticate(self, key: bytes, me: str) -> None:
+        """Prove we hold `key` to the server that just accepted us, and check that it does
+        (protocol/handshake.py); ValueError when it does not, ChannelClosed when it left."""
+        handshake = ClientHandshake(key, me)
+        await self._send_bytes(handshake.respond(*await Channel.receive(self)))
+        handshake.verify(*await Channel.receive(self))
+
+    async def prove(self, handshake: ServerHandshake) -> bool:
+        """The accepting side: challenge the client; False when it did not prove it holds
+        the key (then close the channel)."""
+        await self._send_bytes(handshake.challenge())
+        answer = handshake.answer(*await Channel.receive(self))
+        if answer is None:
+            return False
+        await self._send_bytes(answer)
+        return True
 
     async def aclose(self) -> None:
         if not self._closed:
