@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +43,8 @@ def listen(address: str) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if sys.platform != "win32":  # Windows has no SO_REUSEPORT: one worker per node there
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(256)
         sock.setblocking(False)

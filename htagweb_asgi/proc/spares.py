@@ -210,11 +210,19 @@ class Spares:
             "placement": placement.to_dict(),
         }
         argv = [sys.executable, "-m", SPAWNED_USER_MODULE, json.dumps(spec)]
-        if sys.platform == "win32":
-            raise OSError("posix_spawn needs the POSIX path")
-        # Copy the sources above the targets first: dup2 into 3, 4, 5 in turn would overwrite
-        # a source that happens to be 3, 4 or 5.
         wanted = (control.fileno(), self.liveness_r, self.board.fd)
+        if sys.platform == "win32":
+            raise OSError("posix_spawn needs the POSIX path (see portable.py)")
+        else:
+            return _posix_spawn(argv, wanted)
+
+
+if sys.platform != "win32":
+
+    def _posix_spawn(argv: list[str], wanted: tuple[int, ...]) -> int:
+        """Start `argv` with the fds `wanted` as SPAWNED_FDS. The sources are copied above
+        the targets first: dup2 into 3, 4, 5 in turn would overwrite a source that happens
+        to be 3, 4 or 5."""
         sources = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in wanted]
         try:
             pairs = zip(sources, SPAWNED_FDS, strict=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 from collections import deque
 from types import TracebackType
 from typing import Any
@@ -50,6 +51,8 @@ class Channel:
     @classmethod
     async def connect(cls, path: str) -> Channel:
         """Connect to the socket at `path`; OSError (absent, refused) when nobody listens."""
+        if sys.platform == "win32":
+            raise OSError("unix sockets need the POSIX path (see protocol/portable.py)")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
