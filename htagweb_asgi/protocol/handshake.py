@@ -21,7 +21,7 @@ import hmac
 import secrets
 from typing import Any
 
-from htagweb_asgi.protocol.frames import Kind, encode_json, load_json
+from htagweb_asgi.protocol.frames import FrameError, Kind, encode_json, load_json
 
 HANDSHAKE_FRAME = 64 * 1024  # bytes a frame may have before the peer is authenticated
 
@@ -56,7 +56,7 @@ class ServerHandshake:
             return None
         try:
             hello: Any = load_json(payload)
-        except ValueError:
+        except FrameError:
             return None
         if not isinstance(hello, dict):
             return None

@@ -55,9 +55,14 @@ def read_address(path: str) -> tuple[int, bytes | None]:
     """The port (and secret) written at `path`; OSError when there is none (nobody
     listens), ValueError when it is not ours."""
     with open(path, encoding="utf-8") as source:
-        content = json.load(source)
-    port = int(content["port"])
+        text = source.read()
+    try:
+        content = json.loads(text)
+        port = int(content["port"])
+        secret = content.get("secret")
+        key = bytes.fromhex(secret) if isinstance(secret, str) else None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path} is not one of our address files: {exc!r}") from None
     if not 0 < port < 65536:
         raise ValueError(f"{path}: port {port} out of range")
-    secret = content.get("secret")
-    return port, bytes.fromhex(secret) if isinstance(secret, str) else None
+    return port, key
