@@ -68,6 +68,14 @@ class PortableUser:
             await self.app.close()
 
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._connection(reader, writer)
+        except asyncio.CancelledError:
+            # the process is ending (asyncio.run cancels what is left): the end of this task,
+            # not an error for asyncio's stream callback to log
+            writer.close()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(reader, writer)
         handshake = ServerHandshake(self.secret, portable.USER_NAME)
         try:

@@ -21,7 +21,9 @@ if TYPE_CHECKING:  # the pool passes its channel classes: one floor less in the 
     from htagweb_asgi.web.channel import Channel
 
 C = TypeVar("C", bound="Channel")
-HANDSHAKE_TIMEOUT = 5.0  # seconds a local peer may take to prove itself: it is ours, or not
+# seconds a local peer may take to prove itself: a process spawned a moment ago may still be
+# importing the App (seconds, when many start at once on a busy machine)
+HANDSHAKE_TIMEOUT = 30.0
 
 
 class LocalAddresses:

@@ -154,6 +154,8 @@ async def render_page(
         async with channel:
             try:
                 kind, payload = await _request_page(target, channel, request, time_limit)
+                if kind is Kind.END:  # it was ending as we reached it (replaced, evicted)
+                    raise ChannelClosed("the process is ending")
             except ChannelClosed:  # it died: a crash, a limit, or a replacement
                 await target.raise_if_limited(channel.pid)  # not a limit it would reach again
                 new_process = True
