@@ -92,6 +92,6 @@ async def test_a_killed_template_leaves_no_orphan(registries: MakeRegistry) -> N
     spares = listing["spares"]
     psutil.Process(int(listing["pid"])).kill()
     await eventually_async(lambda: pid_gone(int(listing["pid"])), 10)
-    for each in [pid, *spares]:
-        await eventually_async(lambda each=each: pid_gone(each), 10, message=f"{each} stayed")
+    orphans = [pid, *spares]
+    await eventually_async(lambda: all(map(pid_gone, orphans)), 10, message=f"{orphans} stayed")
     shutil.rmtree(pool.directory)  # a SIGKILLed template cannot remove its files
