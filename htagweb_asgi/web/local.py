@@ -15,7 +15,7 @@ import anyio
 
 from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.protocol import portable
-from htagweb_asgi.protocol.config import CONTROL_SOCKET
+from htagweb_asgi.protocol.config import TemplateConfig
 
 if TYPE_CHECKING:  # the pool passes its channel classes: one floor less in the layers
     from htagweb_asgi.web.channel import Channel
@@ -29,20 +29,18 @@ HANDSHAKE_TIMEOUT = 30.0
 class LocalAddresses:
     """The addresses of one App's template and user processes, as one worker sees them."""
 
-    def __init__(self, directory: str, is_portable: bool) -> None:
-        self.directory = directory
-        self.portable = is_portable
+    def __init__(self, config: TemplateConfig) -> None:
+        self.config = config
+        self.portable = config.portable
         self._secret: bytes | None = None  # the template's, read once from template.port
 
     def user(self, key: str) -> str:
         """The file naming the process of `key` (a socket, or a port file)."""
-        suffix = portable.SUFFIX if self.portable else ".sock"
-        return os.path.join(self.directory, f"{key}{suffix}")
+        return self.config.key_file(key)
 
     @property
     def control(self) -> str:
-        name = portable.CONTROL_FILE if self.portable else CONTROL_SOCKET
-        return os.path.join(self.directory, name)
+        return os.path.join(self.config.directory, self.config.control_name)
 
     def forget_secret(self) -> None:
         """The template changed (it stopped, another started): read its secret again."""

@@ -116,7 +116,7 @@ class ProcessPool:
         self._start_lock = anyio.Lock()
         self._failure: tuple[AppLoadError, float] | None = None
         self.refusals = RefusalCache()
-        self.addresses = LocalAddresses(directory, config.portable)
+        self.addresses = LocalAddresses(config)
 
     def socket_path(self, key: str) -> str:
         """The file naming `key`'s process: its socket, or its port (portable path)."""
