@@ -99,12 +99,13 @@ class PortableSpares(Spares):
         """Tell a spare its slot, then name its port at `path`; return its pid."""
         while True:
             spare = self.take()
+            ident = portable.new_ident()  # what it proves itself under, from now on
             try:
-                spare.control.sendall(encode_json(Kind.ASSIGN, {"slot": slot}))
+                spare.control.sendall(encode_json(Kind.ASSIGN, {"slot": slot, "id": ident}))
             except OSError as exc:  # it died meanwhile (reaped later): take another
                 logger.info("spare process %d is gone (%s): taking another", spare.pid, exc)
                 continue
-            portable.write_address(path, self.ports[spare.pid])
+            portable.write_address(path, portable.Address(self.ports[spare.pid], ident=ident))
             return spare.pid
 
     def wait_warm(self, timeout: float) -> Spare | None:

@@ -5,7 +5,8 @@ stdin, and connects first: that connection, the *link*, proves itself with the o
 token of the spec, then carries ASSIGN (our slot: we are a user's process now) and END
 (why we end, instead of a signal); its end of stream means the template is gone, and we
 stop (instead of PR_SET_PDEATHSIG). Every other connection is a worker's: it must prove
-the template's secret (protocol/handshake.py) and waits for the assignment before HELLO.
+the template's secret (protocol/handshake.py), once we are assigned, under the name the
+assignment gave us (the one our ``<key>.port`` holds).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 LINK_TIMEOUT = 30.0  # seconds for the template's link to arrive: else it is gone
 PROOF_TIMEOUT = 5.0  # seconds a worker may take to prove the secret
+FIRST = asyncio.FIRST_COMPLETED
 
 
 class PortableUser:
@@ -48,6 +50,7 @@ class PortableUser:
         self.linked = asyncio.Event()
         self.assigned = asyncio.Event()
         self.link: Connection | None = None
+        self.ident = ""  # the name we prove ourselves under, given with the assignment
 
     async def serve(self, listener: socket.socket) -> None:
         """Serve until the template ends us or is gone."""
@@ -77,24 +80,44 @@ class PortableUser:
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(reader, writer)
-        handshake = ServerHandshake(self.secret, portable.USER_NAME)
-        try:
-            await conn.send(handshake.challenge())
-            kind, payload = await asyncio.wait_for(conn.read(HANDSHAKE_FRAME), PROOF_TIMEOUT)
-            if kind is Kind.LEASE and self.link is None and self._is_token(payload):
-                await self._follow_link(conn)
-                return
-            answer = handshake.answer(kind, payload)
-            if answer is None:
-                logger.warning("refused a connection that does not hold the secret")
+        # The template speaks first (its token), a worker only once challenged: whichever
+        # comes first, a frame or our assignment, says which this is.
+        first = asyncio.ensure_future(conn.read(HANDSHAKE_FRAME))
+        ready = asyncio.ensure_future(self.assigned.wait())
+        done, _ = await asyncio.wait({first, ready}, timeout=LINK_TIMEOUT, return_when=FIRST)
+        ready.cancel()
+        if first in done:
+            try:
+                kind, payload = first.result()
+            except (asyncio.IncompleteReadError, ConnectionError, FrameError):
                 writer.close()
                 return
-            await conn.send(answer)
-            await self.assigned.wait()
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, FrameError):
+            if kind is Kind.LEASE and self.link is None and self._is_token(payload):
+                await self._follow_link(conn)
+            else:
+                writer.close()  # not the template, and speaking unasked: not ours
+            return
+        first.cancel()
+        if not done or not await self._prove(conn):
             writer.close()
             return
         await self.app.serve_connection(reader, writer)
+
+    async def _prove(self, conn: Connection) -> bool:
+        """A worker's connection, once we are assigned: both sides prove the secret, we
+        under the name our port file gives (a stale file never leads a worker to us)."""
+        handshake = ServerHandshake(self.secret, f"{portable.USER_NAME}:{self.ident}")
+        try:
+            await conn.send(handshake.challenge())
+            said = await asyncio.wait_for(conn.read(HANDSHAKE_FRAME), PROOF_TIMEOUT)
+            answer = handshake.answer(*said)
+            if answer is None:
+                logger.warning("refused a connection that does not hold the secret")
+                return False
+            await conn.send(answer)
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, FrameError):
+            return False
+        return True
 
     def _is_token(self, payload: bytes) -> bool:
         try:
@@ -112,6 +135,7 @@ class PortableUser:
                 kind, payload = await conn.read(HANDSHAKE_FRAME)
                 said: dict[str, Any] = load_json(payload)
                 if kind is Kind.ASSIGN:
+                    self.ident = str(said["id"])
                     self.app.slot = int(said["slot"])
                     self.app.board.touch(self.app.slot)
                     self.assigned.set()

@@ -14,6 +14,7 @@ JSON line on stdout; with ``--resume`` it is the new image of a renewal (see ren
 from __future__ import annotations
 
 import gc
+import glob
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ import sys
 import traceback
 from typing import Any
 
-from htagweb_asgi import appref, system
+from htagweb_asgi import appref, paths, system
 from htagweb_asgi.proc import activity, applog, capacity, osutil, renewal
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.engine import engine
@@ -46,7 +47,10 @@ def _bind_control(config: TemplateConfig) -> tuple[socket.socket, bytes | None]:
     if config.portable:
         control = socket.create_server((portable.LOOPBACK, 0), backlog=128)
         secret = portable.new_secret()
-        portable.write_address(path, control.getsockname()[1], secret)  # replaces a stale one
+        for stale in glob.glob(os.path.join(glob.escape(config.directory), "*" + portable.SUFFIX)):
+            paths.unlink_quietly(stale)  # a killed template's: we hold the start lock
+        address = portable.Address(control.getsockname()[1], secret)
+        portable.write_address(path, address)
         return control, secret
     if sys.platform == "win32":
         raise OSError("unix sockets need the POSIX path")

@@ -35,10 +35,12 @@ def _connect(path: str) -> socket.socket:
         sock.settimeout(_TIMEOUT)
         sock.connect(path)
         return sock
-    port, secret = portable.read_address(path)
-    sock = socket.create_connection((portable.LOOPBACK, port), _TIMEOUT)
+    address = portable.read_address(path)
+    sock = socket.create_connection((portable.LOOPBACK, address.port), _TIMEOUT)
     try:
-        handshake = ClientHandshake(secret or b"", portable.WORKER_NAME)
+        handshake = ClientHandshake(
+            address.secret or b"", portable.WORKER_NAME, portable.TEMPLATE_NAME
+        )
         decoder = FrameDecoder(HANDSHAKE_FRAME)
         sock.sendall(handshake.respond(*_next_frame(sock, decoder)))
         handshake.verify(*_next_frame(sock, decoder))

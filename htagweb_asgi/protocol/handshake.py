@@ -71,11 +71,13 @@ class ServerHandshake:
 
 class ClientHandshake:
     """The connecting side: `respond()` to the server's challenge, then `verify()` its
-    proof. Both raise ValueError when the server does not answer as one holding the key."""
+    proof. Both raise ValueError when the server does not answer as one holding the key
+    (or, given `expect`, under another name than that)."""
 
-    def __init__(self, key: bytes, me: str) -> None:
+    def __init__(self, key: bytes, me: str, expect: str | None = None) -> None:
         self._key = key
         self._me = me
+        self._expect = expect
         self._nonce = fresh_nonce()
         self._expected = ""
         self.server = ""
@@ -85,6 +87,8 @@ class ClientHandshake:
             raise ValueError(f"expected AUTH, got {kind.name}")
         hello = load_json(payload)
         self.server, server_nonce = str(hello["node"]), str(hello["nonce"])
+        if self._expect is not None and self.server != self._expect:
+            raise ValueError(f"{self.server!r} is not {self._expect!r}")
         names = (self._me, self.server)
         mac = proof(self._key, "client", server_nonce, self._nonce, *names)
         self._expected = proof(self._key, "server", server_nonce, self._nonce, *names)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from typing import NamedTuple
 
 ENV_VAR = "HTAGWEB_PORTABLE"
 LOOPBACK = "127.0.0.1"
@@ -38,12 +39,33 @@ def new_secret() -> bytes:
     return secrets.token_bytes(SECRET_BYTES)
 
 
-def write_address(path: str, port: int, secret: bytes | None = None) -> None:
-    """Write `port` (and `secret`) to `path` at once: a reader sees the old file or the new
-    one, never half of it. Private to us (0600), inside a private directory."""
-    content: dict[str, object] = {"port": port}
-    if secret is not None:
-        content["secret"] = secret.hex()
+class Address(NamedTuple):
+    """What a port file says: the port; the template's secret (``template.port``), or the
+    name the user process proves itself under (``<key>.port``: fresh at each assignment,
+    so that a stale file, whose port another of our processes may have got since, never
+    leads to it)."""
+
+    port: int
+    secret: bytes | None = None
+    ident: str = ""
+
+    def peer_name(self) -> str:
+        """The name the listener must prove itself under in the handshake."""
+        return f"{USER_NAME}:{self.ident}" if self.ident else TEMPLATE_NAME
+
+
+def new_ident() -> str:
+    return secrets.token_hex(16)
+
+
+def write_address(path: str, address: Address) -> None:
+    """Write `address` to `path` at once: a reader sees the old file or the new one, never
+    half of it. Private to us (0600), inside a private directory."""
+    content: dict[str, object] = {"port": address.port}
+    if address.secret is not None:
+        content["secret"] = address.secret.hex()
+    if address.ident:
+        content["id"] = address.ident
     partial = f"{path}.{os.getpid()}.tmp"
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
@@ -51,9 +73,9 @@ def write_address(path: str, port: int, secret: bytes | None = None) -> None:
     os.replace(partial, path)
 
 
-def read_address(path: str) -> tuple[int, bytes | None]:
-    """The port (and secret) written at `path`; OSError when there is none (nobody
-    listens), ValueError when it is not ours."""
+def read_address(path: str) -> Address:
+    """The address written at `path`; OSError when there is none (nobody listens),
+    ValueError when it is not ours."""
     with open(path, encoding="utf-8") as source:
         text = source.read()
     try:
@@ -61,8 +83,9 @@ def read_address(path: str) -> tuple[int, bytes | None]:
         port = int(content["port"])
         secret = content.get("secret")
         key = bytes.fromhex(secret) if isinstance(secret, str) else None
+        ident = str(content.get("id", ""))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"{path} is not one of our address files: {exc!r}") from None
     if not 0 < port < 65536:
         raise ValueError(f"{path}: port {port} out of range")
-    return port, key
+    return Address(port, key, ident)

@@ -144,10 +144,11 @@ class Channel:
         reply, payload = await self.receive()
         return reply, load_json(payload) if payload else None
 
-    async def authenticate(self, key: bytes, me: str) -> None:
+    async def authenticate(self, key: bytes, me: str, expect: str | None = None) -> None:
         """Prove we hold `key` to the server that just accepted us, and check that it does
-        (protocol/handshake.py); ValueError when it does not, ChannelClosed when it left."""
-        handshake = ClientHandshake(key, me)
+        (under the name `expect`, when given: protocol/handshake.py); ValueError when it does
+        not, ChannelClosed when it left."""
+        handshake = ClientHandshake(key, me, expect)
         await self._send_bytes(handshake.respond(*await Channel.receive(self)))
         handshake.verify(*await Channel.receive(self))
 

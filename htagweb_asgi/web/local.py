@@ -54,15 +54,15 @@ class LocalAddresses:
             assert isinstance(channel, channel_class)
             return channel
         try:
-            port, _ = portable.read_address(path)  # OSError: no such process
+            address = portable.read_address(path)  # OSError: no such process
         except ValueError as exc:
             raise ConnectionRefusedError(f"{path}: {exc}") from exc
         secret = self._template_secret()
-        channel = await channel_class.connect_tcp(portable.LOOPBACK, port)
+        channel = await channel_class.connect_tcp(portable.LOOPBACK, address.port)
         assert isinstance(channel, channel_class)
         try:
             with anyio.fail_after(HANDSHAKE_TIMEOUT):
-                await channel.authenticate(secret, portable.WORKER_NAME)
+                await channel.authenticate(secret, portable.WORKER_NAME, address.peer_name())
         except (ValueError, KeyError, TypeError, HtagwebError, TimeoutError) as exc:  # closed
             await channel.aclose()
             self.forget_secret()
@@ -75,7 +75,7 @@ class LocalAddresses:
     def _template_secret(self) -> bytes:
         if self._secret is None:
             try:
-                _, secret = portable.read_address(self.control)
+                secret = portable.read_address(self.control).secret
             except ValueError as exc:
                 raise ConnectionRefusedError(f"{self.control}: {exc}") from exc
             if secret is None:

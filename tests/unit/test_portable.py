@@ -45,6 +45,14 @@ def test_a_listener_without_the_secret_is_not_believed() -> None:
         client.verify(*frame(fake))
 
 
+def test_a_listener_under_another_name_is_not_believed() -> None:
+    """A stale port file: the port now belongs to another of our processes (same secret),
+    which proves itself under its own name, not the one the file gives."""
+    other, client = ServerHandshake(KEY, "user:new"), ClientHandshake(KEY, "worker", "user:old")
+    with pytest.raises(ValueError, match="is not"):
+        client.respond(*frame(other.challenge()))
+
+
 def test_a_recorded_proof_does_not_open_another_connection() -> None:
     first, client = ServerHandshake(KEY, "template"), ClientHandshake(KEY, "worker")
     recorded = client.respond(*frame(first.challenge()))
@@ -62,11 +70,13 @@ def test_anything_but_a_proof_is_refused(kind: Kind, payload: bytes) -> None:
 
 def test_address_files_are_written_whole_and_private(tmp_path: Path) -> None:
     path = str(tmp_path / portable.CONTROL_FILE)
-    portable.write_address(path, 4321, KEY)
-    assert portable.read_address(path) == (4321, KEY)
+    portable.write_address(path, portable.Address(4321, KEY))
+    assert portable.read_address(path) == (4321, KEY, "")
+    assert portable.read_address(path).peer_name() == portable.TEMPLATE_NAME
     assert os.stat(path).st_mode & 0o777 == 0o600
-    portable.write_address(path, 1234)  # replaced at once, never half written
-    assert portable.read_address(path) == (1234, None)
+    portable.write_address(path, portable.Address(1234, ident="ab"))  # replaced at once
+    assert portable.read_address(path) == (1234, None, "ab")
+    assert portable.read_address(path).peer_name() == "user:ab"
     assert os.listdir(tmp_path) == [portable.CONTROL_FILE]  # no partial file left
 
 
