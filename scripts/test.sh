@@ -65,8 +65,8 @@ venv .venv python3 test,docs,htag1
 .venv/bin/mypy
 # The package as Windows and macOS would type-check it: every POSIX-only import and call
 # behind a sys.platform check (docs/guide/platforms.md).
-.venv/bin/mypy --platform win32 htagweb_asgi
-.venv/bin/mypy --platform darwin htagweb_asgi
+.venv/bin/mypy --platform win32 --cache-dir .mypy_cache/win32 htagweb_asgi
+.venv/bin/mypy --platform darwin --cache-dir .mypy_cache/darwin htagweb_asgi
 
 # The documentation site (mkdocs.yml, docs/): strict, so a broken link or anchor, or a page
 # left out of the nav, fails the run. Not with -q: mkdocs 1.6 then drops the warnings before
