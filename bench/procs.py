@@ -47,12 +47,16 @@ def cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
+SPAWNED_USER = "htagweb_asgi.proc.usermain"  # the portable path's user processes (python -m)
+
+
 class CpuMeter:
     """Server CPU (all threads of all marked processes) between start() and stop(), in all
     and split between the host's own processes and the user processes.
 
     A user process is a fork that did not exec: a marked process whose parent is marked and
-    has the same command line (our template's children, htagweb's multiprocessing children).
+    has the same command line (our template's children, htagweb's multiprocessing children);
+    on our portable path, a process spawned as ``htagweb_asgi.proc.usermain``.
     """
 
     def __init__(self, marker: str) -> None:
@@ -72,7 +76,9 @@ class CpuMeter:
                 key = (proc.pid, proc.create_time())
                 cpu[key] = cpu_seconds(proc.pid)
                 parent = commands.get(proc.ppid())
-                role[key] = "users" if parent and parent == commands.get(proc.pid) else "host"
+                command = commands.get(proc.pid) or []
+                forked = bool(parent) and parent == command
+                role[key] = "users" if forked or SPAWNED_USER in command else "host"
         return cpu, role
 
     def start(self) -> None:

@@ -2,6 +2,7 @@
 
 Targets:
 - ours-1w / ours-4w: ``uvicorn bench.hosts.ours:app`` with 1 or 4 workers (bench/.venv);
+- ours-portable: ours-1w on the portable path (``HTAGWEB_PORTABLE=1``: Windows' model);
 - htagweb: ``uvicorn bench.hosts.htagweb_host:app`` in bench/.venv-htagweb, in the sandbox;
 - floor: ``python -m bench.hosts.floor PORT`` (htag's own Runner, bench/.venv);
 - for bench/htag2: ours2 (``bench.hosts.ours2:app``) and runner (htag 2's ``WebApp``).
@@ -41,6 +42,7 @@ class Target:
     kind: str  # "ours", "htagweb" or "floor": which host, which client protocol
     label: str
     workers: int = 1
+    env: tuple[tuple[str, str], ...] = ()  # in its server's environment
 
 
 TARGETS: dict[str, Target] = {
@@ -50,6 +52,13 @@ TARGETS: dict[str, Target] = {
         Target("htagweb", "htagweb", "htagweb 1.0.0"),
         Target("floor", "floor", "floor: htag Runner"),
         Target("ours-4w", "ours", "htagweb-asgi, 4 workers", workers=4),
+        # the process model of Windows (spawned processes, loopback TCP), forced on Linux
+        Target(
+            "ours-portable",
+            "ours",
+            "htagweb-asgi, 1 worker, portable path",
+            env=(("HTAGWEB_PORTABLE", "1"),),
+        ),
     )
 }
 
@@ -127,6 +136,7 @@ class Server:
     def _start_once(self) -> None:
         self._scratch = tempfile.mkdtemp(prefix="hwb-")  # 0700: our runtime dir needs that
         env = dict(os.environ, PYTHONPATH=str(ROOT), **{procs.MARKER: self.marker}, **self.env)
+        env.update(self.target.env)
         env["HTAGWEB_BENCH_RUNTIME"] = self._scratch
         # a stopped server's processes end at once (the bench measures serving, not restarts:
         # by default they would wait 60 s for a restarted server to adopt them)

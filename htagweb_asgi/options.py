@@ -10,6 +10,8 @@ import sys
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from htagweb_asgi.protocol import portable
+
 DEFAULT_MAX_SESSION = 64 * 1024  # bytes of JSON a session may hold
 RESTART_GRACE_ENV = "HTAGWEB_RESTART_GRACE"
 DEFAULT_RESTART_GRACE = 60.0
@@ -221,8 +223,14 @@ def default_restart_grace() -> float:
 
 
 def default_start_method() -> str:
-    """fork on Linux; a fresh interpreter elsewhere (macOS frameworks are not fork-safe)."""
-    return "fork" if sys.platform.startswith("linux") else "spawn"
+    """fork on Linux; a fresh interpreter elsewhere (macOS frameworks are not fork-safe),
+    and on the portable path."""
+    return "fork" if sys.platform.startswith("linux") and not default_portable() else "spawn"
+
+
+def default_portable() -> bool:
+    """The portable process model on Windows, or where ``$HTAGWEB_PORTABLE=1``."""
+    return sys.platform == "win32" or portable.from_environment()
 
 
 @dataclass(frozen=True)
@@ -241,6 +249,10 @@ class TemplateSettings:
       the page, not for a process start (each costs its idle memory, ~4-5 MiB USS).
     - limit_mechanism: how memory_limit is enforced: "auto" (the best this machine offers:
       cgroup2, cgroup1, rlimit, watchdog, in that order), or one of them by name.
+    - portable: the process model of platforms without fork and unix sockets (Windows;
+      default there, or with ``$HTAGWEB_PORTABLE=1``): user processes are fresh interpreters
+      reached over loopback TCP with the template's secret, told why they end by frames
+      instead of signals (see docs/guide/platforms.md). It implies start_method "spawn".
     """
 
     lease_grace: float = 1.0
@@ -250,6 +262,7 @@ class TemplateSettings:
     start_method: str = field(default_factory=default_start_method)
     spare_processes: int = 4
     limit_mechanism: str = "auto"
+    portable: bool = field(default_factory=default_portable)
 
     def __post_init__(self) -> None:
         if not (self.restart_grace >= 0 and math.isfinite(self.restart_grace)):
@@ -260,5 +273,7 @@ class TemplateSettings:
             raise ValueError("start_method must be 'fork' or 'spawn'")
         if self.spare_processes < 0:
             raise ValueError("spare_processes must be >= 0")
-        if self.start_method == "fork" and not hasattr(os, "fork"):
+        if self.portable:  # fresh interpreters only: there may be no fork
+            object.__setattr__(self, "start_method", "spawn")
+        if self.start_method == "fork" and sys.platform == "win32":
             raise ValueError("fork is not available on this platform: use 'spawn'")

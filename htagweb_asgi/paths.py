@@ -10,14 +10,15 @@ address and the App, so the workers of one server share it and independent serve
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Mapping
 from typing import Any
 
+from htagweb_asgi import system
 from htagweb_asgi.errors import HtagwebError
 
 LOCK_FILE = "template.lock"
@@ -27,6 +28,14 @@ _LONGEST_NAME = "/" + "0" * _APP_DIR_CHARS + "/" + "0" * 32 + ".sock"  # <app di
 MAX_BASE_LENGTH = _MAX_SOCKET_PATH - len(_LONGEST_NAME)  # 45 bytes
 SHORT_TMP = "/tmp"  # where a short runtime directory goes when the temp dir is too long
 STATE_ENV_VAR = "HTAGWEB_STATE_DIR"
+
+
+def user_id() -> int:
+    """Our uid, part of our directories' names (0 on Windows, whose temporary directory is
+    each user's own already)."""
+    if sys.platform == "win32":
+        return 0
+    return os.getuid()
 
 
 class RuntimeDirError(HtagwebError):
@@ -44,16 +53,18 @@ def default_base() -> str:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isdir(xdg) and os.access(xdg, os.W_OK | os.X_OK):
         candidates.append(os.path.join(xdg, "htagweb-asgi"))
-    in_tmp = os.path.join(tempfile.gettempdir(), f"htagweb-asgi-{os.getuid()}")
+    in_tmp = os.path.join(tempfile.gettempdir(), f"htagweb-asgi-{user_id()}")
     candidates.append(in_tmp)
     for candidate in candidates:
         if _fits(candidate):
             return candidate
     digest = hashlib.sha256(in_tmp.encode()).hexdigest()[:8]
-    return os.path.join(SHORT_TMP, f"hw-{os.getuid()}-{digest}")
+    return os.path.join(SHORT_TMP, f"hw-{user_id()}-{digest}")
 
 
 def _fits(base: str) -> bool:
+    if sys.platform == "win32":
+        return True  # no unix socket under it there: the portable path names ports
     return len(base.encode()) <= MAX_BASE_LENGTH
 
 
@@ -77,10 +88,12 @@ def ensure_private_dir(path: str) -> None:
     """
     with contextlib.suppress(FileExistsError):
         os.mkdir(path, 0o700)
+    if sys.platform == "win32":
+        return  # no owner nor mode bits to check: the profile's ACLs keep it private
     info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != user_id() or info.st_mode & 0o077:
         raise RuntimeDirError(
-            f"{path} must be a directory of uid {os.getuid()} with mode 0700 (another user "
+            f"{path} must be a directory of uid {user_id()} with mode 0700 (another user "
             "may have created it first): remove it, or choose another runtime_dir"
         )
 
@@ -96,7 +109,7 @@ def server_identity(scope: Mapping[str, Any]) -> str:
 
 def app_directory(base: str, server: str, app: str, fingerprint: str) -> str:
     """Return the runtime directory of `app` served by `server` with options `fingerprint`."""
-    digest = hashlib.sha256(f"{os.getuid()}\0{server}\0{app}\0{fingerprint}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{user_id()}\0{server}\0{app}\0{fingerprint}".encode()).hexdigest()
     return os.path.join(base, digest[:_APP_DIR_CHARS])
 
 
@@ -113,7 +126,7 @@ def lock_directory(directory: str) -> int:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except FileNotFoundError:
             continue  # the directory was removed between the two calls
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        system.lock_exclusive(fd)
         try:
             if os.stat(path).st_ino == os.fstat(fd).st_ino:
                 return fd

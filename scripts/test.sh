@@ -63,6 +63,10 @@ venv .venv python3 test,docs,htag1
 .venv/bin/ruff check htagweb_asgi tests examples bench docs/tools
 .venv/bin/ruff format --check htagweb_asgi tests examples bench docs/tools
 .venv/bin/mypy
+# The package as Windows and macOS would type-check it: every POSIX-only import and call
+# behind a sys.platform check (docs/guide/platforms.md).
+.venv/bin/mypy --platform win32 --cache-dir .mypy_cache/win32 htagweb_asgi
+.venv/bin/mypy --platform darwin --cache-dir .mypy_cache/darwin htagweb_asgi
 
 # The documentation site (mkdocs.yml, docs/): strict, so a broken link or anchor, or a page
 # left out of the nav, fails the run. Not with -q: mkdocs 1.6 then drops the warnings before
@@ -93,6 +97,18 @@ done
 
 # Then real processes, real servers, and the browser.
 .venv/bin/python -m pytest -m "not unit" "$@"
+
+# Once more on the portable process model (Windows': spawned processes over loopback TCP,
+# no signals; docs/guide/platforms.md), forced on Linux: the end-to-end tier's checks of the
+# process model, and the browser's click, push, reload, crash, timeout and several workers.
+# Lean: the servers' differences are the default run's (hypercorn is left out, hypercorn-trio
+# kept for trio), and the flood test times the default path's start speed.
+HTAGWEB_PORTABLE=1 .venv/bin/python -m pytest -p no:cacheprovider "$@" \
+    tests/e2e/test_protocol.py tests/e2e/test_workers.py tests/e2e/test_sessions.py \
+    tests/e2e/test_restart.py tests/e2e/test_admission.py tests/browser/test_browser.py \
+    "tests/browser/test_matrix.py::test_cell[standalone-uvicorn]" \
+    "tests/browser/test_matrix.py::test_cell[fastapi-gunicorn]" \
+    -k "not flooding_gets_429 and not (hypercorn and not trio)"
 
 # htag 2 in its own environment (both majors are the package `htag`): its own suite and the
 # integration matrix's standalone servers, then the browser checks of the htag 1 host,

@@ -9,21 +9,22 @@ process's own frames: the connection is spliced to the process's unix socket.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 
-from htagweb_asgi.cluster.link import HANDSHAKE_FRAME, LINK_TIMEOUT, fresh_nonce, proof
+from htagweb_asgi.cluster.link import LINK_TIMEOUT
 from htagweb_asgi.cluster.placement import rename_owned
 from htagweb_asgi.cluster.registry import Registry
 from htagweb_asgi.cluster.settings import split_address
 from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.protocol.frames import Kind, load_json
+from htagweb_asgi.protocol.handshake import HANDSHAKE_FRAME, ServerHandshake
 from htagweb_asgi.web.channel import Channel, ChannelClosed
 from htagweb_asgi.web.pool import AppLoadError, PoolFull, PoolLimited, ProcessPool, UserChannel
 
@@ -42,7 +43,8 @@ def listen(address: str) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if sys.platform != "win32":  # Windows has no SO_REUSEPORT: one worker per node there
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(256)
         sock.setblocking(False)
@@ -92,17 +94,9 @@ class Gateway:
             await channel.aclose()
 
     async def _authenticate(self, channel: Channel, peer: Any) -> dict[str, Any] | None:
-        nonce = fresh_nonce()
-        await channel.send_json(Kind.AUTH, {"node": self._me, "nonce": nonce})
-        kind, payload = await channel.receive()
-        hello = load_json(payload) if kind is Kind.AUTH else {}
-        client, client_nonce = str(hello.get("node", "")), str(hello.get("nonce", ""))
-        expected = proof(self._key, "client", nonce, client_nonce, client, self._me)
-        if not hmac.compare_digest(str(hello.get("mac", "")), expected):
+        if not await channel.prove(ServerHandshake(self._key, self._me)):
             logger.warning("refused a link from %s: it does not hold the cluster's secret", peer)
             return None
-        mac = proof(self._key, "server", nonce, client_nonce, client, self._me)
-        await channel.send_json(Kind.AUTH, {"mac": mac})
         kind, payload = await channel.receive()
         if kind is not Kind.OPEN:
             raise ValueError(f"expected OPEN, got {kind.name}")

@@ -11,10 +11,7 @@ cannot be replayed. The link is authenticated, not encrypted: keep it on a priva
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import secrets
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -28,7 +25,6 @@ logger = logging.getLogger(__name__)
 
 LINK_TIMEOUT = 5.0  # seconds to connect and authenticate
 OPEN_TIMEOUT = 60.0  # seconds for the answer to OPEN: a spawn may start the App's template
-HANDSHAKE_FRAME = 64 * 1024  # bytes a frame may have before the peer is authenticated
 
 C = TypeVar("C", bound=Channel)
 
@@ -39,18 +35,6 @@ class LinkError(HtagwebError):
 
 class LinkRefused(LinkError):
     """Raised when nothing listens at another node's link address: that node is gone."""
-
-
-def proof(
-    key: bytes, role: str, server_nonce: str, client_nonce: str, client: str, server: str
-) -> str:
-    """The HMAC one side sends to show it holds `key` (hex)."""
-    message = "\0".join((role, server_nonce, client_nonce, client, server)).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def fresh_nonce() -> str:
-    return secrets.token_hex(16)
 
 
 async def open_link(
@@ -85,14 +69,7 @@ async def open_link(
 
 
 async def _authenticate(channel: Channel, key: bytes, me: str) -> None:
-    kind, payload = await Channel.receive(channel)  # not UserChannel's: no HELLO yet
-    if kind is not Kind.AUTH:
-        raise ChannelClosed(f"expected AUTH, got {kind.name}")
-    hello = load_json(payload)
-    server, server_nonce, nonce = str(hello["node"]), str(hello["nonce"]), fresh_nonce()
-    mac = proof(key, "client", server_nonce, nonce, me, server)
-    await channel.send_json(Kind.AUTH, {"node": me, "nonce": nonce, "mac": mac})
-    kind, payload = await Channel.receive(channel)
-    expected = proof(key, "server", server_nonce, nonce, me, server)
-    if kind is not Kind.AUTH or not hmac.compare_digest(str(load_json(payload)["mac"]), expected):
-        raise LinkError(f"node {server!r} could not prove it holds the cluster's secret")
+    try:
+        await channel.authenticate(key, me)
+    except ValueError as exc:
+        raise LinkError(f"node {exc}") from exc

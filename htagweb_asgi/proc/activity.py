@@ -16,6 +16,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,12 +31,22 @@ _FIRST_OFFSET, _USES_OFFSET, _PAGES_OFFSET = 8, 16, 20
 def _anonymous_file(size: int) -> int:
     """An fd on memory no path names: nothing is left behind however the template ends, and
     the fd can be handed to a spawned process or kept across an exec."""
-    if hasattr(os, "memfd_create"):
+    if sys.platform == "linux":
         fd = os.memfd_create("htagweb-activity", 0)
     else:  # macOS and other BSDs: a temporary file, unlinked at once
         fd, path = tempfile.mkstemp(prefix="htagweb-activity-")
         os.unlink(path)
     os.ftruncate(fd, size)
+    return fd
+
+
+def shared_file(path: str, slots: int, create: bool) -> int:
+    """An fd on the board's file at `path` (the portable path: no fd to hand a process
+    spawned on Windows, so it opens the file by name in the private runtime directory)."""
+    flags = os.O_RDWR | (os.O_CREAT | os.O_TRUNC if create else 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, 0o600)
+    if create:
+        os.ftruncate(fd, slots * _SLOT.size)
     return fd
 
 

@@ -15,6 +15,7 @@ import errno
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -176,7 +177,8 @@ def remove(cgroup: str, wait: float = 0.0) -> bool:
                 return False
         for pid in pids_in(cgroup):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                if sys.platform != "win32":  # cgroups are Linux's
+                    os.kill(pid, signal.SIGKILL)
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.005)  # the kernel empties a cgroup asynchronously once its tasks exit

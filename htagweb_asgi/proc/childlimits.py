@@ -14,13 +14,16 @@ import contextlib
 import logging
 import math
 import os
-import resource
 import signal
+import sys
 from collections.abc import Callable
 from typing import NoReturn
 
 from htagweb_asgi.proc import cgroups
 from htagweb_asgi.proc.limiter import EXIT_MEMORY, EXIT_SETUP, Placement
+
+if sys.platform != "win32":
+    import resource
 
 logger = logging.getLogger(__name__)
 
@@ -28,22 +31,28 @@ logger = logging.getLogger(__name__)
 def enter(placement: Placement) -> None:
     """Right after the fork: join the process's cgroup, or set its rlimit, and turn off the
     core dump SIGXCPU would write. On failure exit with EXIT_SETUP: never run unlimited."""
-    try:
-        if placement.cgroup is not None:
-            cgroups.write(os.path.join(placement.cgroup, "cgroup.procs"), "0")
-        elif placement.ceiling:
-            which = resource.RLIMIT_AS if placement.rlimit_as else resource.RLIMIT_DATA
-            _soft, hard = resource.getrlimit(which)
-            ceiling = placement.ceiling
-            if hard != resource.RLIM_INFINITY:
-                ceiling = min(ceiling, hard)
-            resource.setrlimit(which, (ceiling, ceiling))
-        if placement.cpu is not None:
-            _soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
-            resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
-    except (OSError, ValueError) as exc:
-        logger.error("user process %d could not enter its limits: %s", os.getpid(), exc)
+    if placement.cgroup is None and not placement.ceiling and placement.cpu is None:
+        return
+    if sys.platform == "win32":  # Job Objects are not implemented: the template refuses
+        logger.error("user process %d: limits need Job Objects on Windows", os.getpid())
         os._exit(EXIT_SETUP)
+    else:
+        try:
+            if placement.cgroup is not None:
+                cgroups.write(os.path.join(placement.cgroup, "cgroup.procs"), "0")
+            elif placement.ceiling:
+                which = resource.RLIMIT_AS if placement.rlimit_as else resource.RLIMIT_DATA
+                _soft, hard = resource.getrlimit(which)
+                ceiling = placement.ceiling
+                if hard != resource.RLIM_INFINITY:
+                    ceiling = min(ceiling, hard)
+                resource.setrlimit(which, (ceiling, ceiling))
+            if placement.cpu is not None:
+                _soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+                resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+        except (OSError, ValueError) as exc:
+            logger.error("user process %d could not enter its limits: %s", os.getpid(), exc)
+            os._exit(EXIT_SETUP)
 
 
 class CpuBudget:
@@ -54,16 +63,17 @@ class CpuBudget:
 
     def arm(self) -> None:
         """A fresh budget from now: at the start of each interaction (and of the App)."""
-        if self.seconds is None:
+        if self.seconds is None or sys.platform == "win32":  # (refused there: see limiter)
             return
-        with contextlib.suppress(ValueError):  # not the main thread: keep the disposition
-            signal.signal(signal.SIGXCPU, signal.SIG_DFL)  # an App may not keep its budget
-        times = os.times()
-        soft = math.ceil(times.user + times.system + self.seconds)
-        _old, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        if hard != resource.RLIM_INFINITY:
-            soft = min(soft, hard)
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+        else:
+            with contextlib.suppress(ValueError):  # not the main thread: keep the disposition
+                signal.signal(signal.SIGXCPU, signal.SIG_DFL)  # an App may not keep its budget
+            times = os.times()
+            soft = math.ceil(times.user + times.system + self.seconds)
+            _old, hard = resource.getrlimit(resource.RLIMIT_CPU)
+            if hard != resource.RLIM_INFINITY:
+                soft = min(soft, hard)
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def memory_exhausted() -> NoReturn:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import heapq
 import logging
 import os
-import signal
-import socket
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import asdict, dataclass
@@ -25,17 +23,19 @@ from htagweb_asgi.proc import capacity, eviction, views
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.admission import RefusalLog, Refused
 from htagweb_asgi.proc.deaths import Deaths
+from htagweb_asgi.proc.endings import End
 from htagweb_asgi.proc.limiter import POLL_INTERVAL, Limiter, Placement
 from htagweb_asgi.proc.spares import Spares
 from htagweb_asgi.protocol.config import TemplateConfig
 
 logger = logging.getLogger(__name__)
 
-EXPIRE = signal.SIGUSR1  # tell a user process why it ends (see usermain.REASONS)
-EVICT = signal.SIGUSR2
-SESSION_ENDED = signal.SIGHUP
-REPLACED = signal.SIGINT  # another page of the session opened the App with other arguments
+EXPIRE = End.EXPIRE  # tell a user process why it ends (see endings.py)
+EVICT = End.EVICT
+SESSION_ENDED = End.SESSION_ENDED
+REPLACED = End.REPLACED  # another page of the session opened the App with other arguments
 WHY = {EXPIRE: "inactivity", EVICT: "eviction", SESSION_ENDED: "session_end", REPLACED: "replaced"}
+SIGKILL_CODE = -9  # a process's exit code when SIGKILL ended it (POSIX)
 
 
 @dataclass
@@ -70,6 +70,7 @@ class UserProcesses:
         close_in_child: Callable[[], None],
         reply: Callable[[Hashable, bytes], None] = lambda holder, frame: None,
         generation: int = 0,
+        spares: Callable[[Callable[[int, Placement], None], Limiter], Spares] | None = None,
     ) -> None:
         self.config = config
         self.board = board
@@ -83,9 +84,12 @@ class UserProcesses:
         self.generation = generation  # 1 more at each renewal: processes older run old code
         self._reply = reply  # answers to the workers waiting for a death (see deaths.py)
         self.next_watch = self._now() + POLL_INTERVAL if self._watching() else None
-        self.spares = Spares(
-            config, app_class, board, liveness_r, close_in_child, self._started, self.limiter
-        )
+        if spares is not None:  # the portable path's (see portable.py)
+            self.spares = spares(self._started, self.limiter)
+        else:
+            self.spares = Spares(
+                config, app_class, board, liveness_r, close_in_child, self._started, self.limiter
+            )
 
         self.log = RefusalLog(board.clock)
         self.max_processes = 0
@@ -122,8 +126,8 @@ class UserProcesses:
         slot = self.board.allocate()
         if slot is None:  # every spare slot still belongs to an ending process
             return Refused.FULL
-        path = os.path.join(self.config.directory, f"{key}.sock")
-        pid = self._assign(path, slot)
+        path = self.config.key_file(key)
+        pid = self.spares.assign_key(path, slot)
         spare = self.by_pid.get(pid)
         child = Child(key, pid, slot, self.board.clock(), path, session, client)
         if spare is not None:
@@ -134,25 +138,6 @@ class UserProcesses:
         self.by_pid[pid] = child
         self._schedule(child)
         return child
-
-    def _assign(self, path: str, slot: int) -> int:
-        """Bind `path` and hand the listening socket and `slot` to a spare (a new one when
-        none is ready); return its pid. The spare is chosen before the socket exists, so that
-        a fork for it does not inherit the socket."""
-        while True:
-            spare = self.spares.take()
-            paths.unlink_quietly(path)
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                listener.bind(path)
-                listener.listen(64)
-                self.spares.assign(spare, listener, slot)
-                return spare.pid
-            except OSError as exc:  # the spare died meanwhile (reaped later): take another
-                logger.info("spare process %d is gone (%s): taking another", spare.pid, exc)
-                spare.control.close()
-            finally:
-                listener.close()
 
     def _started(self, pid: int, placement: Placement) -> None:
         """A new spare: kept in by_pid (unassigned: no key, no slot) until reaped."""
@@ -166,7 +151,7 @@ class UserProcesses:
         child = self.current.get(key)
         if child is None or (pid is not None and child.pid != pid):
             return False
-        self.send_signal(child, signal.SIGKILL, "timeout")  # a worker's: it took too long
+        self.send_signal(child, End.KILL, "timeout")  # a worker's: it took too long
         return True
 
     def rename(self, key: str, pid: int, new_key: str, session: str) -> bool:
@@ -176,7 +161,7 @@ class UserProcesses:
         child = self.current.get(key)
         if child is None or child.pid != pid or new_key in self.current:
             return False
-        new_path = os.path.join(self.config.directory, f"{new_key}.sock")
+        new_path = self.config.key_file(new_key)
         try:
             os.rename(child.socket_path, new_path)  # a bound socket keeps listening
         except OSError as exc:
@@ -187,12 +172,13 @@ class UserProcesses:
         self.current[new_key] = child
         return True
 
-    def send_signal(self, child: Child, sig: signal.Signals, reason: str = "") -> None:
-        """Signal `child`; it stops being its key's process at once (reaped later)."""
+    def send_signal(self, child: Child, sig: End, reason: str = "") -> None:
+        """Tell `child` it ends (a signal, or a frame on the portable path); it stops being
+        its key's process at once (reaped later)."""
         child.end_reason = child.end_reason or reason
-        child.killed = child.killed or sig == signal.SIGKILL
-        child.ending = child.ending or sig == signal.SIGTERM  # we stop it: not worth a warning
-        os.kill(child.pid, sig)  # cannot miss: an unreaped child keeps its pid
+        child.killed = child.killed or sig is End.KILL
+        child.ending = child.ending or sig is End.STOP  # we stop it: not worth a warning
+        self.spares.tell(child.pid, sig)
         self._remove(child)
 
     def _add(self, child: Child) -> None:
@@ -219,7 +205,7 @@ class UserProcesses:
             self.ask_to_end(child, SESSION_ENDED)
         return len(found)
 
-    def ask_to_end(self, child: Child, sig: signal.Signals, reason: str = "") -> None:
+    def ask_to_end(self, child: Child, sig: End, reason: str = "") -> None:
         """EXPIRE or EVICT: the process tells its pages why; SIGKILL if it lingers."""
         child.ending = True
         self.send_signal(child, sig, reason or WHY.get(sig, ""))
@@ -243,26 +229,23 @@ class UserProcesses:
         return True
 
     def reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            child = self.by_pid.pop(pid, None)
-            if child is None:
-                continue
-            code = os.waitstatus_to_exitcode(status)
-            limit = self.limiter.classify(code, child.cgroup, child.limit_kill)
-            self.limiter.release(child.cgroup)
-            if not child.key:  # a spare that never got its assignment
-                self.spares.forget(pid)
-                _log_exit(child, code)
-                continue
-            self.board.release(child.slot)
-            self._remove(child)
-            self._record_end(child, code, limit)
+        for pid, code in self.spares.reaped():
+            self.ended(pid, code)
+
+    def ended(self, pid: int, code: int) -> None:
+        """`pid` exited with `code` (negative: the signal that ended it)."""
+        child = self.by_pid.pop(pid, None)
+        if child is None:
+            return
+        limit = self.limiter.classify(code, child.cgroup, child.limit_kill)
+        self.limiter.release(child.cgroup)
+        if not child.key:  # a spare that never got its assignment
+            self.spares.forget(pid)
+            _log_exit(child, code)
+            return
+        self.board.release(child.slot)
+        self._remove(child)
+        self._record_end(child, code, limit)
 
     def _record_end(self, child: Child, code: int, limit: str | None) -> None:
         if limit is not None:
@@ -288,7 +271,7 @@ class UserProcesses:
         for child in list(self.by_pid.values()):
             if not child.limit_kill and self.limiter.over_limit(child.pid, child.baseline):
                 child.limit_kill = "memory"
-                self.send_signal(child, signal.SIGKILL)
+                self.send_signal(child, End.KILL)
 
     def check_deadlines(self) -> None:
         """End the processes whose page never attached in time, and the idle ones; SIGKILL
@@ -300,7 +283,7 @@ class UserProcesses:
             if child is None or not child.key:
                 continue
             if child.ending:
-                self.send_signal(child, signal.SIGKILL)
+                self.send_signal(child, End.KILL)
                 continue
             due = self._next_check(child)
             if due is None:
@@ -414,7 +397,7 @@ class UserProcesses:
 def _log_exit(child: Child, code: int) -> None:
     if code == 0 or child.ending:
         logger.debug("user process %d ended (%d)", child.pid, code)
-    elif code == -signal.SIGKILL and not child.killed:
+    elif code == SIGKILL_CODE and not child.killed:
         logger.warning("user process %d was killed by SIGKILL (perhaps out of memory)", child.pid)
     elif code < 0 and not child.killed:
         logger.warning("user process %d died of signal %d", child.pid, -code)

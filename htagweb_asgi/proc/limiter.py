@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import signal
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,7 +46,10 @@ MESSAGES = {
     "cpu": "This session reached its CPU time limit.",
 }
 ORDER = ("cgroup2", "cgroup1", "rlimit", "watchdog")
-_PAGE = os.sysconf("SC_PAGE_SIZE")
+if sys.platform == "win32":
+    _PAGE = 4096  # unused there: /proc is Linux's
+else:
+    _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,10 @@ class Limiter:
         return [m for m in ORDER if found.get(m, "yes") is not None]
 
     def _choose(self, wanted: str) -> str:
+        if sys.platform == "win32" and (self.memory is not None or self.cpu is not None):
+            raise LimitsUnavailable(
+                "memory_limit and cpu_limit need Job Objects on Windows: not implemented"
+            )
         if self.memory is None:
             return "none"
         available = self.available()
@@ -168,14 +176,15 @@ class Limiter:
             return killed_for
         if code == EXIT_MEMORY:
             return "memory"
-        if code == -signal.SIGXCPU:
-            return "cpu"
-        if (
-            code == -signal.SIGKILL
-            and cgroup is not None
-            and cgroups.oom_killed(cgroup, self.mechanism == "cgroup2")
-        ):
-            return "memory"
+        if sys.platform != "win32":  # exit codes are not signals there
+            if code == -signal.SIGXCPU:
+                return "cpu"
+            if (
+                code == -signal.SIGKILL
+                and cgroup is not None
+                and cgroups.oom_killed(cgroup, self.mechanism == "cgroup2")
+            ):
+                return "memory"
         if code == EXIT_SETUP:
             logger.error("a user process could not enter its limits (%s)", self.mechanism)
         return None
@@ -232,5 +241,7 @@ def _statm(pid: str) -> tuple[int, int, int]:
 
 
 def _kernel_at_least(major: int, minor: int) -> bool:
+    if sys.platform == "win32":
+        return True
     match = re.match(r"(\d+)\.(\d+)", os.uname().release)
     return match is not None and (int(match.group(1)), int(match.group(2))) >= (major, minor)

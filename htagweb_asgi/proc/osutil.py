@@ -25,7 +25,7 @@ def die_with_parent() -> None:
     while its event loop runs. ``CDLL(None)`` finds prctl among the symbols already loaded,
     where ``find_library`` would run ldconfig in a subprocess (milliseconds per new user).
     """
-    if not sys.platform.startswith("linux"):
+    if sys.platform != "linux":
         return
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -44,6 +44,8 @@ def accepts_connections(address: list[Any] | None, timeout: float = 0.5) -> bool
     try:
         host, port = address
         if port is None:
+            if sys.platform == "win32":
+                return False  # no unix socket server there
             family, target = socket.AF_UNIX, host
         else:  # granian gives the port as a string
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -90,6 +92,8 @@ def configure_logging(level: int) -> None:
 
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds `pid` has used (Linux's /proc/PID/stat); None when unknown."""
+    if sys.platform == "win32":
+        return None
     try:
         with open(f"/proc/{pid}/stat") as stat:
             text = stat.read()

@@ -11,8 +11,8 @@ page.
 
 from __future__ import annotations
 
-import fcntl
 import json
+import logging
 import os
 import select
 import socket
@@ -21,11 +21,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
+from htagweb_asgi import paths
 from htagweb_asgi.proc import childlimits, osutil, usermain
 from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.endings import End
 from htagweb_asgi.proc.limiter import Limiter, Placement
 from htagweb_asgi.proc.usermain import SPAWNED_FDS
 from htagweb_asgi.protocol.config import SPAWNED_USER_MODULE, TemplateConfig
+
+if sys.platform != "win32":
+    import fcntl
+
+    from htagweb_asgi.proc.endings import SIGNALS
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,14 +87,58 @@ class Spares:
         """A ready spare, or a new one (which then skips its warm-up: a user is waiting)."""
         return self.ready.pop() if self.ready else self._new()
 
-    @staticmethod
-    def assign(spare: Spare, listener: socket.socket, slot: int) -> None:
-        """Hand `listener` and `slot` to `spare` (OSError if it is gone)."""
-        message = json.dumps({"slot": slot}).encode()
-        try:
-            socket.send_fds(spare.control, [message], [listener.fileno()])
-        finally:
-            spare.control.close()
+    def assign_key(self, path: str, slot: int) -> int:
+        """Bind `path` and hand the listening socket and `slot` to a spare (a new one when
+        none is ready); return its pid. The spare is chosen before the socket exists, so that
+        a fork for it does not inherit the socket."""
+        while True:
+            spare = self.take()
+            paths.unlink_quietly(path)
+            if sys.platform == "win32":
+                raise OSError("unix sockets need the POSIX path")
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                listener.bind(path)
+                listener.listen(64)
+                message = json.dumps({"slot": slot}).encode()
+                socket.send_fds(spare.control, [message], [listener.fileno()])
+                return spare.pid
+            except OSError as exc:  # the spare died meanwhile (reaped later): take another
+                logger.info("spare process %d is gone (%s): taking another", spare.pid, exc)
+            finally:
+                spare.control.close()
+                listener.close()
+
+    def tell(self, pid: int, end: End) -> None:
+        """Signal `pid` why it ends (cannot miss: an unreaped child keeps its pid)."""
+        if sys.platform != "win32":
+            os.kill(pid, SIGNALS[end])
+
+    def reaped(self) -> list[tuple[int, int]]:
+        """(pid, exit code: negative for a signal) of the children that ended."""
+        ended: list[tuple[int, int]] = []
+        if sys.platform == "win32":
+            return ended
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return ended
+            if pid == 0:
+                return ended
+            ended.append((pid, os.waitstatus_to_exitcode(status)))
+
+    def exits_pending(self) -> bool:
+        """Whether a process known to be ending must be looked at soon (SIGCHLD does it)."""
+        return False
+
+    def wait_exit(self, pid: int | None, timeout: float | None) -> tuple[int, int] | None:
+        """Block until a child (any, when `pid` is None) exits; (pid, exit code). Only
+        without timeout here: the loop waits for SIGCHLD otherwise."""
+        if sys.platform == "win32":
+            return None
+        found, status = os.waitpid(-1 if pid is None else pid, 0)
+        return found, os.waitstatus_to_exitcode(status)
 
     def wait_warm(self, timeout: float) -> Spare | None:
         """Start a spare now and wait up to `timeout` seconds for it to warm up (to measure
@@ -108,7 +161,7 @@ class Spares:
 
     def _new(self) -> Spare:
         placement = self.limiter.prepare()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours, theirs = socket.socketpair()  # AF_UNIX
         try:
             if self.config.start_method == "spawn":
                 pid = self._spawn(theirs, placement)
@@ -126,6 +179,8 @@ class Spares:
     def _fork(
         self, control: socket.socket, template_end: socket.socket, placement: Placement
     ) -> int:
+        if sys.platform == "win32":
+            raise OSError("fork needs the POSIX path")
         pid = os.fork()
         if pid == 0:
             template_end.close()
@@ -155,9 +210,19 @@ class Spares:
             "placement": placement.to_dict(),
         }
         argv = [sys.executable, "-m", SPAWNED_USER_MODULE, json.dumps(spec)]
-        # Copy the sources above the targets first: dup2 into 3, 4, 5 in turn would overwrite
-        # a source that happens to be 3, 4 or 5.
         wanted = (control.fileno(), self.liveness_r, self.board.fd)
+        if sys.platform == "win32":
+            raise OSError("posix_spawn needs the POSIX path (see portable.py)")
+        else:
+            return _posix_spawn(argv, wanted)
+
+
+if sys.platform != "win32":
+
+    def _posix_spawn(argv: list[str], wanted: tuple[int, ...]) -> int:
+        """Start `argv` with the fds `wanted` as SPAWNED_FDS. The sources are copied above
+        the targets first: dup2 into 3, 4, 5 in turn would overwrite a source that happens
+        to be 3, 4 or 5."""
         sources = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in wanted]
         try:
             pairs = zip(sources, SPAWNED_FDS, strict=True)

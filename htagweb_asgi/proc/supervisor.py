@@ -22,6 +22,7 @@ import os
 import selectors
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Hashable
 from typing import Any, NoReturn
@@ -30,12 +31,18 @@ from htagweb_asgi import paths, system
 from htagweb_asgi.proc import capacity, osutil, renewal
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.children import UserProcesses
+from htagweb_asgi.proc.endings import End
 from htagweb_asgi.proc.leases import Leases
+from htagweb_asgi.proc.limiter import Limiter, Placement
+from htagweb_asgi.proc.portable import EXIT_POLL, PortableSpares, board_path
 from htagweb_asgi.proc.requests import TemplateRequests
 from htagweb_asgi.proc.sourcewatch import SourceWatch
+from htagweb_asgi.proc.spares import Spares
 from htagweb_asgi.proc.workerfiles import WorkerFiles
-from htagweb_asgi.protocol.config import CONTROL_SOCKET, TemplateConfig
-from htagweb_asgi.protocol.frames import FrameDecoder, FrameError
+from htagweb_asgi.protocol import portable
+from htagweb_asgi.protocol.config import TemplateConfig
+from htagweb_asgi.protocol.frames import FrameDecoder, FrameError, Kind
+from htagweb_asgi.protocol.handshake import HANDSHAKE_FRAME, ServerHandshake
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +63,7 @@ class Supervisor:
         *,
         load_error: str = "",
         liveness: tuple[int, int] | None = None,
+        secret: bytes | None = None,
     ) -> None:
         self.config = config
         self.app_class = app_class  # None: a renewal whose new code does not import
@@ -63,10 +71,12 @@ class Supervisor:
         self.board = board
         self.selector = selectors.DefaultSelector()
         self.connections: dict[socket.socket, FrameDecoder] = {}
+        self.secret = secret  # portable path: what every connection must prove
+        self.unproven: dict[socket.socket, ServerHandshake] = {}
         self.leases = Leases(config.lease_grace, time.monotonic, config.restart_grace)
         self.stopping = False
         self.liveness_r, self.liveness_w = liveness or os.pipe()  # EOF in children when we die
-        self.wakeup_r, self.wakeup_w = os.pipe()
+        self.wakeup = socket.socketpair()  # the signals' wakeup: a socket, for Windows too
         self.processes = UserProcesses(
             config,
             app_class or object,
@@ -74,6 +84,7 @@ class Supervisor:
             self.liveness_r,
             self._close_in_child,
             reply=self._send_late,
+            spares=self._portable_spares if config.portable else None,
         )
         self.worker_files = WorkerFiles(config.directory)
         watch = SourceWatch.of(config.app)
@@ -84,11 +95,28 @@ class Supervisor:
             loaded=app_class is not None,
             load_error=load_error,
             source_changed=watch.changed,
-            renew=self._renew,
+            renew=None if config.portable else self._renew,  # no re-exec there: restart
             clock=board.clock,
             worker_series=self.worker_files.collect,
         )
         system.raise_fd_limit()
+
+    def _portable_spares(
+        self, started: Callable[[int, Placement], None], limiter: Limiter
+    ) -> Spares:
+        assert self.secret is not None, "the portable path needs the template's secret"
+        return PortableSpares(
+            self.config,
+            board_path(self.config),
+            self.board.slots,
+            self.secret,
+            started,
+            limiter,
+            watch=lambda sock, callback: self.selector.register(
+                sock, selectors.EVENT_READ, lambda _: callback()
+            ),
+            unwatch=self.selector.unregister,
+        )
 
     def size_to_machine(self) -> None:
         """No max_processes given: measure a warm spare of this App, size the cap to the
@@ -103,7 +131,7 @@ class Supervisor:
     def run(self) -> None:
         self._install_signals()
         self.selector.register(self.control, selectors.EVENT_READ, self._accept)
-        self.selector.register(self.wakeup_r, selectors.EVENT_READ, self._drain_wakeup)
+        self.selector.register(self.wakeup[0], selectors.EVENT_READ, self._drain_wakeup)
         logger.info("template of %s ready (pid %d)", self.config.app, os.getpid())
         while not self.stopping:
             events = self.selector.select(self._next_timeout())
@@ -121,10 +149,11 @@ class Supervisor:
         self._shutdown()
 
     def _install_signals(self) -> None:
-        for fd in (self.wakeup_r, self.wakeup_w):
-            os.set_blocking(fd, False)
-        signal.set_wakeup_fd(self.wakeup_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup fd does the work
+        for end in self.wakeup:
+            end.setblocking(False)
+        signal.set_wakeup_fd(self.wakeup[1].fileno())
+        if sys.platform != "win32" and not self.config.portable:
+            signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup fd does the work
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server's Ctrl+C is not ours
 
@@ -133,7 +162,7 @@ class Supervisor:
 
     def _drain_wakeup(self, _: object) -> None:
         try:
-            while os.read(self.wakeup_r, 4096):
+            while self.wakeup[0].recv(4096):
                 pass
         except BlockingIOError:
             pass
@@ -144,23 +173,33 @@ class Supervisor:
         timeout = max(0.0, min(known) - time.monotonic()) if known else None
         if self.app_class is not None and self.processes.spares.due():
             timeout = SPARE_DELAY if timeout is None else min(timeout, SPARE_DELAY)
+        if self.processes.spares.exits_pending():  # portable: a link closed, its exit is due
+            timeout = EXIT_POLL if timeout is None else min(timeout, EXIT_POLL)
         return timeout
 
     def _close_in_child(self) -> None:
         """What a forked user process must not inherit from us."""
         signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)
+        if sys.platform != "win32":
+            for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
         self.selector.close()
-        for conn in [self.control, *self.connections]:
+        for conn in [self.control, *self.connections, *self.wakeup]:
             conn.close()
-        for fd in (self.wakeup_r, self.wakeup_w, self.liveness_w):
-            os.close(fd)
+        os.close(self.liveness_w)
 
     # -- control connections ------------------------------------------------------------------
     def _accept(self, _: object) -> None:
         conn, _addr = self.control.accept()
         self._register(conn)
+        if self.secret is not None:  # portable: nothing but the proof before it is ours
+            handshake = ServerHandshake(self.secret, portable.TEMPLATE_NAME)
+            self.unproven[conn] = handshake
+            self.connections[conn] = FrameDecoder(HANDSHAKE_FRAME)
+            try:
+                conn.sendall(handshake.challenge())
+            except OSError:
+                self._drop(conn)
 
     def _register(self, conn: socket.socket) -> None:
         conn.settimeout(SEND_TIMEOUT)
@@ -178,6 +217,10 @@ class Supervisor:
             self._drop(conn)
             return
         for kind, payload in frames:
+            if conn in self.unproven:
+                if not self._prove(conn, kind, payload):
+                    return
+                continue
             try:
                 reply = self.requests.handle(conn, kind, payload)
                 if reply is not None:
@@ -193,7 +236,22 @@ class Supervisor:
                 self._drop(conn)
                 return
 
+    def _prove(self, conn: socket.socket, kind: Kind, payload: bytes) -> bool:
+        """The first frame of a portable connection: its proof of our secret."""
+        answer = self.unproven.pop(conn).answer(kind, payload)
+        try:
+            if answer is None:
+                raise ConnectionRefusedError("it does not hold the template's secret")
+            conn.sendall(answer)
+        except OSError as exc:
+            logger.warning("refused a control connection: %s", exc)
+            self._drop(conn)
+            return False
+        self.connections[conn] = FrameDecoder()  # proven: the usual frame limit
+        return True
+
     def _drop(self, conn: socket.socket) -> None:
+        self.unproven.pop(conn, None)
         self.selector.unregister(conn)
         del self.connections[conn]
         self.leases.lose(conn)
@@ -268,26 +326,41 @@ class Supervisor:
 
     # -- shutdown ------------------------------------------------------------------------------
     def _shutdown(self) -> None:
-        """SIGTERM every user process, SIGKILL those still alive after the grace, clean up."""
+        """Stop every user process (SIGTERM, or END on the portable path), kill those still
+        alive after the grace, clean up."""
         self.selector.unregister(self.control)
         self.control.close()
-        paths.unlink_quietly(os.path.join(self.config.directory, CONTROL_SOCKET))
+        paths.unlink_quietly(os.path.join(self.config.directory, self.config.control_name))
         processes = self.processes
         for child in list(processes.by_pid.values()):
-            processes.send_signal(child, signal.SIGTERM)
+            processes.send_signal(child, End.STOP)
         deadline = time.monotonic() + self.config.stop_grace
-        while processes.by_pid and time.monotonic() < deadline:
-            self.selector.select(deadline - time.monotonic())
-            self._drain_wakeup(None)
-            processes.reap()
+        self._wait_for_children(deadline)
         for child in list(processes.by_pid.values()):
-            logger.warning("user process %d ignored SIGTERM: killing it", child.pid)
-            processes.send_signal(child, signal.SIGKILL)
+            logger.warning("user process %d did not stop: killing it", child.pid)
+            processes.send_signal(child, End.KILL)
         while processes.by_pid:
-            pid, _status = os.waitpid(-1, 0)
-            processes.by_pid.pop(pid, None)
+            ended = processes.spares.wait_exit(None, None)
+            if ended is None:
+                break
+            processes.by_pid.pop(ended[0], None)
         self.board.close()
+        if self.config.portable:
+            paths.unlink_quietly(board_path(self.config))
         self.processes.limiter.close()
         self.worker_files.remove_all()
-        paths.remove_if_unused(self.config.directory, CONTROL_SOCKET)
+        paths.remove_if_unused(self.config.directory, self.config.control_name)
         logger.info("template of %s stopped", self.config.app)
+
+    def _wait_for_children(self, deadline: float) -> None:
+        processes = self.processes
+        if self.config.portable:
+            for pid in list(processes.by_pid):
+                ended = processes.spares.wait_exit(pid, max(0.0, deadline - time.monotonic()))
+                if ended is not None:
+                    processes.ended(*ended)
+            return
+        while processes.by_pid and time.monotonic() < deadline:
+            self.selector.select(deadline - time.monotonic())  # SIGCHLD wakes us
+            self._drain_wakeup(None)
+            processes.reap()

@@ -14,6 +14,7 @@ JSON line on stdout; with ``--resume`` it is the new image of a renewal (see ren
 from __future__ import annotations
 
 import gc
+import glob
 import json
 import logging
 import os
@@ -22,13 +23,15 @@ import sys
 import traceback
 from typing import Any
 
-from htagweb_asgi import appref, system
-from htagweb_asgi.proc import applog, capacity, osutil, renewal
+from htagweb_asgi import appref, paths, system
+from htagweb_asgi.proc import activity, applog, capacity, osutil, renewal
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.engine import engine
 from htagweb_asgi.proc.limiter import Limiter
+from htagweb_asgi.proc.portable import board_path
 from htagweb_asgi.proc.supervisor import Supervisor
-from htagweb_asgi.protocol.config import CONTROL_SOCKET, SPARE_SLOTS, TemplateConfig
+from htagweb_asgi.protocol import portable
+from htagweb_asgi.protocol.config import SPARE_SLOTS, TemplateConfig
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +41,32 @@ def _report(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _bind_control(directory: str) -> socket.socket:
-    path = os.path.join(directory, CONTROL_SOCKET)
+def _bind_control(config: TemplateConfig) -> tuple[socket.socket, bytes | None]:
+    """The socket workers reach us on, and (portable path) the secret they must prove."""
+    path = os.path.join(config.directory, config.control_name)
+    if config.portable:
+        control = socket.create_server((portable.LOOPBACK, 0), backlog=128)
+        secret = portable.new_secret()
+        for stale in glob.glob(os.path.join(glob.escape(config.directory), "*" + portable.SUFFIX)):
+            paths.unlink_quietly(stale)  # a killed template's: we hold the start lock
+        address = portable.Address(control.getsockname()[1], secret)
+        portable.write_address(path, address)
+        return control, secret
+    if sys.platform == "win32":
+        raise OSError("unix sockets need the POSIX path")
     if os.path.exists(path):
         os.unlink(path)  # a stale socket: the worker holds the start lock, nobody listens on it
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     control.bind(path)
     control.listen(128)
-    return control
+    return control, None
+
+
+def _board(config: TemplateConfig) -> ActivityBoard:
+    slots = board_slots(config)
+    if not config.portable:
+        return ActivityBoard(slots)  # anonymous memory, its fd inherited
+    return ActivityBoard(slots, fd=activity.shared_file(board_path(config), slots, create=True))
 
 
 def _detach_stdio() -> None:
@@ -77,11 +98,12 @@ def start() -> None:
     except Exception as exc:
         _report({"error": str(exc), "traceback": traceback.format_exc()})
         sys.exit(1)
-    control = _bind_control(config.directory)
-    board = ActivityBoard(board_slots(config))
-    if os.fork():
+    control, secret = _bind_control(config)
+    board = _board(config)
+    # Windows has no fork: there the worker leaves us running without waiting for us
+    if sys.platform != "win32" and os.fork():
         os._exit(0)  # the worker reaps us; the template lives on, re-parented, in its session
-    supervisor = Supervisor(config, app_class, control, board)
+    supervisor = Supervisor(config, app_class, control, board, secret=secret)
     _freeze()
     if not config.max_processes:
         supervisor.size_to_machine()  # forks the first spare: after the freeze

@@ -8,7 +8,8 @@ page), SIGHUP (the session ended: logout, rotation) and SIGINT (replaced: anothe
 the session opened the App with other arguments) first tell the pages why. EOF on the
 liveness pipe means the template died: stop at once. Every one of these ends lets the App
 run its end hook (htag 2's ``on_destroy``); only SIGKILL (an interaction that took too
-long) does not.
+long) does not. (endings.py names these reasons; on the portable path, portableuser.py
+hears them as frames instead.)
 """
 
 from __future__ import annotations
@@ -22,28 +23,27 @@ import select
 import signal
 import socket
 import sys
+from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
 from htagweb_asgi import appref
 from htagweb_asgi.proc import applog, childlimits, osutil
 from htagweb_asgi.proc.activity import ActivityBoard
+from htagweb_asgi.proc.endings import TOLD
 from htagweb_asgi.proc.engine import engine
 from htagweb_asgi.proc.limiter import Placement
 from htagweb_asgi.proc.user import UserApp
-from htagweb_asgi.protocol.codes import REPLACED_REASON, Close
 from htagweb_asgi.protocol.config import ProcessSettings, TemplateConfig
+
+if sys.platform != "win32":
+    from htagweb_asgi.proc.endings import SIGNALS
 
 WARM = b"w"  # a spare tells its template it has warmed up (see capacity.py)
 SPAWNED_FDS = (3, 4, 5)  # control pair, liveness pipe, activity board in a spawned process
 
 logger = logging.getLogger(__name__)
 
-REASONS = {  # signal → (close code for the pages, why)
-    signal.SIGUSR1: (Close.EXPIRED, "ended after inactivity"),
-    signal.SIGUSR2: (Close.EXPIRED, "ended to make room for other users, or for a newer page"),
-    signal.SIGHUP: (Close.NO_PROCESS, "the session ended"),
-    signal.SIGINT: (Close.REPLACED, REPLACED_REASON),
-}
+PORTABLE_FLAG = "--portable"  # proc/portableuser.py's entry (see proc/portable.py)
 
 
 def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -57,9 +57,10 @@ async def _serve(app: UserApp, control: socket.socket, parent_fd: int) -> None:
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_exception_handler)
     childlimits.watch_memory_errors()
-    loop.add_signal_handler(signal.SIGTERM, app.stopped.set)
-    for sig, (code, reason) in REASONS.items():
-        loop.add_signal_handler(sig, app.end_soon, code, reason)
+    if sys.platform != "win32":  # this is the POSIX path (the other: portableuser.py)
+        loop.add_signal_handler(signal.SIGTERM, app.stopped.set)
+        for end, (code, reason) in TOLD.items():
+            loop.add_signal_handler(SIGNALS[end], app.end_soon, code, reason)
     loop.add_reader(parent_fd, app.stopped.set)  # EOF: the template (and the server) is gone
     if not select.select([control], [], [], 0)[0]:  # no user waiting for us already
         await app.engine.warm_up()
@@ -68,7 +69,10 @@ async def _serve(app: UserApp, control: socket.socket, parent_fd: int) -> None:
     listener = await _assignment(app, control)
     if listener is None:
         return  # the template let this spare go (it was renewed, or is stopping)
-    server = await asyncio.start_unix_server(app.serve_connection, sock=listener)
+    if sys.platform == "win32":
+        server = await asyncio.start_server(app.serve_connection, sock=listener)
+    else:
+        server = await asyncio.start_unix_server(app.serve_connection, sock=listener)
     async with server:
         await app.stopped.wait()
         server.close()  # no new connection while the open ones end
@@ -81,6 +85,8 @@ async def _assignment(app: UserApp, control: socket.socket) -> socket.socket | N
     received: asyncio.Future[tuple[bytes, list[int]]] = loop.create_future()
 
     def readable() -> None:
+        if sys.platform == "win32":
+            return  # no fds to receive there: the portable path assigns by frames
         try:
             message, fds, _flags, _address = socket.recv_fds(control, 4096, 1)
         except BlockingIOError:
@@ -137,14 +143,29 @@ def run(
     parent_fd: int,
 ) -> NoReturn:
     """Wait for an assignment, then serve one user until the host or the template ends us.
-    Never returns.
+    Never returns."""
+
+    async def serve(app: UserApp) -> None:
+        await _serve(app, control, parent_fd)
+
+    run_with(app_class, settings, board, serve)
+
+
+def run_with(
+    app_class: type,
+    settings: ProcessSettings,
+    board: ActivityBoard,
+    serve: Callable[[UserApp], Coroutine[Any, Any, None]],
+) -> NoReturn:
+    """Run `serve` on a new UserApp in asyncio, then exit (the fork path's and the
+    portable path's common end). Never returns.
 
     ``os._exit`` skips the atexit handlers and finalizers inherited from the template.
     """
     code = 0
     try:
         user_app = UserApp(app_class, settings, board, -1, engine())
-        asyncio.run(_serve(user_app, control, parent_fd))
+        asyncio.run(serve(user_app))
     except MemoryError:
         childlimits.memory_exhausted()
     except BaseException:
@@ -155,5 +176,15 @@ def run(
     os._exit(code)
 
 
+def main() -> None:
+    """``python -m htagweb_asgi.proc.usermain``: a spawned process of either path."""
+    if sys.argv[1:2] == [PORTABLE_FLAG]:
+        from htagweb_asgi.proc import portableuser  # it builds on this module
+
+        portableuser.main()
+    else:
+        main_spawned()
+
+
 if __name__ == "__main__":
-    main_spawned()
+    main()

@@ -8,11 +8,13 @@ and none of them may import the others' modules to get them.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from htagweb_asgi.appref import AppRef
 from htagweb_asgi.options import DEFAULT_MAX_SESSION
+from htagweb_asgi.protocol import portable as portable_path
 
 CONTROL_SOCKET = "template.sock"  # in the App's runtime directory, next to the user sockets
 SPARE_SLOTS = 2  # activity slots per allowed process: room for those still ending
@@ -53,9 +55,20 @@ class TemplateConfig:
     memory_limit: int | None = None  # bytes each user process may add (None: no limit)
     cpu_limit: float | None = None  # CPU seconds per interaction (None: no limit)
     limit_mechanism: str = "auto"  # how memory_limit is enforced (see proc/limiter.py)
+    portable: bool = False  # loopback TCP and spawned processes (protocol/portable.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
+
+    @property
+    def control_name(self) -> str:
+        """The file workers reach the template by: its socket, or its port and secret."""
+        return portable_path.CONTROL_FILE if self.portable else CONTROL_SOCKET
+
+    def key_file(self, key: str) -> str:
+        """The file naming the process of `key`: its socket, or its port (portable)."""
+        suffix = portable_path.SUFFIX if self.portable else ".sock"
+        return os.path.join(self.directory, f"{key}{suffix}")
 
     @classmethod
     def from_json(cls, text: str) -> TemplateConfig:

@@ -66,6 +66,10 @@ class Kind(bytes, enum.Enum):
     METRICS = b"m"  # → DONE {...}: the template's counts and the workers' summed series
     ENDED = b"e"  # JSON {"pid": int} → DONE {"reason": str, "message": str} once it is reaped
     ROLL = b"o"  # JSON {"idle": float} → DONE {"ending": int}: end processes of older code
+    # template ↔ user process, portable path (proc/portable.py): the link opens with LEASE
+    # {"token": hex}; then the template sends ASSIGN and END {"why": str}, the process WARM
+    ASSIGN = b"a"  # JSON {"slot": int}: you are a user's process now
+    WARM = b"w"  # the spare has warmed up (see capacity.py)
 
 
 _KINDS = {k.value: k for k in Kind}

@@ -15,7 +15,6 @@ an event loop run writes in a thread. A Redis store would implement the same fiv
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import threading
@@ -23,6 +22,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping
 
+from htagweb_asgi import system
 from htagweb_asgi.sessions.values import Snapshot
 
 ENDED_FOR = 14 * 24 * 3600.0  # seconds an ended id is remembered (the default cookie's life)
@@ -185,7 +185,7 @@ class SQLiteStore(SessionStore):
                 return
             fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                system.lock_exclusive(fd)
                 os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
                 db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
                 try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 from collections import deque
 from types import TracebackType
 from typing import Any
@@ -27,6 +28,7 @@ from htagweb_asgi.protocol.frames import (
     encode_json,
     load_json,
 )
+from htagweb_asgi.protocol.handshake import ClientHandshake, ServerHandshake
 
 _CHUNK = 256 * 1024
 
@@ -49,6 +51,8 @@ class Channel:
     @classmethod
     async def connect(cls, path: str) -> Channel:
         """Connect to the socket at `path`; OSError (absent, refused) when nobody listens."""
+        if sys.platform == "win32":
+            raise OSError("unix sockets need the POSIX path (see protocol/portable.py)")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
@@ -139,6 +143,24 @@ class Channel:
         await self.send_json(kind, obj)
         reply, payload = await self.receive()
         return reply, load_json(payload) if payload else None
+
+    async def authenticate(self, key: bytes, me: str, expect: str | None = None) -> None:
+        """Prove we hold `key` to the server that just accepted us, and check that it does
+        (under the name `expect`, when given: protocol/handshake.py); ValueError when it does
+        not, ChannelClosed when it left."""
+        handshake = ClientHandshake(key, me, expect)
+        await self._send_bytes(handshake.respond(*await Channel.receive(self)))
+        handshake.verify(*await Channel.receive(self))
+
+    async def prove(self, handshake: ServerHandshake) -> bool:
+        """The accepting side: challenge the client; False when it did not prove it holds
+        the key (then close the channel)."""
+        await self._send_bytes(handshake.challenge())
+        answer = handshake.answer(*await Channel.receive(self))
+        if answer is None:
+            return False
+        await self._send_bytes(answer)
+        return True
 
     async def aclose(self) -> None:
         if not self._closed:

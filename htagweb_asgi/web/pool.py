@@ -24,9 +24,10 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from htagweb_asgi import paths
 from htagweb_asgi.appref import AppRef
 from htagweb_asgi.errors import HtagwebError
-from htagweb_asgi.protocol.config import CONTROL_SOCKET, TEMPLATE_MODULE, TemplateConfig
+from htagweb_asgi.protocol.config import TEMPLATE_MODULE, TemplateConfig
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import Channel, ChannelClosed
+from htagweb_asgi.web.local import LocalAddresses
 from htagweb_asgi.web.refusals import RefusalCache
 from htagweb_asgi.web.workerstats import WorkerStats
 
@@ -115,9 +116,11 @@ class ProcessPool:
         self._start_lock = anyio.Lock()
         self._failure: tuple[AppLoadError, float] | None = None
         self.refusals = RefusalCache()
+        self.addresses = LocalAddresses(config)
 
     def socket_path(self, key: str) -> str:
-        return os.path.join(self.directory, f"{key}.sock")
+        """The file naming `key`'s process: its socket, or its port (portable path)."""
+        return self.addresses.user(key)
 
     async def connect(self, key: str) -> UserChannel | None:
         """Return a channel to the live process of `key`, or None if it has none.
@@ -127,10 +130,9 @@ class ProcessPool:
         """
         await self._ensure_template()
         try:
-            channel = await UserChannel.connect(self.socket_path(key))
+            channel = await self.addresses.connect(UserChannel, self.socket_path(key))
         except OSError:  # no socket file, or nobody listening any more
             return None
-        assert isinstance(channel, UserChannel)
         return channel
 
     async def spawn(
@@ -250,7 +252,7 @@ class ProcessPool:
         for attempt in (1, 2):
             await self._ensure_template()
             try:
-                async with await Channel.connect(self._control_path) as channel:
+                async with await self.addresses.connect(Channel, self._control_path) as channel:
                     return await channel.request(kind, request)
             except (OSError, ChannelClosed) as exc:
                 logger.info("template of %s unreachable (%s), attempt %d", self.app, exc, attempt)
@@ -259,7 +261,7 @@ class ProcessPool:
 
     @property
     def _control_path(self) -> str:
-        return os.path.join(self.directory, CONTROL_SOCKET)
+        return self.addresses.control
 
     async def _ensure_template(self) -> None:
         if self._lease is not None:
@@ -285,7 +287,7 @@ class ProcessPool:
                 fd = -1
                 # no template will remove the directory we created for it
                 await anyio.to_thread.run_sync(
-                    paths.remove_if_unused, self.directory, CONTROL_SOCKET
+                    paths.remove_if_unused, self.directory, os.path.basename(self._control_path)
                 )
                 raise
             self._failure = None
@@ -297,7 +299,7 @@ class ProcessPool:
 
     async def _take_lease(self) -> bool:
         try:
-            lease = await Channel.connect(self._control_path)
+            lease = await self.addresses.connect(Channel, self._control_path)
         except OSError:
             return False
         try:
@@ -310,6 +312,7 @@ class ProcessPool:
         return True
 
     async def _drop_lease(self) -> None:
+        self.addresses.forget_secret()
         lease, self._lease = self._lease, None
         if lease is not None:
             await lease.aclose()
@@ -320,22 +323,24 @@ class ProcessPool:
         process = await anyio.open_process(
             command, stdin=PIPE, stdout=PIPE, stderr=None, start_new_session=True
         )
-        async with process:
-            assert process.stdin is not None and process.stdout is not None
-            await process.stdin.send(self.config.to_json().encode() + b"\n")
-            try:
-                with anyio.fail_after(self.start_timeout):
-                    line = await BufferedByteReceiveStream(process.stdout).receive_until(
-                        b"\n", 1 << 20
-                    )
-            except (anyio.IncompleteRead, anyio.EndOfStream, anyio.DelimiterNotFound) as exc:
-                raise AppLoadError(f"the template of {self.app} exited at start", "") from exc
-            except TimeoutError as exc:
-                process.kill()
-                raise AppLoadError(
-                    f"the template of {self.app} took too long to start", ""
-                ) from exc
-            await process.wait()
+        if sys.platform == "win32":  # no fork to detach with: it lives on as our child
+            line = await self._ready_line(process)
+        else:
+            async with process:  # it forked: the template lives on in its own session
+                line = await self._ready_line(process)
         report = json.loads(line)
         if "error" in report:
             raise AppLoadError(report["error"], report.get("traceback", ""))
+
+    async def _ready_line(self, process: anyio.abc.Process) -> bytes:
+        """Send the configuration; return the template's report (AppLoadError if none)."""
+        assert process.stdin is not None and process.stdout is not None
+        await process.stdin.send(self.config.to_json().encode() + b"\n")
+        try:
+            with anyio.fail_after(self.start_timeout):
+                return await BufferedByteReceiveStream(process.stdout).receive_until(b"\n", 1 << 20)
+        except (anyio.IncompleteRead, anyio.EndOfStream, anyio.DelimiterNotFound) as exc:
+            raise AppLoadError(f"the template of {self.app} exited at start", "") from exc
+        except TimeoutError as exc:
+            process.kill()
+            raise AppLoadError(f"the template of {self.app} took too long to start", "") from exc

@@ -56,6 +56,8 @@ SELF_BINDING = {"granian", "script"}
 # the command line of a process started by multiprocessing's spawn (uvicorn's and hypercorn's
 # workers); the resource tracker they also start runs multiprocessing.resource_tracker
 SPAWNED_WORKER = "from multiprocessing.spawn import spawn_main"
+# our processes by their command line: templates (and what they fork), spawned user processes
+OUR_MODULES = ("htagweb_asgi.proc.template", "htagweb_asgi.proc.usermain")
 
 
 def listening_socket(port: int = 0) -> socket.socket:
@@ -195,7 +197,8 @@ def our_processes(runtime: str) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            if "htagweb_asgi.proc.template" not in " ".join(proc.info["cmdline"] or ()):
+            line = " ".join(proc.info["cmdline"] or ())
+            if not any(module in line for module in OUR_MODULES):
                 continue
             if proc.environ().get("HTAGWEB_TEST_RUNTIME") == runtime:
                 found.append(proc)

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from htagweb_asgi.cluster.link import proof
 from htagweb_asgi.cluster.settings import ClusterSettings, split_address
+from htagweb_asgi.protocol.handshake import proof
 from htagweb_asgi.redisclient import RedisHealth
 from htagweb_asgi.sessions.core import Sessions
 from htagweb_asgi.sessions.redisstore import Invalidations, session_name

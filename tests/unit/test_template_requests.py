@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from htagweb_asgi.appref import AppRef
 from htagweb_asgi.proc.admission import RefusalLog, Refused
 from htagweb_asgi.proc.children import EVICT, REPLACED, SESSION_ENDED
+from htagweb_asgi.proc.endings import End
 from htagweb_asgi.proc.leases import Leases
 from htagweb_asgi.proc.requests import TemplateRequests
 from htagweb_asgi.protocol.config import TemplateConfig
@@ -63,7 +63,7 @@ class FakeTable:
     capacity: int = 2
     max_processes: int = 2
     current: dict[str, FakeChild] = field(default_factory=dict)
-    signals: list[tuple[int, signal.Signals]] = field(default_factory=list)
+    signals: list[tuple[int, End]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     rolled: list[tuple[bool, float]] = field(default_factory=list)
     next_pid: int = 1000
@@ -83,7 +83,7 @@ class FakeTable:
         child = self.current.get(key)
         if child is None or (pid is not None and child.pid != pid):
             return False
-        self.send_signal(child, signal.SIGKILL)
+        self.send_signal(child, End.KILL)
         return True
 
     def rename(self, key: str, pid: int, new_key: str, session: str) -> bool:
@@ -95,7 +95,7 @@ class FakeTable:
         self.current[new_key] = child
         return True
 
-    def send_signal(self, child: Any, sig: signal.Signals, reason: str = "") -> None:
+    def send_signal(self, child: Any, sig: End, reason: str = "") -> None:
         self.signals.append((child.pid, sig))
         self.reasons.append(reason)
         self.current.pop(child.key, None)
@@ -106,7 +106,7 @@ class FakeTable:
             self.ask_to_end(child, SESSION_ENDED)
         return len(found)
 
-    def ask_to_end(self, child: Any, sig: signal.Signals, reason: str = "") -> None:
+    def ask_to_end(self, child: Any, sig: End, reason: str = "") -> None:
         self.send_signal(child, sig, reason)
 
     def listing(self, memory: bool = True) -> list[dict[str, Any]]:

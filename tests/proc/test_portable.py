@@ -1,0 +1,114 @@
+"""The portable path with real processes (HTAGWEB_PORTABLE's, Windows'): spawned user
+processes on loopback TCP behind the template's secret, told why they end by frames, and
+ending by themselves when their template is gone (no signal, no PR_SET_PDEATHSIG)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+
+import anyio
+import psutil
+import pytest
+
+from htagweb_asgi.protocol import control, portable
+from htagweb_asgi.protocol.codes import Close
+from htagweb_asgi.protocol.frames import FrameDecoder, Kind, encode_json
+from htagweb_asgi.web.pool import ProcessPool
+from tests.proc.test_admission import attach, key, load
+from tests.support.pools import COUNTER, MakeRegistry
+from tests.support.waiting import eventually_async, pid_alive, pid_gone
+
+pytestmark = pytest.mark.anyio
+
+SCOPE = {"server": ("127.0.0.1", 4323)}
+
+
+def portable_pool(registries: MakeRegistry) -> ProcessPool:
+    return registries(portable=True, spare_processes=1, evict_after=3600.0).pool(COUNTER, SCOPE)
+
+
+def first_frame_of_a_stranger(port: int) -> bytes:
+    """Connect as a program without the secret: send a made-up proof, then a page request;
+    return whatever comes back before the connection closes."""
+    with socket.create_connection((portable.LOOPBACK, port), timeout=5) as sock:
+        received = b""
+        forged = {"node": "worker", "nonce": "00", "mac": "00" * 32}
+        sock.sendall(encode_json(Kind.AUTH, forged) + encode_json(Kind.PAGE, {"init": [[], {}]}))
+        while data := sock.recv(65536):
+            received += data
+    return received
+
+
+async def test_processes_listen_on_loopback_only_and_refuse_strangers(
+    registries: MakeRegistry,
+) -> None:
+    pool = portable_pool(registries)
+    pid, _ = await load(pool, 1)
+    names = set(os.listdir(pool.directory))
+    assert f"{key(1)}.port" in names and portable.CONTROL_FILE in names
+    assert not [name for name in names if name.endswith(".sock")]  # no unix socket at all
+    listening = [c.laddr for c in psutil.Process(pid).net_connections() if c.status == "LISTEN"]
+    assert [address.ip for address in listening] == [portable.LOOPBACK]
+    for name in (f"{key(1)}.port", portable.CONTROL_FILE):
+        port = portable.read_address(os.path.join(pool.directory, name)).port
+        said = await anyio.to_thread.run_sync(first_frame_of_a_stranger, port)
+        kinds = [kind for kind, _ in FrameDecoder().feed(said)]
+        assert kinds in ([], [Kind.AUTH])  # at most the challenge: no HELLO, no page
+    assert pid_alive(pid) and (await load(pool, 1))[0] == pid  # the process lives on
+    assert [t["pid"] for t in control.listings(os.path.dirname(pool.directory))]  # ps reaches it
+
+
+async def test_a_stale_port_file_never_leads_to_another_users_process(
+    registries: MakeRegistry,
+) -> None:
+    """User 2's file pointing at user 1's port (as a file left by a killed template may,
+    once the port is reused): the worker finds no process there, not user 1's."""
+    pool = portable_pool(registries)
+    await load(pool, 1)
+    first = portable.read_address(pool.socket_path(key(1)))
+    stale = portable.Address(first.port, ident=portable.new_ident())
+    portable.write_address(pool.socket_path(key(2)), stale)
+    assert await pool.connect(key(2)) is None
+    os.unlink(pool.socket_path(key(2)))  # ours: the template cleans up its own files
+    channel = await pool.connect(key(1))  # the real file still leads to user 1's
+    assert channel is not None
+    async with channel:
+        assert await channel.hello() > 0
+
+
+async def test_the_pages_hear_why_by_frames_and_the_process_ends(registries: MakeRegistry) -> None:
+    """An operator's kill (EVICT) and a newer page's other arguments (REPLACED): what a
+    signal says on the default path, an END frame on the link says here."""
+    pool = portable_pool(registries)
+    old, instance = await load(pool, 1, query="a")
+    async with await attach(pool, 1, instance) as websocket:
+        assert (await websocket.receive())[0] is Kind.OK
+        new, _ = await load(pool, 1, query="b")
+        with anyio.fail_after(10):
+            kind, payload = await websocket.receive()
+    assert kind is Kind.END and json.loads(payload)["code"] == Close.REPLACED
+    await eventually_async(lambda: pid_gone(old), 10)
+    _, instance = await load(pool, 1, query="b")
+    async with await attach(pool, 1, instance) as websocket:
+        assert (await websocket.receive())[0] is Kind.OK
+        assert control.kill(os.path.dirname(pool.directory), str(new)) == 1
+        with anyio.fail_after(10):
+            kind, payload = await websocket.receive()
+    assert kind is Kind.END and json.loads(payload)["code"] == Close.EXPIRED
+    await eventually_async(lambda: pid_gone(new), 10)
+
+
+async def test_a_killed_template_leaves_no_orphan(registries: MakeRegistry) -> None:
+    """SIGKILL the template: its link closes, and every user process and spare stops."""
+    pool = portable_pool(registries)
+    pid, _ = await load(pool, 1)
+    listing = await pool.listing()
+    spares = listing["spares"]
+    psutil.Process(int(listing["pid"])).kill()
+    await eventually_async(lambda: pid_gone(int(listing["pid"])), 10)
+    orphans = [pid, *spares]
+    await eventually_async(lambda: all(map(pid_gone, orphans)), 10, message=f"{orphans} stayed")
+    shutil.rmtree(pool.directory)  # a SIGKILLed template cannot remove its files
