@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from htagweb_asgi import HtagASGI
+from htagweb_asgi import Admission, HtagASGI
 from tests.support.htagversion import app_ref
 
 RUNTIME = os.environ.get("HTAGWEB_TEST_RUNTIME")
@@ -45,6 +45,9 @@ def build() -> HtagASGI:
         runtime_dir=RUNTIME,
         max_frame_size=64 * 1024,
         max_body_size=64 * 1024,
+        # Every test visits from 127.0.0.1, dozens of new sessions a minute: the per-address
+        # limits are tested as they ship on admission_defaults below, not here.
+        admission=Admission.unlimited(),
     )
     host.add_app("/http", COUNTER, http_only=True)
     host.add_app("/ws", COUNTER, transport="websocket")
