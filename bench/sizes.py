@@ -45,11 +45,14 @@ QUICK = Sizes(
     multi_clicks=10,
     push_rounds=2,
     unsupported_push_rounds=1,
+    # CI's smoke must fail on a lost push or a size never reached, not on a slow machine:
+    # generous waits (a push that arrives is read at once; nothing waits them out)
+    push_wait=10.0,
     sweep_sizes=(2, 4),
     sweep_few=1,
     sweep_active=2,
     sweep_clicks=5,
-    sweep_bound=30.0,
+    sweep_bound=60.0,
     flood_seconds=2.0,
     flood_rate=20.0,
     flood_concurrency=5,
