@@ -88,6 +88,11 @@ def draw(data: dict[str, Any], out: Path) -> list[Path]:
     return written
 
 
+def _legend(ax: Any, size: int) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=size)
+
+
 def _save(fig: Any, path: Path, title: str) -> None:
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -124,7 +129,7 @@ def _clicks_cdf(runs: Runs, path: Path, title: str, sizes: dict[str, Any]) -> bo
         ax.set_ylabel("share of clicks at or below")
         ax.set_title(label, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        _legend(ax, 8)
     _save(fig, path, title)
     return drawn
 
@@ -157,7 +162,7 @@ def _new_users(runs: Runs, path: Path, title: str, sizes: dict[str, Any]) -> boo
     ax.set_xlabel("new users arriving at once")
     ax.set_ylabel("usable page (ms, log scale)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    _legend(ax, 7)
     _save(fig, path, title)
     return drawn
 
@@ -182,7 +187,7 @@ def _memory(runs: Runs, path: Path, title: str, sizes: dict[str, Any]) -> bool:
         ax.set_xlabel("live users (each with its websocket open)")
         ax.set_ylabel(what)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        _legend(ax, 8)
     whole.set_yscale("log")
     _save(fig, path, title)
     return drawn
@@ -215,6 +220,6 @@ def _cpu(runs: Runs, path: Path, title: str, sizes: dict[str, Any]) -> bool:
     ax.set_xlabel("live users")
     ax.set_ylabel("server CPU per click (ms)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    _legend(ax, 7)
     _save(fig, path, title)
     return drawn

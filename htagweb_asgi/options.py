@@ -210,6 +210,10 @@ class TemplateSettings:
       the page, not for a process start (each costs its idle memory, ~4-5 MiB USS).
     - limit_mechanism: how memory_limit is enforced: "auto" (the best this machine offers:
       cgroup2, cgroup1, rlimit, watchdog, in that order), or one of them by name.
+    - event_loop: the asyncio loop of the user processes: "auto" (uvloop where installed,
+      as uvicorn chooses; ~10 % less CPU per click), "uvloop" (an error at the template's
+      start if it is not installed) or "asyncio" (the standard loop, for an App that needs
+      it).
     """
 
     lease_grace: float = 1.0
@@ -219,6 +223,7 @@ class TemplateSettings:
     start_method: str = field(default_factory=default_start_method)
     spare_processes: int = 4
     limit_mechanism: str = "auto"
+    event_loop: str = "auto"
 
     def __post_init__(self) -> None:
         if not (self.restart_grace >= 0 and math.isfinite(self.restart_grace)):
@@ -229,5 +234,7 @@ class TemplateSettings:
             raise ValueError("start_method must be 'fork' or 'spawn'")
         if self.spare_processes < 0:
             raise ValueError("spare_processes must be >= 0")
+        if self.event_loop not in ("auto", "asyncio", "uvloop"):
+            raise ValueError("event_loop must be 'auto', 'asyncio' or 'uvloop'")
         if self.start_method == "fork" and not hasattr(os, "fork"):
             raise ValueError("fork is not available on this platform: use 'spawn'")

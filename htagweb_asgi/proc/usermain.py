@@ -25,7 +25,7 @@ import sys
 from typing import Any, NoReturn
 
 from htagweb_asgi import appref
-from htagweb_asgi.proc import applog, childlimits, osutil
+from htagweb_asgi.proc import applog, childlimits, eventloop, osutil
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.engine import engine
 from htagweb_asgi.proc.limiter import Placement
@@ -142,7 +142,7 @@ def run(
     code = 0
     try:
         user_app = UserApp(app_class, settings, board, -1, engine())
-        asyncio.run(_serve(user_app, control, parent_fd))
+        eventloop.run(_serve(user_app, control, parent_fd), settings.event_loop)
     except MemoryError:
         childlimits.memory_exhausted()
     except BaseException:

@@ -109,6 +109,7 @@ class PoolRegistry:
             memory_limit=options.memory_bytes,
             cpu_limit=options.cpu_limit,
             limit_mechanism=self._settings.limit_mechanism,
+            event_loop=self._settings.event_loop,
         )
 
     def pools(self) -> list[ProcessPool]:
