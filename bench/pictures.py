@@ -85,6 +85,8 @@ def draw(data: dict[str, Any], out: Path) -> list[Path]:
         path = out / name
         if painter(runs, path, title, sizes):
             written.append(path)
+        else:  # nothing to show (a run without that scenario)
+            path.unlink(missing_ok=True)
     return written
 
 
@@ -143,8 +145,13 @@ def _new_users(runs: Runs, path: Path, title: str, sizes: dict[str, Any]) -> boo
         results = _results(runs, "new_users", target)
         for pct, dash in (("p50_ms", "-"), ("p99_ms", ":")):
             points = []
-            for key, level in (("sequential", 1), ("concurrent", int(sizes["concurrency"]))):
-                value = median([dig(r, key, "usable", pct) for r in results])
+            paths: list[tuple[int, tuple[str, ...]]] = [(1, ("sequential",))]
+            paths.append((int(sizes["concurrency"]), ("concurrent",)))
+            paths += [
+                (int(n), ("by_concurrency", str(n))) for n in sizes.get("more_concurrency", [])
+            ]
+            for level, where in sorted(paths):
+                value = median([dig(r, *where, "usable", pct) for r in results])
                 if math.isfinite(value):
                     points.append((level, value))
             if points:

@@ -243,6 +243,19 @@ def pictures_section(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+BY_HAND_BEGIN = "<!-- by-hand:begin (written by people: every run of python -m bench keeps it) -->"
+BY_HAND_END = "<!-- by-hand:end -->"
+
+
+def keep_by_hand(previous: str, rewritten: str) -> str:
+    """A run rewrites BENCHMARKS.md: keep the section written by hand (analyses, the
+    capacity run), after the generated part."""
+    if BY_HAND_BEGIN not in previous or BY_HAND_END not in previous:
+        return rewritten
+    kept = previous.partition(BY_HAND_BEGIN)[2].partition(BY_HAND_END)[0]
+    return rewritten.rstrip("\n") + "\n\n" + BY_HAND_BEGIN + kept + BY_HAND_END + "\n"
+
+
 def render(data: dict[str, Any], all_metrics: list[Metric]) -> str:
     """BENCHMARKS.md."""
     status = "No errors" if data["errors"] == 0 else f"**{data['errors']} ERRORS**"

@@ -10,6 +10,7 @@ class Sizes:
     seq_users: int = 20  # 1. new users one after the other
     conc_users: int = 50  # 1. new users, `concurrency` at a time
     concurrency: int = 10
+    more_concurrency: tuple[int, ...] = (3, 20)  # 1. also these, for the picture (conc_users each)
     waves: int = 5  # 2. waves of `arrivals` users arriving at once...
     arrivals: int = 10
     click_interval: float = 0.005  # ...while the connected user clicks (pause between clicks)
@@ -38,6 +39,7 @@ QUICK = Sizes(
     seq_users=3,
     conc_users=4,
     concurrency=2,
+    more_concurrency=(3,),
     waves=1,
     arrivals=2,
     single_clicks=20,
