@@ -222,9 +222,10 @@ def finish(data: dict[str, Any], sizes: Sizes, out: Path, markdown: Path | None)
 
 
 def pictures_dir(markdown: Path) -> Path:
-    """Where the pictures of a page go: bench/pictures/ for BENCHMARKS.md, else beside it."""
+    """Where the pictures of a page go: docs/img/bench/ for BENCHMARKS.md (the site shows
+    the report too: docs/tools/report_links.py), else beside the page."""
     if markdown.resolve() == (ROOT / "BENCHMARKS.md").resolve():
-        return ROOT / "bench" / "pictures"
+        return ROOT / "docs" / "img" / "bench"
     return markdown.with_name(f"{markdown.stem}-pictures")
 
 

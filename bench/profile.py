@@ -11,8 +11,9 @@ Starts ``ours-1w`` as the bench does (uvicorn, uvloop, httptools, websockets), t
 
 Only on-CPU samples (py-spy's default): the graphs show where CPU time goes, not waiting.
 Needs py-spy (``pip install py-spy``) beside this interpreter, and ptrace rights (root).
-Also writes each graph's collapsed stacks (``.txt``) and ``summary.txt``: the functions
-with the most samples, on top of the stack (self) and anywhere in it (inclusive).
+Also writes ``summary.txt``: the functions with the most samples, on top of the stack (self)
+and anywhere in it (inclusive), from each graph's collapsed stacks (``.txt``, removed after
+unless ``--keep-stacks``).
 """
 
 from __future__ import annotations
@@ -97,9 +98,11 @@ def _short(frame: str) -> str:
     """``func (path/to/site-packages/pkg/mod.py:12)`` → ``func (pkg/mod.py)``: lines merged."""
     name, _, where = frame.partition(" (")
     where = where.rstrip(")").rsplit(":", 1)[0]
-    for cut in ("site-packages/", "/lib/python3", "wt-perf/", "perf-clone/"):
+    for cut in ("site-packages/", "/lib/python3", "/htagweb_asgi/", "/bench/"):
         if cut in where:
-            where = where.split(cut, 1)[1]
+            kept = cut.strip("/") + "/" if cut.startswith("/h") or cut == "/bench/" else ""
+            where = kept + where.split(cut, 1)[1]
+            break
     return f"{name} ({where})"
 
 
@@ -155,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "profiles")
     parser.add_argument("--what", default="click,new_user")
+    parser.add_argument("--keep-stacks", action="store_true", help="keep the collapsed stacks")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     summary = []
@@ -172,7 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.unlink(missing_ok=True)
         prefix = "click-" if what == "click" else "newuser-"
         for svg in sorted(args.out.glob(f"{prefix}*.svg")):
-            summary += [f"== {svg.name}", *heaviest(svg.with_suffix(".txt")), ""]
+            stacks = svg.with_suffix(".txt")
+            summary += [f"== {svg.name}", *heaviest(stacks), ""]
+            if not args.keep_stacks:
+                stacks.unlink(missing_ok=True)
     (args.out / "summary.txt").write_text("\n".join(summary))
     print("\n".join(summary))
     return 0
