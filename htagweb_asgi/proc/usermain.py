@@ -85,6 +85,8 @@ async def _assignment(app: UserApp, control: socket.socket) -> socket.socket | N
             message, fds, _flags, _address = socket.recv_fds(control, 4096, 1)
         except BlockingIOError:
             return
+        except OSError:  # reset: the template was killed before assigning us; as at EOF
+            message, fds = b"", []
         loop.remove_reader(control.fileno())
         if not received.done():
             received.set_result((message, fds))

@@ -533,9 +533,11 @@
     // An empty POST says the page has loaded: the server keeps the process of a page that
     // attached (a websocket does the same), and reclaims those of page loads that never do.
     var response = await post("", "application/json");
-    if (response && !response.ok) {
-      explainRefusal(response.status, await response.json().catch(function () { return null; }));
-    }
+    if (!response) return;
+    // Read the reply even when it is only "{}": a body left unread keeps its request open
+    // in the browser (DevTools, and so Playwright, never see it finish).
+    var reply = await response.json().catch(function () { return null; });
+    if (!response.ok) explainRefusal(response.status, reply);
   }
 
   function sendOverHttp(text) {

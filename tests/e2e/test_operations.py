@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.client import Visitor, click, updated_text
 from tests.support.servers import ROOT, Server, our_processes, start_server
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, eventually_async
 
 pytestmark = pytest.mark.anyio
 
@@ -88,6 +88,14 @@ async def test_the_metrics_parse_and_move_when_users_click(metered: tuple[Server
             assert updated_text(await click(ws, page, "inc")) == [str(n)]
     await visitor.aclose()
     clicks = {"app": "/", "transport": "websocket"}
+    # A worker leases the template at its first request for the App (a metrics scrape is
+    # one): which workers the requests above reached is the kernel's choice, so scrape
+    # until a second worker holds a lease.
+    await eventually_async(
+        lambda: value(scrape(server), "htagweb_template_workers", app="/") >= 2,
+        20,
+        message="no second worker ever reported its lease on the template",
+    )
     for _ in range(8):  # whichever worker answers, it reports every worker's counts
         after = scrape(server)
         moved = value(after, "htagweb_interactions_total", **clicks) - value(
