@@ -8,6 +8,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -16,10 +17,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import floodreport, goals, machine, metrics, report, sandbox
+from bench import floodreport, goals, machine, metrics, pictures, report, sandbox
 from bench.htag2 import report as htag2_report
 from bench.runner import DEFAULT_SCENARIOS, SCENARIOS, Plan, run_plan
-from bench.servers import ROOT, TARGETS, Pythons
+from bench.servers import ROOT, TARGETS, Pythons, sandbox_keeps
 from bench.sizes import FULL, QUICK, Sizes
 
 HTAGWEB_REQUIREMENT = "htagweb==1.0.0"
@@ -36,7 +37,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="results directory (default bench/results/…)")
     parser.add_argument("--markdown", type=Path, help="default: BENCHMARKS.md unless --quick")
-    parser.add_argument("--htagweb-venv", type=Path, default=ROOT / "bench" / ".venv-htagweb")
+    parser.add_argument(
+        "--python",
+        help="the Python version of this run (bench/run.sh makes the venvs: this interpreter "
+        "must be that version), e.g. 3.12; htagweb's venv is then bench/.venv-htagweb-VERSION",
+    )
+    parser.add_argument("--htagweb-venv", type=Path, help="default: bench/.venv-htagweb[-VER]")
+    parser.add_argument(
+        "--allow-missing",
+        default="",
+        help="comma-separated targets that may be left out when they cannot run (htagweb "
+        "without its sandbox); otherwise a target that cannot run is an error",
+    )
     parser.add_argument("--sweep-bound", type=float, help="seconds to grow to a sweep size")
     parser.add_argument(
         "--sweep-sizes", help="comma-separated live-user sizes of the sweep (default 10,100,1000)"
@@ -48,9 +60,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_python(wanted: str | None) -> None:
+    """--python X: this interpreter must be Python X (bench/run.sh --python X makes sure)."""
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if wanted is not None and not f"{running}.".startswith(f"{wanted}."):
+        raise SystemExit(f"--python {wanted}, but this is Python {running}: use bench/run.sh")
+
+
+def htagweb_venv(args: argparse.Namespace) -> Path:
+    if args.htagweb_venv is not None:
+        return Path(args.htagweb_venv)
+    suffix = f"-{args.python}" if args.python else ""
+    return ROOT / "bench" / f".venv-htagweb{suffix}"
+
+
 def ensure_htagweb_venv(venv: Path) -> str:
-    """htagweb 1.0.0 in a venv of its own (its pins differ from ours); return its python."""
+    """htagweb 1.0.0 in a venv of its own (its pins differ from ours), on this run's Python
+    (made again if it is another's); return its python."""
     python = venv / "bin" / "python"
+    if python.exists() and machine.versions(str(python), []).get("python") != _python_version():
+        print(f"{venv} is on another Python: made again", flush=True)
+        shutil.rmtree(venv)
     if not python.exists():
         print(f"creating {venv} with {HTAGWEB_REQUIREMENT}", flush=True)
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
@@ -60,10 +90,14 @@ def ensure_htagweb_venv(venv: Path) -> str:
     return str(python)
 
 
+def _python_version() -> str:
+    return sys.version.split()[0]
+
+
 def isolation(python: str) -> dict[str, Any]:
     """Prove the sandbox before htagweb ever starts (see bench/sandbox.py)."""
     try:
-        probe = sandbox.verify(python)
+        probe = sandbox.verify(python, sandbox_keeps(python))
     except sandbox.IsolationError as exc:
         return {"ok": False, "summary": f"NOT RUN: {exc}"}
     summary = (
@@ -97,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.from_json is not None:
         return rerender(args.from_json, args.markdown)
+    check_python(args.python)
     sizes, target_names, scenario_names, reps = choose(args)
     started = time.time()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -112,9 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     htagweb_python = None
     if "htagweb" in target_names:
-        htagweb_python = ensure_htagweb_venv(args.htagweb_venv)
+        htagweb_python = ensure_htagweb_venv(htagweb_venv(args))
         data["htagweb_isolation"] = isolation(htagweb_python)
         if not data["htagweb_isolation"]["ok"]:
+            summary = data["htagweb_isolation"]["summary"]
+            if "htagweb" not in args.allow_missing.split(","):
+                # asked for and not run would be a report silently without its peer column
+                raise SystemExit(f"htagweb 1.0.0 cannot run: {summary}\n(--allow-missing htagweb)")
+            print(f"htagweb left out (--allow-missing): {summary}", flush=True)
             target_names.remove("htagweb")
             htagweb_python = None
     pythons = Pythons(ours=sys.executable, htagweb=htagweb_python)
@@ -150,16 +190,18 @@ def finish(data: dict[str, Any], sizes: Sizes, out: Path, markdown: Path | None)
     data["ok"] = data["errors"] == 0
     data["medians"] = metrics.medians(runs, all_metrics)
     data["ratios"] = report.ratios(data["medians"], all_metrics)
-    floor = data["medians"].get("floor", {})
+    peers = {name: data["medians"].get(name, {}) for name in ("floor", "htagweb")}
     data["goals"] = {
-        name: goals.check(data["medians"][name], floor)
+        name: goals.check(data["medians"][name], peers)
         for name in ("ours-1w", "ours-4w")
         if name in data["medians"]
     }
     data["notes"] = report.collect_notes(runs)
+    flood_only = floodreport.is_flood_run([run["scenario"] for run in runs])
+    if not flood_only:
+        data["pictures"] = [str(p) for p in pictures.draw(data, out / "pictures")]
     _save(out / "results.json", data)
     if markdown is not None:
-        flood_only = floodreport.is_flood_run([run["scenario"] for run in runs])
         # a flood run writes its own section (and JSON), and keeps the rest of the page
         beside = markdown.with_name(markdown.stem + ("-flood" if flood_only else "") + ".json")
         data["json"] = os.path.relpath(beside, markdown.parent)
@@ -168,11 +210,23 @@ def finish(data: dict[str, Any], sizes: Sizes, out: Path, markdown: Path | None)
         if flood_only:
             written = floodreport.merge(previous, floodreport.section(data, all_metrics))
         else:
-            page = floodreport.keep(previous, report.render(data, all_metrics))
+            shown = pictures_dir(markdown)
+            drawn = pictures.draw(data, shown)
+            data["pictures_shown"] = [os.path.relpath(p, markdown.parent) for p in drawn]
+            page = report.keep_by_hand(previous, report.render(data, all_metrics))
+            page = floodreport.keep(previous, page)
             written = htag2_report.keep(previous, page)
         markdown.write_text(written)
         print(f"wrote {markdown} and {beside}")
     print(f"wrote {out / 'results.json'}: {data['errors']} errors, {data['duration_s']:.0f} s")
+
+
+def pictures_dir(markdown: Path) -> Path:
+    """Where the pictures of a page go: docs/img/bench/ for BENCHMARKS.md (the site shows
+    the report too: docs/tools/report_links.py), else beside the page."""
+    if markdown.resolve() == (ROOT / "BENCHMARKS.md").resolve():
+        return ROOT / "docs" / "img" / "bench"
+    return markdown.with_name(f"{markdown.stem}-pictures")
 
 
 def rerender(path: Path, markdown: Path | None) -> int:

@@ -97,7 +97,7 @@ def results_table(data: dict[str, Any], all_metrics: list[Metric]) -> list[str]:
 
 def goals_table(data: dict[str, Any]) -> list[str]:
     names = [name for name in (OURS, "ours-4w") if name in data["goals"]]
-    head = ["target (issue 3)", *(TARGETS[n].label for n in names), "met (1 worker)"]
+    head = ["target (issue 17)", *(TARGETS[n].label for n in names), "met (1 worker)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row, goal in enumerate(data["goals"].get(OURS, [])):
         cells = [goal["goal"]]
@@ -122,6 +122,15 @@ def load_line(runs: list[dict[str, Any]], cores: int) -> str:
         f"{sum(others) / len(others):.2f} of the {cores} cores busy on average "
         f"(from {min(others):.2f} to {max(others):.2f} over the scenario runs)"
     )
+
+
+def python_of(data: dict[str, Any]) -> str:
+    """The Python of the run (each venv's, when they differ)."""
+    software = data.get("machine", {}).get("software", {})
+    found = {name: one.get("python") for name, one in software.items() if one.get("python")}
+    if len(set(found.values())) == 1:
+        return next(iter(found.values()))
+    return ", ".join(f"{v} ({k})" for k, v in found.items()) or "unknown"
 
 
 def machine_lines(machine: dict[str, Any]) -> list[str]:
@@ -214,6 +223,39 @@ def notes(data: dict[str, Any]) -> list[str]:
     return found
 
 
+PICTURE_TITLES = {
+    "clicks-cdf.png": "Click latency distribution",
+    "new-users.png": "New user's usable page against arrivals at once",
+    "memory.png": "Memory against live users",
+    "cpu-per-click.png": "Server CPU per click against live users",
+}
+
+
+def pictures_section(data: dict[str, Any]) -> list[str]:
+    """The pictures drawn from this run's JSON (bench/pictures.py), if any."""
+    shown = data.get("pictures_shown") or []
+    if not shown:
+        return []
+    lines = ["## Pictures", ""]
+    for path in shown:
+        title = PICTURE_TITLES.get(path.rsplit("/", 1)[-1], path)
+        lines += [f"![{title}]({path})", ""]
+    return lines
+
+
+BY_HAND_BEGIN = "<!-- by-hand:begin (written by people: every run of python -m bench keeps it) -->"
+BY_HAND_END = "<!-- by-hand:end -->"
+
+
+def keep_by_hand(previous: str, rewritten: str) -> str:
+    """A run rewrites BENCHMARKS.md: keep the section written by hand (analyses, the
+    capacity run), after the generated part."""
+    if BY_HAND_BEGIN not in previous or BY_HAND_END not in previous:
+        return rewritten
+    kept = previous.partition(BY_HAND_BEGIN)[2].partition(BY_HAND_END)[0]
+    return rewritten.rstrip("\n") + "\n\n" + BY_HAND_BEGIN + kept + BY_HAND_END + "\n"
+
+
 def render(data: dict[str, Any], all_metrics: list[Metric]) -> str:
     """BENCHMARKS.md."""
     status = "No errors" if data["errors"] == 0 else f"**{data['errors']} ERRORS**"
@@ -225,7 +267,8 @@ def render(data: dict[str, Any], all_metrics: list[Metric]) -> str:
         f"{data['reps']} repetition(s) interleaved between targets, each scenario on a freshly "
         f"started server; each figure is the **median of the repetitions**. {status} "
         f"({data['clicks_checked']:,} click replies checked). Whole run: "
-        f"{data['duration_s'] / 60:.0f} min. Raw figures: `{data['json']}`.",
+        f"{data['duration_s'] / 60:.0f} min. Raw figures: `{data['json']}`. "
+        f"Python {python_of(data)}.",
         "",
         "## Machine",
         "",
@@ -239,6 +282,7 @@ def render(data: dict[str, Any], all_metrics: list[Metric]) -> str:
         "Ratios below 1x mean htagweb-asgi (1 worker) needs less time, CPU or memory; for the "
         "rates (interactions/s, users/s, pushes delivered) above 1x is better.",
         "",
+        *pictures_section(data),
         "## Targets",
         "",
         *goals_table(data),

@@ -12,26 +12,35 @@ processes. We run it under ``unshare`` (we are root):
 
 verify() runs htagweb's own clean() inside such a sandbox against two canaries (one outside,
 one inside) before htagweb is ever started; if it fails, htagweb is not run.
+
+A clone (or htagweb's venv) may itself live under /tmp: such paths (`keep`) are bind-mounted
+into the private /tmp at the same place first, so the server still finds its interpreter and
+the bench's code there, and nothing else of the real /tmp.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
-# $0: the private directory; "$@": the command (exec'd: it becomes pid 1 of the namespace)
+REAL_TMP = Path("/tmp")
+# $0: the private directory; "$@": the command (exec'd: it becomes pid 1 of the namespace);
+# KEEP: the binds of the kept paths into $0 (recursive bind below: they come along)
 _ENTER = (
-    'mount --make-rprivate / && mount --bind "$0" /tmp && '
+    "mount --make-rprivate / && KEEP"
+    'mount --rbind "$0" /tmp && '
     'mount -t tmpfs -o size=2g,mode=1777 htagweb-bench-shm /dev/shm && exec "$@"'
 )
 _PROBE = """
 import asyncio, glob, json, os, subprocess
-report = {"tmp_empty": os.listdir("/tmp") == [], "shm_empty": os.listdir("/dev/shm") == [],
+report = {"tmp_entries": sorted(os.listdir("/tmp")), "shm_empty": os.listdir("/dev/shm") == [],
           "pid": os.getpid(), "visible_outside_canary": os.path.exists(CANARY_FILE)}
 inner = subprocess.Popen(["sleep", "60"])
 os.makedirs("/tmp/inner/app")
@@ -49,8 +58,35 @@ class IsolationError(Exception):
     """The sandbox could not be built or did not isolate htagweb: it must not run."""
 
 
-def sandboxed(command: Sequence[str], private_tmp: str) -> list[str]:
-    """`command` run with `private_tmp` as /tmp, a private /dev/shm, in a new PID namespace."""
+def kept_under_tmp(paths: Iterable[str | Path]) -> list[Path]:
+    """Those of `paths` that lie under the real /tmp (resolved), without nested duplicates."""
+    found = sorted(
+        {
+            Path(os.path.realpath(p))
+            for p in paths
+            if Path(os.path.realpath(p)).is_relative_to(REAL_TMP)
+        }
+    )
+    outer = [p for p in found if not any(p != q and p.is_relative_to(q) for q in found)]
+    return [p for p in outer if p != REAL_TMP]
+
+
+def _enter(keep: Sequence[Path]) -> str:
+    binds = "".join(
+        f'mkdir -p "$0"/{shlex.quote(str(p.relative_to(REAL_TMP)))} && '
+        f'mount --bind {shlex.quote(str(p))} "$0"/{shlex.quote(str(p.relative_to(REAL_TMP)))} && '
+        for p in keep
+    )
+    return _ENTER.replace("KEEP", binds)
+
+
+def sandboxed(
+    command: Sequence[str], private_tmp: str, keep: Iterable[str | Path] = ()
+) -> list[str]:
+    """`command` run with `private_tmp` as /tmp, a private /dev/shm, in a new PID namespace;
+    the paths of `keep` under the real /tmp stay visible at their place."""
+    if REAL_TMP in {Path(os.path.realpath(p)) for p in keep}:
+        raise IsolationError("a kept path is /tmp itself: nothing would be private")
     return [
         "unshare",
         "--mount",
@@ -60,17 +96,20 @@ def sandboxed(command: Sequence[str], private_tmp: str) -> list[str]:
         "--mount-proc",
         "sh",
         "-c",
-        _ENTER,
+        _enter(kept_under_tmp(keep)),
         private_tmp,
         *command,
     ]
 
 
-def verify(python: str) -> dict[str, object]:
-    """Run htagweb's PID-file killer in a sandbox; prove it kills inside and not outside.
+def verify(python: str, keep: Iterable[str | Path] = ()) -> dict[str, object]:
+    """Run htagweb's PID-file killer in a sandbox; prove it kills inside and not outside
+    (and that of the real /tmp only the kept paths, if any, show through).
 
     Raises IsolationError when anything is not as it must be.
     """
+    keep = list(keep)
+    visible = sorted({p.relative_to(REAL_TMP).parts[0] for p in kept_under_tmp(keep)})
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         raise IsolationError("needs root and unshare(1) to give htagweb a private /tmp")
     workdir = tempfile.mkdtemp(prefix="hwb-verify-")
@@ -83,7 +122,7 @@ def verify(python: str) -> dict[str, object]:
         with open(canary_file, "w") as pid_file:
             pid_file.write(str(outside.pid))
         probe = _PROBE.replace("CANARY_FILE", repr(canary_file))
-        report = _run_probe(python, probe, workdir)
+        report = _run_probe(python, probe, workdir, keep)
         report["outside_canary_alive"] = outside.poll() is None
     finally:
         outside.kill()
@@ -91,7 +130,7 @@ def verify(python: str) -> dict[str, object]:
         shutil.rmtree(canary_dir, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
     wanted = {
-        "tmp_empty": True,
+        "tmp_entries": visible,
         "shm_empty": True,
         "visible_outside_canary": False,
         "inner_canary_killed": True,
@@ -104,12 +143,14 @@ def verify(python: str) -> dict[str, object]:
     return report
 
 
-def _run_probe(python: str, probe: str, workdir: str) -> dict[str, object]:
+def _run_probe(
+    python: str, probe: str, workdir: str, keep: Sequence[str | Path]
+) -> dict[str, object]:
     private_tmp = os.path.join(workdir, "tmp")
     os.mkdir(private_tmp)
     try:
         done = subprocess.run(
-            sandboxed([python, "-c", probe], private_tmp),
+            sandboxed([python, "-c", probe], private_tmp, keep),
             capture_output=True,
             text=True,
             timeout=60,

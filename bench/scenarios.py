@@ -125,7 +125,14 @@ async def new_users(ctx: Context) -> dict[str, Any]:
     started = time.perf_counter()
     concurrent = await ctx.arrive_many(ctx.sizes.conc_users, ctx.sizes.concurrency)
     wall = time.perf_counter() - started
+    more = {}  # the other arrival concurrencies (the report's picture of latency vs arrivals)
+    for level in ctx.sizes.more_concurrency:
+        arrivals = await ctx.arrive_many(ctx.sizes.conc_users, level)
+        for user, _ in arrivals:  # keep the live users as few as before: close these
+            await user.aclose()
+        more[str(level)] = arrivals_summary(arrivals)
     return {
+        "by_concurrency": more,
         "sequential": {
             **arrivals_summary(sequential),
             "server_cpu_per_user_ms": cpu,

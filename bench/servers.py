@@ -73,6 +73,12 @@ class Pythons:
     runner: str | None = None
 
 
+def sandbox_keeps(python: str) -> list[Path]:
+    """What htagweb's sandbox must still show of the real /tmp (a clone under /tmp): this
+    clone (the bench's code, on PYTHONPATH) and the venv of `python`."""
+    return [ROOT, Path(python).parents[1]]
+
+
 @functools.cache
 def has_module(python: str, module: str) -> bool:
     done = subprocess.run([python, "-c", f"import {module}"], capture_output=True)
@@ -173,7 +179,8 @@ class Server:
         os.mkdir(private_tmp)
         os.chmod(private_tmp, 0o1777)
         app = "bench.hosts.htagweb_host:app"
-        return sandbox.sandboxed(uvicorn_args(self.pythons.htagweb, app, port, 1), private_tmp)
+        command = uvicorn_args(self.pythons.htagweb, app, port, 1)
+        return sandbox.sandboxed(command, private_tmp, sandbox_keeps(self.pythons.htagweb))
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT

@@ -10,6 +10,7 @@ class Sizes:
     seq_users: int = 20  # 1. new users one after the other
     conc_users: int = 50  # 1. new users, `concurrency` at a time
     concurrency: int = 10
+    more_concurrency: tuple[int, ...] = (3, 20)  # 1. also these, for the picture (conc_users each)
     waves: int = 5  # 2. waves of `arrivals` users arriving at once...
     arrivals: int = 10
     click_interval: float = 0.005  # ...while the connected user clicks (pause between clicks)
@@ -38,6 +39,7 @@ QUICK = Sizes(
     seq_users=3,
     conc_users=4,
     concurrency=2,
+    more_concurrency=(3,),
     waves=1,
     arrivals=2,
     single_clicks=20,
@@ -45,11 +47,14 @@ QUICK = Sizes(
     multi_clicks=10,
     push_rounds=2,
     unsupported_push_rounds=1,
+    # CI's smoke must fail on a lost push or a size never reached, not on a slow machine:
+    # generous waits (a push that arrives is read at once; nothing waits them out)
+    push_wait=10.0,
     sweep_sizes=(2, 4),
     sweep_few=1,
     sweep_active=2,
     sweep_clicks=5,
-    sweep_bound=30.0,
+    sweep_bound=60.0,
     flood_seconds=2.0,
     flood_rate=20.0,
     flood_concurrency=5,

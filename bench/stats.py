@@ -17,8 +17,14 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+# the percentiles kept of every latency sample set (its distribution, for the CDF pictures):
+# every 5 % to 90 %, every 1 % to 99 %, then the tail
+CDF_PERCENTILES = (*range(0, 90, 5), *range(90, 100), 99.5, 99.9, 100)
+
+
 def latency_summary(samples_ns: Sequence[int]) -> dict[str, Any]:
-    """count, p50/p90/p99/max/mean in milliseconds (NaN when there is no sample)."""
+    """count, p50/p90/p99/max/mean in milliseconds (NaN when there is no sample), and the
+    distribution: `cdf_ms` = the values at CDF_PERCENTILES."""
     ordered = sorted(samples_ns)
     ms = [value / 1e6 for value in ordered]
     return {
@@ -28,6 +34,7 @@ def latency_summary(samples_ns: Sequence[int]) -> dict[str, Any]:
         "p99_ms": percentile(ms, 99),
         "max_ms": ms[-1] if ms else math.nan,
         "mean_ms": sum(ms) / len(ms) if ms else math.nan,
+        "cdf_ms": [percentile(ms, q) for q in CDF_PERCENTILES] if ms else [],
     }
 
 

@@ -223,9 +223,26 @@ async def warm_up() -> None:
     await renderer.interact(id(button), "__on__", [f"onclick-{id(button)}"], {}, {})
 
 
+def _warm_up_without_loop() -> None:
+    """warm_up() driven by hand, with no event loop (the template never runs one): htag's
+    code then runs and is specialized once, before the fork, instead of in every process."""
+    coro = warm_up()
+    try:
+        coro.send(None)  # it never waits: it runs to the end at once...
+    except StopIteration:
+        return
+    except Exception:  # a warm-up only: the spare's own warm-up still runs
+        logger.debug("warm-up in the template stopped", exc_info=True)
+    coro.close()  # ...had it waited for something, it stops there
+
+
 def preload() -> None:
-    """Import what every user process needs, in the template (shared copy-on-write)."""
+    """Import what every user process needs, in the template (shared copy-on-write), and
+    run htag's page and interaction code there once (no event loop: see warm_up)."""
     import htag.render  # noqa: F401
+
+    for _ in range(3):  # CPython specializes code after a few runs: let it, before the fork
+        _warm_up_without_loop()
 
 
 class _Capture(logging.Handler):

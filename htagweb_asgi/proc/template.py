@@ -13,6 +13,7 @@ JSON line on stdout; with ``--resume`` it is the new image of a renewal (see ren
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import glob
 import json
@@ -24,7 +25,7 @@ import traceback
 from typing import Any
 
 from htagweb_asgi import appref, paths, system
-from htagweb_asgi.proc import activity, applog, capacity, osutil, renewal
+from htagweb_asgi.proc import activity, applog, capacity, eventloop, osutil, renewal
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.engine import engine
 from htagweb_asgi.proc.limiter import Limiter
@@ -77,6 +78,12 @@ def _detach_stdio() -> None:
     os.dup2(2, 1)
 
 
+def _with_loop(config: TemplateConfig) -> TemplateConfig:
+    """The configuration with its user processes' event loop resolved ("auto": uvloop where
+    installed; LoopUnavailable said now). Imported here, uvloop is shared by every fork."""
+    return dataclasses.replace(config, event_loop=eventloop.resolve(config.event_loop))
+
+
 def _load(config: TemplateConfig) -> type:
     sys.path[:] = config.sys_path
     app_class = appref.load(config.app)
@@ -94,6 +101,7 @@ def start() -> None:
     config = TemplateConfig.from_json(sys.stdin.readline())
     osutil.configure_logging(config.log_level)
     try:
+        config = _with_loop(config)
         app_class = _load(config)
     except Exception as exc:
         _report({"error": str(exc), "traceback": traceback.format_exc()})
@@ -123,6 +131,7 @@ def resume(argv: list[str]) -> None:
     config, state = renewal.take_over(argv)
     osutil.configure_logging(config.log_level)
     try:
+        config = _with_loop(config)
         app_class: type | None = _load(config)
         error = ""
     except Exception as exc:  # keep supervising; new users see the error until it is fixed

@@ -27,7 +27,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
 from htagweb_asgi import appref
-from htagweb_asgi.proc import applog, childlimits, osutil
+from htagweb_asgi.proc import applog, childlimits, eventloop, osutil
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.endings import TOLD
 from htagweb_asgi.proc.engine import engine
@@ -165,7 +165,7 @@ def run_with(
     code = 0
     try:
         user_app = UserApp(app_class, settings, board, -1, engine())
-        asyncio.run(serve(user_app))
+        eventloop.run(serve(user_app), settings.event_loop)
     except MemoryError:
         childlimits.memory_exhausted()
     except BaseException:

@@ -56,6 +56,7 @@ class TemplateConfig:
     cpu_limit: float | None = None  # CPU seconds per interaction (None: no limit)
     limit_mechanism: str = "auto"  # how memory_limit is enforced (see proc/limiter.py)
     portable: bool = False  # loopback TCP and spawned processes (protocol/portable.py)
+    event_loop: str = "auto"  # the user processes' loop (proc/eventloop.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -84,6 +85,7 @@ class TemplateConfig:
             self.max_session,
             self.max_websockets_per_page,
             self.cpu_limit,
+            self.event_loop,
         )
 
 
@@ -96,3 +98,4 @@ class ProcessSettings:
     max_session: int = DEFAULT_MAX_SESSION
     max_websockets: int = 16  # subscribed connections (websockets, event streams) at once
     cpu_limit: float | None = None  # CPU seconds per interaction, re-armed at each one
+    event_loop: str = "asyncio"  # resolved by the template: "asyncio" or "uvloop"

@@ -110,6 +110,7 @@ class PoolRegistry:
             cpu_limit=options.cpu_limit,
             limit_mechanism=self._settings.limit_mechanism,
             portable=self._settings.portable,
+            event_loop=self._settings.event_loop,
         )
 
     def pools(self) -> list[ProcessPool]:

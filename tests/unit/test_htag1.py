@@ -87,3 +87,28 @@ def test_nesting_up_to_the_limit_is_served_and_scrubbed() -> None:
         assert isinstance(inner, list)
         inner = inner[0]
     assert inner == ["\ufffd"]
+
+
+def test_the_template_runs_htags_code_once_without_an_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """preload() (in the template, which never runs a loop) runs the page and interaction
+    code to the end; a warm-up that would wait for something is stopped there, cleanly."""
+    import asyncio
+
+    from htagweb_asgi.proc import htag1
+
+    htag1._warm_up_without_loop()  # the real one: htag's render and click, no loop needed
+    ended: list[str] = []
+
+    async def waits() -> None:
+        try:
+            await asyncio.Event().wait()  # would need a running loop
+        finally:
+            ended.append("closed")
+
+    monkeypatch.setattr(htag1, "warm_up", waits)
+    htag1.preload()
+    assert ended == ["closed"] * 3
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()
