@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from htagweb_asgi.proc import osutil
+
 PREFIX = "htagweb-"  # our cgroups: <own cgroup>/htagweb-<template pid>/u<N>
 
 
@@ -201,7 +203,7 @@ def remove_stale(own: str) -> None:
     """Our cgroups left by templates that died (htagweb-<pid> of a pid that is gone)."""
     for name in os.listdir(own):
         match = re.fullmatch(re.escape(PREFIX) + r"(\d+)", name)
-        if match is None or _alive(int(match.group(1))):
+        if match is None or osutil.pid_alive(int(match.group(1))):
             continue
         stale = os.path.join(own, name)
         for child in os.listdir(stale):
@@ -209,13 +211,3 @@ def remove_stale(own: str) -> None:
                 remove(os.path.join(stale, child))
         with contextlib.suppress(OSError):
             os.rmdir(stale)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -59,6 +59,29 @@ def accepts_connections(address: list[Any] | None, timeout: float = 0.5) -> bool
     return True
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists, ours or not (a worker whose counts we keep, a cgroup's
+    owner). On Windows ``os.kill(pid, 0)`` would end the process: ask the kernel instead
+    (not run on a real Windows machine here)."""
+    if sys.platform == "win32":
+        query_limited, still_active = 0x1000, 259
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(query_limited, False, pid)
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        known = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel32.CloseHandle(handle)
+        return bool(known) and code.value == still_active
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # somebody else's: it exists
+        return True
+    return True
+
+
 def memory_usage(pid: int) -> dict[str, int]:
     """Bytes of RSS, PSS and USS (what ending it frees) of `pid`, from Linux's
     /proc/PID/smaps_rollup; empty when unknown."""

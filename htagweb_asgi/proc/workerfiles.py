@@ -8,6 +8,7 @@ import logging
 import os
 
 from htagweb_asgi import paths
+from htagweb_asgi.proc import osutil
 from htagweb_asgi.protocol import series
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class WorkerFiles:
             if values is None:
                 continue
             total = [a + b for a, b in zip(total, values, strict=True)]
-            if not _alive(pid):  # its last counts are in: keep them, drop the file
+            if not osutil.pid_alive(pid):  # its last counts are in: keep them, drop the file
                 self.retired = [a + b for a, b in zip(self.retired, values, strict=True)]
                 paths.unlink_quietly(path)
         return total
@@ -52,13 +53,3 @@ class WorkerFiles:
                     if number.isdigit():
                         found.append((name, int(number)))
         return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
