@@ -279,7 +279,8 @@ def drawing() -> list[str]:
     return parts
 
 
-def main() -> None:
+def write_svg(output: Path, width: int, height: int, parts: list[str]) -> None:
+    """Write `parts` as a white `width` x `height` SVG with the arrow-head marker."""
     defs = (
         "<defs><marker id='head' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='8'"
         f" markerHeight='8' orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z'"
@@ -287,17 +288,21 @@ def main() -> None:
     )
     svg = "\n".join(
         [
-            f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{HEIGHT}'"
-            f" viewBox='0 0 {WIDTH} {HEIGHT}'>",
+            f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'"
+            f" viewBox='0 0 {width} {height}'>",
             defs,
-            f"<rect width='{WIDTH}' height='{HEIGHT}' fill='#ffffff'/>",
-            *drawing(),
+            f"<rect width='{width}' height='{height}' fill='#ffffff'/>",
+            *parts,
             "</svg>",
             "",
         ]
     )
-    OUTPUT.write_text(svg, encoding="utf-8")
-    print(f"wrote {OUTPUT}")
+    output.write_text(svg, encoding="utf-8")
+    print(f"wrote {output}")
+
+
+def main() -> None:
+    write_svg(OUTPUT, WIDTH, HEIGHT, drawing())
 
 
 if __name__ == "__main__":

@@ -13,7 +13,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from architecture import BROWSER, FILES, INK, PROCESS, WORKER, arrow, box, label, text
+from architecture import (
+    BROWSER,
+    FILES,
+    INK,
+    PROCESS,
+    WORKER,
+    arrow,
+    box,
+    label,
+    text,
+    write_svg,
+)
 
 OUTPUT = Path(__file__).resolve().parents[1] / "img" / "cluster.svg"
 WIDTH, HEIGHT = 1120, 640
@@ -101,24 +112,7 @@ def drawing() -> list[str]:
 
 
 def main() -> None:
-    defs = (
-        "<defs><marker id='head' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='8'"
-        f" markerHeight='8' orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z'"
-        f" fill='{INK}'/></marker></defs>"
-    )
-    svg = "\n".join(
-        [
-            f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{HEIGHT}'"
-            f" viewBox='0 0 {WIDTH} {HEIGHT}'>",
-            defs,
-            f"<rect width='{WIDTH}' height='{HEIGHT}' fill='#ffffff'/>",
-            *drawing(),
-            "</svg>",
-            "",
-        ]
-    )
-    OUTPUT.write_text(svg, encoding="utf-8")
-    print(f"wrote {OUTPUT}")
+    write_svg(OUTPUT, WIDTH, HEIGHT, drawing())
 
 
 if __name__ == "__main__":
