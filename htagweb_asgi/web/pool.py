@@ -27,6 +27,7 @@ from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.protocol.config import TEMPLATE_MODULE, TemplateConfig
 from htagweb_asgi.protocol.frames import Kind, load_json
 from htagweb_asgi.web.channel import Channel, ChannelClosed
+from htagweb_asgi.web.controlconns import ControlConnections
 from htagweb_asgi.web.local import LocalAddresses
 from htagweb_asgi.web.refusals import RefusalCache
 from htagweb_asgi.web.workerstats import WorkerStats
@@ -117,6 +118,7 @@ class ProcessPool:
         self._failure: tuple[AppLoadError, float] | None = None
         self.refusals = RefusalCache()
         self.addresses = LocalAddresses(config)
+        self._controls = ControlConnections(self._connect_control)
 
     def socket_path(self, key: str) -> str:
         """The file naming `key`'s process: its socket, or its port (portable path)."""
@@ -240,6 +242,7 @@ class ProcessPool:
 
     async def close(self) -> None:
         """Drop this worker's lease, telling the template it may stop if nobody else uses it."""
+        await self._controls.aclose()
         lease, self._lease = self._lease, None
         if lease is not None:
             with anyio.CancelScope(shield=True):
@@ -252,12 +255,14 @@ class ProcessPool:
         for attempt in (1, 2):
             await self._ensure_template()
             try:
-                async with await self.addresses.connect(Channel, self._control_path) as channel:
-                    return await channel.request(kind, request)
+                return await self._controls.request(kind, request)
             except (OSError, ChannelClosed) as exc:
                 logger.info("template of %s unreachable (%s), attempt %d", self.app, exc, attempt)
                 await self._drop_lease()
         raise PoolError(f"the template of {self.app} does not answer")
+
+    async def _connect_control(self) -> Channel:
+        return await self.addresses.connect(Channel, self._control_path)
 
     @property
     def _control_path(self) -> str:
@@ -313,6 +318,7 @@ class ProcessPool:
 
     async def _drop_lease(self) -> None:
         self.addresses.forget_secret()
+        await self._controls.aclose()  # the same template's, if it is gone
         lease, self._lease = self._lease, None
         if lease is not None:
             await lease.aclose()
