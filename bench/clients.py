@@ -1,8 +1,10 @@
 """Users as a browser would be: a cookie jar, a page, a websocket; one class per protocol.
 
-- ours: GET the page → parse its ``#htagweb-config`` → GET the client script (a new user's
-  browser has no cache) → websocket at ``<prefix><base>/_/ws?i=<instance>`` with the session
-  cookie → wait for ``{"htagweb": {"ready": true}}``.
+- ours: GET the page → parse its ``#htagweb-config`` → GET every script it links, one
+  after the other on the page's connection (a new user's browser has no cache; a page links
+  one bundle since web/static.py makes one) → websocket at
+  ``<prefix><base>/_/ws?i=<instance>`` with the session cookie → wait for
+  ``{"htagweb": {"ready": true}}``.
 - htagweb 1.0.0: GET the page (it creates the user's process) → websocket at
   ``/_/<module.App>`` with its ``session`` cookie; usable once the handshake completes.
 - floor (htag's Runner): GET the page (one shared instance) → websocket at the page's path.
@@ -65,7 +67,7 @@ CLICK_EVENT = {
 }
 _SSL = ssl.create_default_context()  # one for all users: httpx builds one per client otherwise
 _CONFIG = re.compile(r'<script id="htagweb-config" type="application/json">(.*?)</script>')
-_SCRIPT = re.compile(r'<script src="([^"]*client\.js[^"]*)"></script>')
+_SCRIPT = re.compile(r'<script src="(\.?/?_/[^"]+\.js\?v=[^"]*)"></script>')
 _HTAGWEB_WS = re.compile(r'webroot \+ "_/([\w.]+)"')
 _VALUE = re.compile(r'<span class="value"[^>]*>(\d+)</span>')
 _PUSHED = re.compile(r'data-t="(\d+)"')
@@ -272,11 +274,12 @@ class OurUser(User):
 
     async def _after_page(self, page: str) -> None:
         match = _CONFIG.search(page)
-        script = _SCRIPT.search(page)
-        if match is None or script is None:
+        scripts = _SCRIPT.findall(page)
+        if match is None or not scripts:
             raise ProtocolError("the page has no htagweb config or client script")
         config = json.loads(match.group(1))
-        await self._get("/" + script.group(1).removeprefix("./").lstrip("/"))
+        for script in scripts:
+            await self._get("/" + script.removeprefix("./").lstrip("/"))
         self.path_of_ws = f"{config['prefix']}{config['base']}/_/ws?i={config['instance']}"
 
     async def _after_connect(self, ws: ClientConnection) -> None:

@@ -37,7 +37,7 @@ from htagweb_asgi.web.query import init_args
 from htagweb_asgi.web.request import page_request
 from htagweb_asgi.web.routing import MountedApp, relative_to_root
 from htagweb_asgi.web.services import Services
-from htagweb_asgi.web.static import page_scripts, script_url
+from htagweb_asgi.web.static import bundle_name, page_scripts, script_url
 from htagweb_asgi.web.target import UserTarget
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,8 @@ def inject_client(
     }
     blob = json.dumps(settings, separators=(",", ":")).replace("<", "\\u003c")
     to_root = relative_to_root(sub)
-    tags = f'<script id="htagweb-config" type="application/json">{blob}</script>' + "".join(
-        f'<script src="{script_url(name, to_root)}"></script>' for name in scripts
+    tags = (
+        f'<script id="htagweb-config" type="application/json">{blob}</script>'
+        f'<script src="{script_url(bundle_name(scripts), to_root)}"></script>'
     )
     return page.html.replace("<head>", "<head>" + tags, 1)

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from htagweb_asgi.appref import AppRef
 from htagweb_asgi.options import AppOptions
-from htagweb_asgi.web.static import SCRIPTS
+from htagweb_asgi.web.static import bundle_parts
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def relative_to_root(sub: str) -> str:
 # /_/healthz, <app>/_/session,
 # <app>/_/ws, <app>/_/post, <app>/_/sse).
 _APP_PATH_RE = re.compile(r"(/[A-Za-z0-9.~-][A-Za-z0-9._~-]*)*")
-SCRIPTS_DIR = "/_/"  # the static scripts (web/static.py SCRIPTS) live at /_/<name>
+SCRIPTS_DIR = "/_/"  # the static scripts (web/static.py), alone or a page's bundle: /_/<name>
 WS_SUFFIX = "/_/ws"
 POST_SUFFIX = "/_/post"
 EVENTS_SUFFIX = "/_/sse"
@@ -157,7 +157,7 @@ class Router:
         if sub in self.extras:
             return Route(RouteKind.EXTRA, extra=self.extras[sub])
         trimmed = sub.rstrip("/") if sub != "/" else sub  # Litestar appends a slash
-        if trimmed.startswith(SCRIPTS_DIR) and trimmed[len(SCRIPTS_DIR) :] in SCRIPTS:
+        if trimmed.startswith(SCRIPTS_DIR) and bundle_parts(trimmed[len(SCRIPTS_DIR) :]):
             return Route(RouteKind.CLIENT, script=trimmed[len(SCRIPTS_DIR) :])
         if trimmed == METRICS_PATH:
             return Route(RouteKind.METRICS)

@@ -57,10 +57,11 @@ async def count_once(visitor: Visitor, path: str = "/") -> ParsedPage:
 async def test_the_page_links_the_bridge_after_the_client(server: Server) -> None:
     async with Visitor(server.url) as visitor:
         html = (await visitor.http.get("/")).text
-        client, bridge = html.index("_/client.js?v="), html.index("_/htag2.js?v=")
-        assert client < bridge < html.index("window.HTAG_EXT_INIT=true")
-        script = await visitor.http.get("/_/htag2.js")
-        assert script.status_code == 200 and "handle_payload" in script.text
+        bundle = "_/client-websocket-http-htag2.js"
+        assert html.index(f"{bundle}?v=") < html.index("window.HTAG_EXT_INIT=true")
+        script = await visitor.http.get(f"/{bundle}")
+        assert script.status_code == 200
+        assert script.text.index("htagweb-asgi client:") < script.text.index("handle_payload")
 
 
 async def test_a_query_change_keeps_the_app_and_shows_the_new_query(server: Server) -> None:

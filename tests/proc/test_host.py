@@ -39,7 +39,7 @@ async def test_page_under_a_mount_prefix(host: HtagASGI) -> None:
     assert page.config["prefix"] == "/ui" and page.config["sub"] == "/"
     assert b"Path=/ui;" in result.headers[b"set-cookie"]
     assert result.headers[b"x-content-type-options"] == b"nosniff"
-    assert 'src="./_/client.js?v=' in result.body.decode()
+    assert 'src="./_/client-websocket-http.js?v=' in result.body.decode()
 
 
 async def test_the_mount_point_without_slash_redirects_relatively(host: HtagASGI) -> None:

@@ -58,10 +58,10 @@ def test_only_htag_2_pages_link_the_bridge_after_the_client() -> None:
         page = RenderedPage(html, "0" * 32, htag)
         linked = page_scripts(AppOptions(transport="websocket"), page.htag)
         out = inject_client(page, prefix="/ui", sub="/", base="", config={}, scripts=linked)
-        return re.findall(r'src="\./_/([a-z0-9]+\.js)\?v=[0-9a-f]{16}"', out)
+        return re.findall(r'src="\./_/([a-z0-9-]+\.js)\?v=[0-9a-f]{16}"', out)
 
-    assert scripts(1) == ["client.js", "websocket.js"]
-    assert scripts(2) == ["client.js", "websocket.js", "htag2.js"]
+    assert scripts(1) == ["client-websocket.js"]  # one bundle: client.js, then websocket.js
+    assert scripts(2) == ["client-websocket-htag2.js"]
 
 
 def test_this_environment_has_htag_1() -> None:

@@ -65,3 +65,22 @@ def test_the_event_stream_and_every_script_have_a_route() -> None:
     for name in ("client.js", "websocket.js", "http.js", "parano.js"):
         assert router.match(f"/_/{name}") == Route(RouteKind.CLIENT, script=name)
     assert router.match("/_/nope.js").kind is RouteKind.NOT_FOUND
+    bundle = "client-parano-websocket-http-htag2.js"
+    assert router.match(f"/_/{bundle}") == Route(RouteKind.CLIENT, script=bundle)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "websocket-client.js",  # out of order
+        "client-client.js",  # twice
+        "client-nope.js",
+        "client-.js",
+        "-client.js",
+        "client-websocket",
+        "client-../client.js",
+        "client.js-websocket.js",
+    ],
+)
+def test_only_bundles_of_known_scripts_in_page_order_have_a_route(name: str) -> None:
+    assert Router(apps={"": ROOT}).match(f"/_/{name}").kind is RouteKind.NOT_FOUND
