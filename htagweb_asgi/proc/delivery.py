@@ -106,11 +106,17 @@ class Delivery:
         entry = self.log.append(data, origin, echo)
         if data is None:
             return 0
-        written = []
+        written, gone = [], []
         for subscriber in self._subscribers.values():
             if subscriber.started and subscriber.wants(entry):
-                subscriber.peer.write(subscriber.frame(entry.seq, data))
+                try:
+                    subscriber.peer.write(subscriber.frame(entry.seq, data))
+                except ConnectionError:  # closed by the host: its reader forgets it soon
+                    gone.append(subscriber.peer)
+                    continue
                 written.append(subscriber)
+        for peer in gone:
+            self.unsubscribe(peer)
         took = 0
         for subscriber in written:
             try:

@@ -69,7 +69,11 @@ class Connection:
         return kind, await self.reader.readexactly(size) if size else b""
 
     def write(self, frame: bytes) -> None:
-        """Queue `frame` (no await: what is written together stays together and in order)."""
+        """Queue `frame` (no await: what is written together stays together and in order).
+        ConnectionResetError once the host closed the connection: uvloop would raise a
+        RuntimeError there (asyncio ignores the write), which no caller expects."""
+        if self.writer.is_closing():
+            raise ConnectionResetError("the host closed this connection")
         self.writer.write(frame)
 
     async def drain(self) -> None:

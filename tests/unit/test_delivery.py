@@ -21,10 +21,13 @@ class FakePeer:
     def __init__(self, parano: Any = None, broken: bool = False) -> None:
         self.parano = parano
         self.broken = broken
+        self.closed = False  # closed by the host: a write fails at once (user.Connection)
         self._decoder = FrameDecoder()
         self.frames: list[tuple[Kind, bytes]] = []
 
     def write(self, frame: bytes) -> None:
+        if self.closed:
+            raise ConnectionResetError()
         self.frames.extend(self._decoder.feed(frame))
 
     async def drain(self) -> None:
@@ -113,3 +116,14 @@ async def test_a_connection_that_broke_is_dropped() -> None:
     pushes.start(pushes.subscribe(broken, A, resume=0))
     await pushes.push(b"1")
     assert pushes.subscriber(broken) is None
+
+
+async def test_a_connection_the_host_closed_is_dropped_and_the_others_get_the_push() -> None:
+    pushes = delivery()
+    closed, other = peer(), peer()
+    pushes.start(pushes.subscribe(closed, A, resume=0))
+    pushes.start(pushes.subscribe(other, B, resume=0))
+    closed.closed = True
+    assert await pushes.push(b"1") == 1  # the App's update() does not fail for it
+    assert pushes.subscriber(closed) is None
+    assert [seq for seq, _ in other.pushes()] == [1]
