@@ -15,7 +15,7 @@ from htagweb_asgi.protocol import portable
 DEFAULT_MAX_SESSION = 64 * 1024  # bytes of JSON a session may hold
 RESTART_GRACE_ENV = "HTAGWEB_RESTART_GRACE"
 DEFAULT_RESTART_GRACE = 60.0
-LIMIT_MECHANISMS = ("auto", "cgroup2", "cgroup1", "rlimit", "watchdog")
+LIMIT_MECHANISMS = ("auto", "cgroup2", "cgroup1", "rlimit", "watchdog", "jobobject")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", re.IGNORECASE)
 
@@ -248,7 +248,8 @@ class TemplateSettings:
     - spare_processes: processes started ahead and kept ready, so that a new user waits for
       the page, not for a process start (each costs its idle memory, ~4-5 MiB USS).
     - limit_mechanism: how memory_limit is enforced: "auto" (the best this machine offers:
-      cgroup2, cgroup1, rlimit, watchdog, in that order), or one of them by name.
+      cgroup2, cgroup1, rlimit, watchdog, in that order; jobobject on Windows, its only
+      one), or one of them by name.
     - portable: the process model of platforms without fork and unix sockets (Windows;
       default there, or with ``$HTAGWEB_PORTABLE=1``): user processes are fresh interpreters
       reached over loopback TCP with the template's secret, told why they end by frames

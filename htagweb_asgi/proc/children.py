@@ -237,8 +237,8 @@ class UserProcesses:
         child = self.by_pid.pop(pid, None)
         if child is None:
             return
-        limit = self.limiter.classify(code, child.cgroup, child.limit_kill)
-        self.limiter.release(child.cgroup)
+        limit = self.limiter.classify(code, child.cgroup, child.limit_kill, pid)
+        self.limiter.release(child.cgroup, pid)
         if not child.key:  # a spare that never got its assignment
             self.spares.forget(pid)
             _log_exit(child, code)
@@ -253,7 +253,7 @@ class UserProcesses:
                 "user process %d ended: it reached its %s limit (%s)",
                 child.pid,
                 limit,
-                self.limiter.mechanism if limit == "memory" else "RLIMIT_CPU",
+                self.limiter.cpu_mechanism() if limit == "cpu" else self.limiter.mechanism,
             )
             reason = "limit"
         else:

@@ -14,8 +14,19 @@ template's start (or the one TemplateSettings.limit_mechanism names):
 - watchdog: the template reads each process's anonymous RSS every POLL_INTERVAL and
   SIGKILLs one that grew past the limit (it may overshoot by what it allocates meanwhile).
 
-``cpu_limit`` is the same everywhere: ``RLIMIT_CPU``, re-armed by the process at each
-interaction (see childlimits.py); past it the kernel sends SIGXCPU.
+``cpu_limit`` is ``RLIMIT_CPU`` on POSIX, re-armed by the process at each interaction (see
+childlimits.py); past it the kernel sends SIGXCPU.
+
+Elsewhere:
+
+- Windows: jobobject, always (see jobobjects.py): the template's job kills every user
+  process when the template ends, and caps each one's commit at the template's own plus
+  memory_limit (an allocation past it raises MemoryError: EXIT_MEMORY, as under an rlimit);
+  with cpu_limit each process also gets a job of its own with a user-mode time ceiling
+  that it moves at each interaction; past it Windows ends the process.
+- macOS: memory_limit is refused at the start: its kernel enforces neither RLIMIT_AS nor
+  RLIMIT_DATA on the memory Python allocates, and it has no cgroups nor /proc for the
+  watchdog. cpu_limit (RLIMIT_CPU) holds there.
 
 Each process gets its placement when it is forked as a spare: joining a cgroup costs the
 child 10-15 ms when joins are rare (an RCU grace period), which a spare pays before any
@@ -35,6 +46,7 @@ from typing import Any
 
 from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.proc import cgroups
+from htagweb_asgi.proc.templatejobs import JobRefused, TemplateJobs
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +58,13 @@ MESSAGES = {
     "cpu": "This session reached its CPU time limit.",
 }
 ORDER = ("cgroup2", "cgroup1", "rlimit", "watchdog")
+JOBOBJECT = "jobobject"  # Windows' only mechanism (it enforces cpu_limit too)
+JOBOBJECT_PLATFORM = "win32"
+NO_MEMORY_LIMIT = {  # the platforms where no mechanism holds memory_limit, and why
+    "darwin": "memory_limit is not enforced on macOS (its kernel ignores RLIMIT_AS and "
+    "RLIMIT_DATA for the memory Python allocates, and there are no cgroups nor /proc for "
+    "a watchdog): remove it there (cpu_limit holds)"
+}
 if sys.platform == "win32":
     _PAGE = 4096  # unused there: /proc is Linux's
 else:
@@ -63,6 +82,7 @@ class Placement:
     ceiling: int = 0  # rlimit: the value of RLIMIT_DATA or RLIMIT_AS
     rlimit_as: bool = False  # rlimit: RLIMIT_AS rather than RLIMIT_DATA
     baseline: int = 0  # watchdog, and usage: the template's anonymous RSS at the fork
+    job: int = 0  # jobobject with cpu_limit: the process's handle to its own job
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,17 +102,26 @@ class Limiter:
         wanted: str = "auto",
         found: Any = None,
         *,
+        platform: str = sys.platform,
         _probe_only: bool = False,
     ) -> None:
         self.memory = memory
         self.cpu = cpu
+        self.platform = platform
+        probe = memory is not None and platform not in (JOBOBJECT_PLATFORM, *NO_MEMORY_LIMIT)
         self.found: cgroups.Found = found or (
-            cgroups.find() if memory is not None else cgroups.Found(None, None, ())
+            cgroups.find() if probe else cgroups.Found(None, None, ())
         )
         self.mechanism = self._choose(wanted)
         self.rlimit_as = not _kernel_at_least(4, 7)  # older RLIMIT_DATA ignores mmap
         self.base: str | None = None
         self._seq = 0
+        self.jobs = TemplateJobs(memory, cpu)  # Windows (see templatejobs.py)
+        if self.platform == JOBOBJECT_PLATFORM:
+            try:
+                self.jobs.open(probe=_probe_only)
+            except JobRefused as exc:
+                raise LimitsUnavailable(str(exc)) from exc
         if _probe_only:
             return
         if self.mechanism in ("cgroup2", "cgroup1"):
@@ -101,29 +130,39 @@ class Limiter:
             logger.info("limits: %s", self.describe())
 
     @staticmethod
-    def check(memory: int | None, wanted: str) -> None:
-        """Raise LimitsUnavailable when `wanted` cannot enforce `memory` here (at the
-        template's start, before it says it is ready: the worker reports it)."""
-        if memory is not None and wanted != "auto":
-            Limiter(memory, None, wanted, _probe_only=True)
+    def check(memory: int | None, wanted: str, cpu: float | None = None) -> None:
+        """Raise LimitsUnavailable when `wanted` cannot enforce `memory` here, or this
+        platform cannot enforce the limits at all (at the template's start, before it says
+        it is ready: the worker reports it)."""
+        if sys.platform in (JOBOBJECT_PLATFORM, *NO_MEMORY_LIMIT) or (
+            memory is not None and wanted != "auto"
+        ):
+            Limiter(memory, cpu, wanted, _probe_only=True)
 
     def available(self) -> list[str]:
+        if self.platform == JOBOBJECT_PLATFORM:
+            return [JOBOBJECT]
+        if self.platform in NO_MEMORY_LIMIT:
+            return []
         found = {"cgroup2": self.found.v2, "cgroup1": self.found.v1}
         return [m for m in ORDER if found.get(m, "yes") is not None]
 
     def _choose(self, wanted: str) -> str:
-        if sys.platform == "win32" and (self.memory is not None or self.cpu is not None):
-            raise LimitsUnavailable(
-                "memory_limit and cpu_limit need Job Objects on Windows: not implemented"
-            )
-        if self.memory is None:
+        windows = self.platform == JOBOBJECT_PLATFORM
+        if self.memory is None and not (windows and self.cpu is not None):
             return "none"
         available = self.available()
+        if not available:
+            raise LimitsUnavailable(NO_MEMORY_LIMIT[self.platform])
         if wanted == "auto":
             return available[0]
         if wanted not in available:
             raise LimitsUnavailable(f"{wanted} is not available: {'; '.join(self.found.notes)}")
         return wanted
+
+    def adopt(self, pid: int) -> dict[str, Any]:
+        """A spawned process, right after its start: see TemplateJobs.adopt (Windows)."""
+        return self.jobs.adopt(pid)
 
     def _make_base(self) -> None:
         own = self.found.v2 if self.mechanism == "cgroup2" else self.found.v1
@@ -158,24 +197,32 @@ class Limiter:
             except OSError:
                 cgroups.remove(cgroup)
                 raise
-        statm = _statm("self") if self.memory is not None else (0, 0, 0)
+        measured = self.memory is not None and self.mechanism != JOBOBJECT
+        statm = _statm("self") if measured else (0, 0, 0)
         ceiling = 0
         if self.mechanism == "rlimit" and self.memory is not None:
             ceiling = (statm[0] if self.rlimit_as else statm[2]) + self.memory
         return Placement(self.mechanism, self.cpu, cgroup, ceiling, self.rlimit_as, statm[1])
 
-    def release(self, placement_cgroup: str | None) -> None:
-        """The process is gone (reaped, or its fork failed): remove its cgroup."""
+    def release(self, placement_cgroup: str | None, pid: int | None = None) -> None:
+        """The process is gone (reaped, or its fork failed): remove its cgroup, close its
+        job."""
         if placement_cgroup is not None and not cgroups.remove(placement_cgroup, wait=0.5):
             logger.warning("could not remove the cgroup %s", placement_cgroup)
+        self.jobs.release(pid)
 
-    def classify(self, code: int, cgroup: str | None, killed_for: str) -> str | None:
+    def classify(
+        self, code: int, cgroup: str | None, killed_for: str, pid: int | None = None
+    ) -> str | None:
         """Which limit a process that ended with `code` went past: "memory", "cpu", or None
-        (not a limit). Call before release(): the cgroup holds the OOM killer's count."""
+        (not a limit). Call before release(): the cgroup holds the OOM killer's count, the
+        process's own job (Windows) its accounting."""
         if killed_for:  # the watchdog's SIGKILL
             return killed_for
-        if code == EXIT_MEMORY:
+        if code == EXIT_MEMORY:  # MemoryError under an rlimit or a job's commit limit
             return "memory"
+        if self.platform == JOBOBJECT_PLATFORM:
+            return "cpu" if self.jobs.ended_at_limit(code, pid) else None
         if sys.platform != "win32":  # exit codes are not signals there
             if code == -signal.SIGXCPU:
                 return "cpu"
@@ -209,6 +256,9 @@ class Limiter:
             return max(0, _statm(str(pid))[1] - baseline)
         return None
 
+    def cpu_mechanism(self) -> str:
+        return "job time limit" if self.platform == JOBOBJECT_PLATFORM else "RLIMIT_CPU"
+
     def describe(self) -> dict[str, Any]:
         return {
             "mechanism": self.mechanism,
@@ -218,12 +268,15 @@ class Limiter:
             if self.mechanism == "rlimit"
             else None,
             "cgroup": self.base,
+            "job": self.jobs.job is not None,
             "available": self.available(),
             "notes": list(self.found.notes),
         }
 
     def close(self) -> None:
-        """The template stops (its processes are gone): remove our cgroups."""
+        """The template stops (its processes are gone): remove our cgroups, close our jobs
+        (the template's last: closing it ends whatever is left in it)."""
+        self.jobs.close()
         if self.base is None:
             return
         for name in os.listdir(self.base) if os.path.isdir(self.base) else []:

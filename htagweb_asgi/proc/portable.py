@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from htagweb_asgi.proc.endings import End
 from htagweb_asgi.proc.limiter import Limiter, Placement
@@ -83,7 +84,7 @@ class PortableSpares(Spares):
                 "secret": self._secret.hex(),
                 "token": token,
             }
-            popen = _start(listener, spec)
+            popen = _start(listener, spec, self.limiter.adopt)
             port = listener.getsockname()[1]
         pid = popen.pid
         self.popens[pid], self.ports[pid] = popen, port
@@ -196,8 +197,14 @@ def board_path(config: TemplateConfig) -> str:
     return os.path.join(config.directory, BOARD_FILE)
 
 
-def _start(listener: socket.socket, spec: dict[str, object]) -> subprocess.Popen[bytes]:
-    """A fresh interpreter serving on `listener`, given `spec` on stdin."""
+def _start(
+    listener: socket.socket,
+    spec: dict[str, Any],
+    adopt: Callable[[int], dict[str, Any]],
+) -> subprocess.Popen[bytes]:
+    """A fresh interpreter serving on `listener`, given `spec` on stdin. `adopt` places it
+    in its limits first (Windows' job objects, see limiter.py): it waits for its spec, so
+    no App code runs outside them; a process that cannot enter them is killed."""
     argv = [sys.executable, "-m", SPAWNED_USER_MODULE, PORTABLE_FLAG]
     if sys.platform == "win32":
         popen = subprocess.Popen(argv, stdin=subprocess.PIPE)
@@ -205,6 +212,12 @@ def _start(listener: socket.socket, spec: dict[str, object]) -> subprocess.Popen
     else:
         popen = subprocess.Popen(argv, stdin=subprocess.PIPE, pass_fds=[listener.fileno()])
         spec = {**spec, "fd": listener.fileno()}
+    try:
+        spec["placement"] = {**spec["placement"], **adopt(popen.pid)}
+    except OSError:
+        popen.kill()
+        popen.wait()
+        raise
     assert popen.stdin is not None
     with popen.stdin:
         popen.stdin.write(json.dumps(spec).encode() + b"\n")

@@ -87,7 +87,7 @@ def _with_loop(config: TemplateConfig) -> TemplateConfig:
 def _load(config: TemplateConfig) -> type:
     sys.path[:] = config.sys_path
     app_class = appref.load(config.app)
-    Limiter.check(config.memory_limit, config.limit_mechanism)  # LimitsUnavailable: said now
+    Limiter.check(config.memory_limit, config.limit_mechanism, config.cpu_limit)  # said now
     engine().preload()  # warm: every user process needs it
     applog.install()  # before forking: every user process inherits it
     return app_class

@@ -47,7 +47,8 @@ PORTABLE_FLAG = "--portable"  # proc/portableuser.py's entry (see proc/portable.
 
 
 def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """A task of the App that died of MemoryError (rlimit): end, saying why."""
+    """A task of the App that died of MemoryError (an rlimit, a job's commit limit): end,
+    saying why."""
     if isinstance(context.get("exception"), MemoryError):
         childlimits.memory_exhausted()
     loop.default_exception_handler(context)
@@ -55,8 +56,6 @@ def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
 
 async def _serve(app: UserApp, control: socket.socket, parent_fd: int) -> None:
     loop = asyncio.get_running_loop()
-    loop.set_exception_handler(_exception_handler)
-    childlimits.watch_memory_errors()
     if sys.platform != "win32":  # this is the POSIX path (the other: portableuser.py)
         loop.add_signal_handler(signal.SIGTERM, app.stopped.set)
         for end, (code, reason) in TOLD.items():
@@ -162,10 +161,19 @@ def run_with(
 
     ``os._exit`` skips the atexit handlers and finalizers inherited from the template.
     """
+
+    async def limited(app: UserApp) -> None:
+        # A MemoryError is the memory limit on both paths (and the only one on Windows, where
+        # the job's commit limit fails allocations): wherever the App's code meets it, end
+        # with EXIT_MEMORY, which the template tells its user as the limit.
+        asyncio.get_running_loop().set_exception_handler(_exception_handler)
+        childlimits.watch_memory_errors()
+        await serve(app)
+
     code = 0
     try:
         user_app = UserApp(app_class, settings, board, -1, engine())
-        eventloop.run(serve(user_app), settings.event_loop)
+        eventloop.run(limited(user_app), settings.event_loop)
     except MemoryError:
         childlimits.memory_exhausted()
     except BaseException:

@@ -107,6 +107,21 @@ async def test_past_its_cpu_limit_an_interaction_ends_its_process_and_its_user_i
         await user.raise_if_limited(user_page.pid)
 
 
+async def test_on_the_portable_path_a_memory_error_ends_the_process_as_its_limit(
+    registries: MakeRegistry,
+) -> None:
+    """Windows' path, where a job's commit limit fails allocations as RLIMIT_DATA does
+    here: the MemoryError htag swallows still ends the process, and its user is told."""
+    registry = registries(portable=True, limit_mechanism="rlimit", spare_processes=1)
+    app = MountedApp("", HOG, AppOptions(memory_limit="256M", timeout_interaction=30))
+    hog = target(registry.pool(app, SCOPE), "5" * 32)
+    hog_page = await page(hog)
+    with pytest.raises(ChannelClosed):
+        await click(hog, hog_page, "hog")
+    with pytest.raises(LimitReached, match="memory limit"):
+        await hog.raise_if_limited(hog_page.pid)
+
+
 async def test_a_mechanism_this_machine_lacks_is_reported_when_the_template_starts(
     registries: MakeRegistry,
 ) -> None:

@@ -13,6 +13,7 @@ import anyio
 import psutil
 import pytest
 
+from htagweb_asgi.proc import portable as portable_spares
 from htagweb_asgi.protocol import control, portable
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import FrameDecoder, Kind, encode_json
@@ -112,3 +113,21 @@ async def test_a_killed_template_leaves_no_orphan(registries: MakeRegistry) -> N
     orphans = [pid, *spares]
     await eventually_async(lambda: all(map(pid_gone, orphans)), 10, message=f"{orphans} stayed")
     shutil.rmtree(pool.directory)  # a SIGKILLed template cannot remove its files
+
+
+async def test_a_process_that_cannot_enter_its_limits_is_killed_before_it_runs() -> None:
+    """Windows puts a process in its jobs between its start and its spec (see limiter.adopt):
+    when that fails, the process, still waiting for its spec, is killed and reaped."""
+    started: list[int] = []
+
+    def refuse(pid: int) -> dict[str, object]:
+        started.append(pid)
+        raise PermissionError("Windows refused to put it in the job")
+
+    with (
+        socket.create_server((portable.LOOPBACK, 0)) as listener,
+        pytest.raises(PermissionError),
+    ):
+        portable_spares._start(listener, {"placement": {}}, refuse)
+    [pid] = started
+    assert pid_gone(pid)

@@ -13,6 +13,7 @@ import pytest
 from htagweb_asgi.options import AppOptions, TemplateSettings, parse_size
 from htagweb_asgi.proc import cgroups, childlimits
 from htagweb_asgi.proc.deaths import Deaths
+from htagweb_asgi.proc.joblayouts import ERROR_NOT_ENOUGH_QUOTA
 from htagweb_asgi.proc.limiter import EXIT_MEMORY, Limiter, LimitsUnavailable
 from htagweb_asgi.protocol.frames import FrameDecoder, Kind
 
@@ -133,3 +134,39 @@ def test_a_memory_error_that_htag_swallows_still_ends_the_process() -> None:
     finally:
         for logger, filters in zip(loggers, before, strict=True):
             logger.filters[:] = filters
+
+
+def test_on_windows_job_objects_enforce_both_limits_and_nothing_else_is_offered() -> None:
+    """Told it is Windows (the platform is injected; the job itself is only made there)."""
+    limiter = Limiter(256 << 20, None, "auto", platform="win32")
+    assert limiter.mechanism == "jobobject" and limiter.available() == ["jobobject"]
+    placement = limiter.prepare()  # no /proc read: the template's job holds the ceiling
+    assert (placement.mechanism, placement.ceiling, placement.cgroup) == ("jobobject", 0, None)
+    assert Limiter(None, 2.0, "auto", platform="win32").mechanism == "jobobject"  # cpu too
+    assert Limiter(None, None, "auto", platform="win32").mechanism == "none"
+    with pytest.raises(LimitsUnavailable, match="rlimit is not available"):
+        Limiter(256 << 20, None, "rlimit", platform="win32")
+    with pytest.raises(LimitsUnavailable, match="jobobject is not available"):
+        Limiter(256 << 20, None, "jobobject", cgroups.Found(None, None, ()), platform="linux")
+    assert TemplateSettings(limit_mechanism="jobobject").limit_mechanism == "jobobject"
+
+
+def test_on_windows_a_death_at_a_job_limit_is_the_limit_and_a_signal_means_nothing() -> None:
+    limiter = Limiter(256 << 20, 1.0, "auto", platform="win32")
+    assert limiter.classify(EXIT_MEMORY, None, "", pid=7) == "memory"  # MemoryError's exit
+    assert limiter.classify(ERROR_NOT_ENOUGH_QUOTA, None, "", pid=7) == "cpu"
+    assert limiter.classify(-signal.SIGXCPU, None, "", pid=7) is None  # not a signal there
+    assert limiter.classify(1, None, "", pid=7) is None
+    assert limiter.cpu_mechanism() == "job time limit"
+    without_cpu = Limiter(256 << 20, None, "auto", platform="win32")
+    assert without_cpu.classify(ERROR_NOT_ENOUGH_QUOTA, None, "") is None  # no time limit set
+
+
+def test_macos_refuses_a_memory_limit_it_would_not_enforce_and_keeps_cpu_limit() -> None:
+    with pytest.raises(LimitsUnavailable, match="not enforced on macOS"):
+        Limiter(256 << 20, None, "auto", platform="darwin")
+    with pytest.raises(LimitsUnavailable, match="not enforced on macOS"):
+        Limiter(256 << 20, None, "watchdog", platform="darwin")  # no /proc to watch either
+    cpu_only = Limiter(None, 2.0, "auto", platform="darwin")
+    assert cpu_only.mechanism == "none" and cpu_only.prepare().cpu == 2.0
+    assert cpu_only.classify(-signal.SIGXCPU, None, "") == "cpu"  # RLIMIT_CPU holds there
