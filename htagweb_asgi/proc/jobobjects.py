@@ -34,6 +34,8 @@ from htagweb_asgi.proc.joblayouts import (
 JOB_SET_ATTRIBUTES, JOB_QUERY = 0x0002, 0x0004  # all a user process may do with its own job
 PROCESS_SET_QUOTA_AND_TERMINATE = 0x0100 | 0x0001  # what AssignProcessToJobObject needs
 PROCESS_DUP_HANDLE = 0x0040
+PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
+STILL_ACTIVE = 259  # the exit code of a process that has not exited
 
 if sys.platform == "win32":
     from ctypes import wintypes
@@ -64,12 +66,26 @@ if sys.platform == "win32":
                 (handle, handle, handle, ctypes.POINTER(handle), dword, boolean, dword),
             ),
             "K32GetProcessMemoryInfo": (boolean, (handle, pointer, dword)),
+            "GetExitCodeProcess": (boolean, (handle, ctypes.POINTER(dword))),
             "CloseHandle": (boolean, (handle,)),
         }
         for name, (restype, argtypes) in signatures.items():
             getattr(dll, name).restype = restype
             getattr(dll, name).argtypes = argtypes
         return dll
+
+    def process_alive(pid: int) -> bool:
+        """Whether process `pid` exists and has not exited (osutil.pid_alive on Windows)."""
+        kernel32 = _kernel32()
+        handle = kernel32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+        if not handle:
+            return False
+        try:
+            code = wintypes.DWORD()
+            known = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+            return bool(known) and code.value == STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
 
     def _check(result: Any) -> int:
         """A handle, or a BOOL that must be true; else the OSError of GetLastError."""

@@ -64,15 +64,9 @@ def pid_alive(pid: int) -> bool:
     owner). On Windows ``os.kill(pid, 0)`` would end the process: ask the kernel instead
     (not run on a real Windows machine here)."""
     if sys.platform == "win32":
-        query_limited, still_active = 0x1000, 259
-        kernel32 = ctypes.windll.kernel32
-        handle = kernel32.OpenProcess(query_limited, False, pid)
-        if not handle:
-            return False
-        code = ctypes.c_ulong()
-        known = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        kernel32.CloseHandle(handle)
-        return bool(known) and code.value == still_active
+        from htagweb_asgi.proc import jobobjects  # its kernel32 is typed (64-bit handles)
+
+        return jobobjects.process_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
