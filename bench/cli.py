@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import floodreport, goals, machine, metrics, pictures, report, sandbox
+from bench import floodreport, goals, machine, metrics, pictures, readme, report, sandbox
 from bench.htag2 import report as htag2_report
 from bench.runner import DEFAULT_SCENARIOS, SCENARIOS, Plan, run_plan
 from bench.servers import ROOT, TARGETS, Pythons, sandbox_keeps
@@ -218,7 +218,18 @@ def finish(data: dict[str, Any], sizes: Sizes, out: Path, markdown: Path | None)
             written = htag2_report.keep(previous, page)
         markdown.write_text(written)
         print(f"wrote {markdown} and {beside}")
+        if not flood_only and markdown.resolve() == (ROOT / "BENCHMARKS.md").resolve():
+            _quote_in_readme(data)
     print(f"wrote {out / 'results.json'}: {data['errors']} errors, {data['duration_s']:.0f} s")
+
+
+def _quote_in_readme(data: dict[str, Any]) -> None:
+    """The README's "Measured figures" quote this run (bench/readme.py)."""
+    section = readme.section(data)
+    path = ROOT / "README.md"
+    if section is not None and path.exists():
+        path.write_text(readme.merge(path.read_text(), section))
+        print(f"wrote the measured figures of {path}")
 
 
 def pictures_dir(markdown: Path) -> Path:

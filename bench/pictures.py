@@ -22,7 +22,7 @@ from bench.servers import TARGETS
 from bench.stats import CDF_PERCENTILES, median
 
 Runs = list[dict[str, Any]]
-STYLE = {"ours-1w": "C0", "htagweb": "C3", "floor": "C2", "ours-4w": "C1"}
+STYLE = {"ours-1w": "C0", "htagweb": "C3", "floor": "C2", "ours-4w": "C1", "ours-portable": "C4"}
 
 
 def _results(runs: Runs, scenario: str, target: str) -> list[dict[str, Any]]:
