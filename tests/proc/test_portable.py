@@ -16,6 +16,7 @@ import pytest
 from htagweb_asgi.protocol import control, portable
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import FrameDecoder, Kind, encode_json
+from htagweb_asgi.web.channel import Channel
 from htagweb_asgi.web.pool import ProcessPool
 from tests.proc.test_admission import attach, key, load
 from tests.support.pools import COUNTER, MakeRegistry
@@ -112,3 +113,21 @@ async def test_a_killed_template_leaves_no_orphan(registries: MakeRegistry) -> N
     orphans = [pid, *spares]
     await eventually_async(lambda: all(map(pid_gone, orphans)), 10, message=f"{orphans} stayed")
     shutil.rmtree(pool.directory)  # a SIGKILLed template cannot remove its files
+
+
+async def test_a_worker_that_read_a_killed_templates_secret_reaches_the_next_one(
+    registries: MakeRegistry,
+) -> None:
+    """The template is SIGKILLed (its template.port stays) and another worker starts the
+    next one: this worker's control connection reaches it with the secret of the file it
+    reads, never the dead one's it read before (else, under the start lock, it concluded
+    that no template runs and started a second one, which removed the first's port files)."""
+    pool = portable_pool(registries)
+    first = int((await pool.status())["pid"])  # this worker read the first's secret
+    psutil.Process(first).kill()
+    await eventually_async(lambda: pid_gone(first), 10)
+    second = int((await portable_pool(registries).status())["pid"])  # another worker
+    assert second != first
+    async with await pool.addresses.connect(Channel, pool.addresses.control) as channel:
+        kind, reply = await channel.request(Kind.STATUS, {})
+    assert kind is Kind.DONE and reply["pid"] == second
