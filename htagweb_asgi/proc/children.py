@@ -139,6 +139,11 @@ class UserProcesses:
         self._schedule(child)
         return child
 
+    def can_start(self) -> bool:
+        """Whether `start` may give a key its process now: a spare is ready, or a new
+        one may start (else the request waits its turn: see startqueue.py)."""
+        return bool(self.spares.ready) or self.spares.can_start()
+
     def _started(self, pid: int, placement: Placement) -> None:
         """A new spare: kept in by_pid (unassigned: no key, no slot) until reaped."""
         self.by_pid[pid] = Child("", pid, -1, self.board.clock(), "")
