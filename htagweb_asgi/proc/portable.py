@@ -73,6 +73,9 @@ class PortableSpares(Spares):
     def can_start(self) -> bool:
         return self.gate.open()
 
+    def starting(self, pid: int) -> bool:
+        return self.gate.is_starting(pid)
+
     def due(self) -> bool:
         return super().due() and self.gate.open()  # spares start through the gate too
 

@@ -82,7 +82,9 @@ class TemplateRequests:
         self.loaded = loaded  # False: a renewal whose new code does not import
         self.load_error = load_error
         self._source_changed = source_changed
-        self._renew = renew  # re-exec with the new code; does not return
+        # the App's files changed: re-exec with the new code (does not return), or on the
+        # portable path end the spares that hold the old code (returns)
+        self._renew = renew
         self.queue = StartQueue(clock)  # waiting for an interpreter start (portable path)
 
     def handle(self, holder: Hashable, kind: Kind, payload: bytes) -> bytes | None:

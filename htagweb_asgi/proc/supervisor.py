@@ -87,15 +87,15 @@ class Supervisor:
             spares=self._portable_spares if config.portable else None,
         )
         self.worker_files = WorkerFiles(config.directory)
-        watch = SourceWatch.of(config.app)
+        self.watch = SourceWatch.of(config.app)
         self.requests = TemplateRequests(
             config,
             self.processes,
             self.leases,
             loaded=app_class is not None,
             load_error=load_error,
-            source_changed=watch.changed,
-            renew=None if config.portable else self._renew,  # no re-exec there: restart
+            source_changed=lambda: self.watch.changed(),
+            renew=self._refresh_spares if config.portable else self._renew,
             clock=board.clock,
             worker_series=self.worker_files.collect,
         )
@@ -297,6 +297,17 @@ class Supervisor:
             )
 
     # -- renewal -------------------------------------------------------------------------------
+    def _refresh_spares(self, requester: Hashable, request: dict[str, Any]) -> None:
+        """Portable path: no re-exec, each process imports the App itself; new spares
+        are all that new code needs (then the request goes on, served by one)."""
+        ended = self.processes.refresh_spares()
+        self.watch = SourceWatch.of(self.config.app)
+        logger.info(
+            "the source of %s changed: %d spare process(es) ended, new ones import the new code",
+            self.config.app,
+            ended,
+        )
+
     def _renew(self, requester: Hashable, request: dict[str, Any]) -> NoReturn:
         """Re-exec with the App's new code; the requester's SPAWN is answered by the new
         image (see renewal.py)."""
