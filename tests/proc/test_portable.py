@@ -131,3 +131,27 @@ async def test_a_worker_that_read_a_killed_templates_secret_reaches_the_next_one
     async with await pool.addresses.connect(Channel, pool.addresses.control) as channel:
         kind, reply = await channel.request(Kind.STATUS, {})
     assert kind is Kind.DONE and reply["pid"] == second
+
+
+async def test_a_connection_handed_over_after_the_proof_loses_no_frame(
+    registries: MakeRegistry,
+) -> None:
+    """The cluster's gateway proves the secret, then splices the raw socket to another
+    node's link: the process's HELLO, sent right after its proof, must still be in the
+    socket, not read ahead into the channel (which then refused to hand it over)."""
+    pool = portable_pool(registries)
+    pid, _ = await load(pool, 1)
+    for _ in range(5):  # the HELLO often arrives with the proof's last frame
+        channel = await pool.connect(key(1))
+        assert channel is not None
+        sock = channel.detach()
+        with sock:
+            sock.setblocking(True)
+            sock.settimeout(5)
+            frames: list[tuple[Kind, bytes]] = []
+            decoder = FrameDecoder()
+            while not frames:
+                data = await anyio.to_thread.run_sync(sock.recv, 65536)
+                assert data, "the process closed the connection"
+                frames = decoder.feed(data)
+        assert frames[0][0] is Kind.HELLO and json.loads(frames[0][1])["pid"] == pid
