@@ -13,6 +13,7 @@ import anyio
 import psutil
 import pytest
 
+from htagweb_asgi.proc.startgate import usable_cpus
 from htagweb_asgi.protocol import control, portable
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import FrameDecoder, Kind, encode_json
@@ -155,3 +156,36 @@ async def test_a_connection_handed_over_after_the_proof_loses_no_frame(
                 assert data, "the process closed the connection"
                 frames = decoder.feed(data)
         assert frames[0][0] is Kind.HELLO and json.loads(frames[0][1])["pid"] == pid
+
+
+async def test_new_users_arriving_at_once_start_one_interpreter_per_cpu_at_a_time(
+    registries: MakeRegistry,
+) -> None:
+    """No spare ready, eight users at once: each gets its process, and the template never
+    has more interpreters starting (not up yet: importing the App) than CPUs."""
+    pool = registries(portable=True, spare_processes=0, evict_after=3600.0).pool(COUNTER, SCOPE)
+    await pool.status()  # the template runs: what follows is the burst alone
+    most = 0
+
+    async def watch() -> None:
+        nonlocal most
+        while True:
+            listing = await pool.listing()
+            rows = [*listing["processes"], *listing["others"]]
+            most = max(most, sum(not row["up"] for row in rows))
+            await anyio.sleep(0.02)
+
+    pids: dict[int, int] = {}
+
+    async def arrive(n: int) -> None:
+        pids[n] = (await load(pool, n))[0]
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as watching:
+            watching.start_soon(watch)
+            async with anyio.create_task_group() as users:
+                for n in range(1, 9):
+                    users.start_soon(arrive, n)
+            watching.cancel_scope.cancel()
+    assert len(set(pids.values())) == 8
+    assert 1 <= most <= usable_cpus()
