@@ -102,10 +102,14 @@ done
 # no signals; docs/guide/platforms.md), forced on Linux: the end-to-end tier's checks of the
 # process model, and the browser's click, push, reload, crash, timeout and several workers.
 # Lean: the servers' differences are the default run's (hypercorn is left out, hypercorn-trio
-# kept for trio), and the flood test times the default path's start speed.
+# kept for trio), and the flood test times the default path's start speed. The chaos soak
+# (about a minute: 20 users there) and the cluster's basic checks (half a minute: a page on
+# another node than its process, node failures, the registry) too.
 HTAGWEB_PORTABLE=1 .venv/bin/python -m pytest -p no:cacheprovider "$@" \
     tests/e2e/test_protocol.py tests/e2e/test_workers.py tests/e2e/test_sessions.py \
-    tests/e2e/test_restart.py tests/e2e/test_admission.py tests/browser/test_browser.py \
+    tests/e2e/test_restart.py tests/e2e/test_admission.py tests/e2e/test_chaos.py \
+    tests/cluster/test_cluster_transport.py tests/cluster/test_node_failures.py \
+    tests/cluster/test_registry.py tests/browser/test_browser.py \
     "tests/browser/test_matrix.py::test_cell[standalone-uvicorn]" \
     "tests/browser/test_matrix.py::test_cell[fastapi-gunicorn]" \
     -k "not flooding_gets_429 and not (hypercorn and not trio)"

@@ -29,6 +29,7 @@ class Refused(enum.Enum):
     FULL = "too many user processes"  # max_processes, and nobody may be evicted
     CLIENT_SHARE = "this address holds its share of the user processes"
     RATE = "this address starts new processes too fast"
+    BUSY = "too many new processes starting at once"  # waited too long (see startqueue.py)
 
 
 @dataclass

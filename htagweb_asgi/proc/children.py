@@ -139,6 +139,23 @@ class UserProcesses:
         self._schedule(child)
         return child
 
+    def refresh_spares(self) -> int:
+        """The App's files changed, on the portable path, where every process imports the
+        App itself: end the spares (never assigned: they hold the old code), so that the
+        next ones import the new. Users keep their processes, now of an older generation
+        (see roll). Return how many spares ended."""
+        old = self.spares.pids()
+        for pid in old:
+            self.spares.tell(pid, End.STOP)
+            self.spares.forget(pid)
+        self.generation += 1
+        return len(old)
+
+    def can_start(self) -> bool:
+        """Whether `start` may give a key its process now: a spare is ready, or a new
+        one may start (else the request waits its turn: see startqueue.py)."""
+        return bool(self.spares.ready) or self.spares.can_start()
+
     def _started(self, pid: int, placement: Placement) -> None:
         """A new spare: kept in by_pid (unassigned: no key, no slot) until reaped."""
         self.by_pid[pid] = Child("", pid, -1, self.board.clock(), "")

@@ -28,6 +28,7 @@ from typing import Any
 from htagweb_asgi.proc.endings import End
 from htagweb_asgi.proc.limiter import Limiter, Placement
 from htagweb_asgi.proc.spares import Spare, Spares
+from htagweb_asgi.proc.startgate import StartGate
 from htagweb_asgi.proc.usermain import PORTABLE_FLAG
 from htagweb_asgi.protocol import portable
 from htagweb_asgi.protocol.config import SPAWNED_USER_MODULE, TemplateConfig
@@ -68,6 +69,24 @@ class PortableSpares(Spares):
         self.ports: dict[int, int] = {}
         self._decoders: dict[int, FrameDecoder] = {}
         self.dying: set[int] = set()  # its link closed: it exits, or has
+        self.gate = StartGate()  # how many start at once (see startgate.py)
+
+    def can_start(self) -> bool:
+        return self.gate.open()
+
+    def starting(self, pid: int) -> bool:
+        return self.gate.is_starting(pid)
+
+    def due(self) -> bool:
+        return super().due() and self.gate.open()  # spares start through the gate too
+
+    def take(self) -> Spare:
+        """A spare that is up (the oldest), else one still starting, else a new one."""
+        for spare in self.ready:
+            if not self.gate.is_starting(spare.pid):
+                self.ready.remove(spare)
+                return spare
+        return self.ready.pop(0) if self.ready else self._new()
 
     def _new(self) -> Spare:
         placement = self.limiter.prepare()
@@ -93,6 +112,7 @@ class PortableSpares(Spares):
         link.sendall(encode_json(Kind.LEASE, {"token": token}))
         self.links[pid], self._decoders[pid] = link, FrameDecoder()
         self._watch(link, lambda: self._readable(pid))
+        self.gate.started(pid)
         self.started(pid, placement)
         return Spare(pid, link)
 
@@ -120,6 +140,7 @@ class PortableSpares(Spares):
                 if frames is None:
                     return None
                 if any(kind is Kind.WARM for kind, _ in frames):
+                    self.gate.up(spare.pid)
                     return spare
         except (OSError, FrameError):
             return None
@@ -149,6 +170,8 @@ class PortableSpares(Spares):
             frames = self._decoders[pid].feed(data) if data else None
         except (OSError, FrameError):
             frames = None
+        if frames is None or any(kind is Kind.WARM for kind, _ in frames):
+            self.gate.up(pid)  # it started (or never will): the next may start
         if frames is None:  # the process is gone (or going): reap it once it exited
             self._unwatch(link)
             link.close()
@@ -188,6 +211,7 @@ class PortableSpares(Spares):
             self._unwatch(link)
             link.close()
         self.dying.discard(pid)
+        self.gate.up(pid)
         del self.popens[pid], self.ports[pid]
         return pid, code
 

@@ -63,9 +63,9 @@ class PortableUser:
                 return
             if not self.assigned.is_set():  # no user waiting for us already: warm up
                 await self.app.engine.warm_up()
-                if self.link is not None:
-                    with contextlib.suppress(ConnectionError):
-                        await self.link.send(encode_json(Kind.WARM, {}))
+            if self.link is not None:  # we are up: the template may start the next one
+                with contextlib.suppress(ConnectionError):
+                    await self.link.send(encode_json(Kind.WARM, {}))
             await self.app.stopped.wait()
             server.close()  # no new connection while the open ones end
             await self.app.close()

@@ -18,6 +18,7 @@ from htagweb_asgi.proc.admission import CreationRate, RefusalLog, Refused, retry
 from htagweb_asgi.proc.children import EVICT, REPLACED
 from htagweb_asgi.proc.endings import End
 from htagweb_asgi.proc.leases import Leases
+from htagweb_asgi.proc.startqueue import StartQueue, Waiting
 from htagweb_asgi.protocol.config import TemplateConfig
 from htagweb_asgi.protocol.control import MIN_MATCH
 from htagweb_asgi.protocol.frames import Kind, encode_json, load_json
@@ -41,6 +42,7 @@ class Table(Protocol):
     max_processes: int
 
     def reap(self) -> None: ...
+    def can_start(self) -> bool: ...
     def start(self, key: str, session: str, client: str) -> Any: ...
     def kill(self, key: str, pid: int | None) -> bool: ...
     def rename(self, key: str, pid: int, new_key: str, session: str) -> bool: ...
@@ -80,7 +82,10 @@ class TemplateRequests:
         self.loaded = loaded  # False: a renewal whose new code does not import
         self.load_error = load_error
         self._source_changed = source_changed
-        self._renew = renew  # re-exec with the new code; does not return
+        # the App's files changed: re-exec with the new code (does not return), or on the
+        # portable path end the spares that hold the old code (returns)
+        self._renew = renew
+        self.queue = StartQueue(clock)  # waiting for an interpreter start (portable path)
 
     def handle(self, holder: Hashable, kind: Kind, payload: bytes) -> bytes | None:
         """The reply to one request from `holder` (a connection), or None.
@@ -115,10 +120,11 @@ class TemplateRequests:
             return encode_json(Kind.DONE, {"ending": ending})
         raise ValueError(f"unexpected {kind.name}")
 
-    def spawn(self, holder: Hashable, request: dict[str, Any]) -> bytes:
+    def spawn(self, holder: Hashable, request: dict[str, Any]) -> bytes | None:
         """The process of the request's key: the live one, else a new one (replacing
         ``replace_pid``: its page asked for other arguments, or it crashed), within the
-        admission limits of the request's ``client`` address."""
+        admission limits of the request's ``client`` address. None: the request waits
+        for its turn to start a process (see startqueue.py; answered by serve_waiting)."""
         key, replace_pid = str(request["key"]), request.get("replace_pid")
         if not KEY_RE.fullmatch(key):
             raise ValueError("malformed process key")
@@ -137,17 +143,49 @@ class TemplateRequests:
         if child is not None:  # replaced (a newer page, or it died): it may still end well
             # its pages are told why: other arguments asked for (REPLACED), or EVICT
             self.table.ask_to_end(child, REPLACED if request.get("mismatch") else EVICT, "replaced")
+        if self.queue or not self.table.can_start():  # behind those already waiting
+            self.queue.add(holder, key, request, client)
+            return None
+        return self._start(key, request, client)
+
+    def _start(self, key: str, request: dict[str, Any], client: str) -> bytes:
         started = self.table.start(key, str(request.get("session", "")), client)
         if isinstance(started, Refused):
             self.rate.give_back(client)
             return self._refuse(started, client, 0.0)
         return encode_json(Kind.SPAWNED, {"pid": started.pid, "existed": False})
 
+    def serve_waiting(self) -> list[tuple[Hashable, bytes]]:
+        """Answer the waiting SPAWN requests whose turn came, in order, and those that
+        waited too long ("busy"); (holder, reply) for each."""
+        replies = [(late.holder, self._too_long(late)) for late in self.queue.overdue()]
+        while (waiting := self.queue.head()) is not None:
+            child = self.table.current.get(waiting.key)  # an earlier request's, meanwhile
+            if child is None and not self.table.can_start():
+                break
+            self.queue.pop()
+            if child is not None:
+                self.rate.give_back(waiting.client)
+                reply = encode_json(Kind.SPAWNED, {"pid": child.pid, "existed": True})
+            else:
+                reply = self._start(waiting.key, waiting.request, waiting.client)
+            replies.append((waiting.holder, reply))
+        return replies
+
+    def forget(self, holder: Hashable) -> None:
+        """`holder`'s connection closed: its waiting requests start nothing."""
+        for waiting in self.queue.forget(holder):
+            self.rate.give_back(waiting.client)
+
+    def _too_long(self, waiting: Waiting) -> bytes:
+        self.rate.give_back(waiting.client)
+        return self._refuse(Refused.BUSY, waiting.client, 0.0)
+
     def _refuse(self, why: Refused, client: str, wait: float) -> bytes:
         """FAIL: full (503), or limited (429: retry after, the worker refuses the address
         by itself for `wait` seconds: it cannot start anything before)."""
         self.table.log.refusal(why, client)
-        if why is Refused.FULL:
+        if why in (Refused.FULL, Refused.BUSY):
             return encode_json(Kind.FAIL, {"message": why.value, "full": True})
         retry = retry_after(wait) if wait else SHARE_RETRY
         reply = {"message": why.value, "limited": True, "retry_after": retry, "wait": wait}

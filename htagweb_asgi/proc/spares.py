@@ -77,6 +77,15 @@ class Spares:
     def due(self) -> bool:
         return len(self.ready) < self.config.spare_processes
 
+    def starting(self, pid: int) -> bool:
+        """Whether `pid` is still starting (a fork starts with the App already loaded)."""
+        return False
+
+    def can_start(self) -> bool:
+        """Whether a new process may start now (a fork always may; the portable path's
+        interpreters start a few at a time: see startgate.py)."""
+        return True
+
     def replenish(self) -> None:
         """Start one spare if fewer than ``spare_processes`` are ready (one per loop turn: a
         fork takes a few milliseconds, and requests come first)."""

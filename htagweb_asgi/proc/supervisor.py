@@ -87,15 +87,15 @@ class Supervisor:
             spares=self._portable_spares if config.portable else None,
         )
         self.worker_files = WorkerFiles(config.directory)
-        watch = SourceWatch.of(config.app)
+        self.watch = SourceWatch.of(config.app)
         self.requests = TemplateRequests(
             config,
             self.processes,
             self.leases,
             loaded=app_class is not None,
             load_error=load_error,
-            source_changed=watch.changed,
-            renew=None if config.portable else self._renew,  # no re-exec there: restart
+            source_changed=lambda: self.watch.changed(),
+            renew=self._refresh_spares if config.portable else self._renew,
             clock=board.clock,
             worker_series=self.worker_files.collect,
         )
@@ -141,6 +141,8 @@ class Supervisor:
             self.processes.reap()
             self.processes.check_deadlines()
             self.processes.watch()
+            for holder, reply in self.requests.serve_waiting():  # their turn to start came
+                self._send_late(holder, reply)
             self._check_leases()
             if not events and self.app_class is not None:
                 # Only once nothing happened for SPARE_DELAY: a fork now would compete for
@@ -168,7 +170,11 @@ class Supervisor:
             pass
 
     def _next_timeout(self) -> float | None:
-        deadlines = [self.processes.next_deadline(), self.leases.deadline()]
+        deadlines = [
+            self.processes.next_deadline(),
+            self.leases.deadline(),
+            self.requests.queue.deadline(),
+        ]
         known = [deadline for deadline in deadlines if deadline is not None]
         timeout = max(0.0, min(known) - time.monotonic()) if known else None
         if self.app_class is not None and self.processes.spares.due():
@@ -256,6 +262,7 @@ class Supervisor:
         del self.connections[conn]
         self.leases.lose(conn)
         self.processes.deaths.forget(conn)
+        self.requests.forget(conn)
         conn.close()
 
     def _send_late(self, holder: Hashable, frame: bytes) -> None:
@@ -290,6 +297,17 @@ class Supervisor:
             )
 
     # -- renewal -------------------------------------------------------------------------------
+    def _refresh_spares(self, requester: Hashable, request: dict[str, Any]) -> None:
+        """Portable path: no re-exec, each process imports the App itself; new spares
+        are all that new code needs (then the request goes on, served by one)."""
+        ended = self.processes.refresh_spares()
+        self.watch = SourceWatch.of(self.config.app)
+        logger.info(
+            "the source of %s changed: %d spare process(es) ended, new ones import the new code",
+            self.config.app,
+            ended,
+        )
+
     def _renew(self, requester: Hashable, request: dict[str, Any]) -> NoReturn:
         """Re-exec with the App's new code; the requester's SPAWN is answered by the new
         image (see renewal.py)."""
@@ -319,8 +337,10 @@ class Supervisor:
             self.leases.take(conn)
         requester = socket.socket(fileno=state.requester)
         self._register(requester)
+        reply = self.requests.spawn(requester, state.request)
         try:
-            requester.sendall(self.requests.spawn(requester, state.request))
+            if reply is not None:  # else its turn to start comes later (serve_waiting)
+                requester.sendall(reply)
         except OSError:
             self._drop(requester)
 

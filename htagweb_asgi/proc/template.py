@@ -38,8 +38,13 @@ logger = logging.getLogger(__name__)
 
 
 def _report(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+    """One JSON line to the worker that started us. Written to the descriptor, unbuffered:
+    when that worker is gone (killed while we started, on a loaded machine) the line is
+    lost, and nothing stays buffered to come out later in the log."""
+    try:
+        os.write(1, json.dumps(message).encode() + b"\n")
+    except BrokenPipeError:  # the other workers find us by our control file, and lease us
+        logger.info("the worker that started this template is gone; serving the others")
 
 
 def _bind_control(config: TemplateConfig) -> tuple[socket.socket, bytes | None]:

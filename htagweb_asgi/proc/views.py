@@ -41,6 +41,7 @@ def _one(processes: UserProcesses, child: Child, measure: bool = True) -> dict[s
         "interactions": usage.interactions if usage else 0,
         "pages": usage.pages if usage else 0,
         "generation": child.generation,
+        "up": not processes.spares.starting(child.pid),  # portable: still importing the App
     }
     if measure:
         limited = processes.limiter.memory is not None

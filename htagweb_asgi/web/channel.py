@@ -21,14 +21,16 @@ import anyio
 from htagweb_asgi.errors import HtagwebError
 from htagweb_asgi.protocol.frames import (
     DEFAULT_MAX_FRAME,
+    HEADER_SIZE,
     FrameDecoder,
     FrameError,
     Kind,
     encode,
     encode_json,
     load_json,
+    parse_header,
 )
-from htagweb_asgi.protocol.handshake import ClientHandshake, ServerHandshake
+from htagweb_asgi.protocol.handshake import HANDSHAKE_FRAME, ClientHandshake, ServerHandshake
 
 _CHUNK = 256 * 1024
 
@@ -149,8 +151,32 @@ class Channel:
         (under the name `expect`, when given: protocol/handshake.py); ValueError when it does
         not, ChannelClosed when it left."""
         handshake = ClientHandshake(key, me, expect)
-        await self._send_bytes(handshake.respond(*await Channel.receive(self)))
-        handshake.verify(*await Channel.receive(self))
+        await self._send_bytes(handshake.respond(*await self._receive_one()))
+        handshake.verify(*await self._receive_one())
+
+    async def _receive_one(self) -> tuple[Kind, bytes]:
+        """One frame, reading no byte past it: what the peer sends next (a process's HELLO)
+        stays in the socket for whoever the channel is handed over to (detach)."""
+        try:
+            kind, size = parse_header(await self._receive_exactly(HEADER_SIZE), HANDSHAKE_FRAME)
+        except FrameError as exc:
+            raise ChannelClosed(f"the connection broke the protocol: {exc}") from exc
+        return kind, await self._receive_exactly(size)
+
+    async def _receive_exactly(self, size: int) -> bytes:
+        data = bytearray()
+        while len(data) < size:
+            try:
+                chunk = self._sock.recv(size - len(data))
+            except BlockingIOError:
+                await self._wait(anyio.wait_readable)
+                continue
+            except OSError as exc:
+                raise ChannelClosed(f"the connection ended: {exc!r}") from exc
+            if not chunk:
+                raise ChannelClosed("the process closed the connection")
+            data += chunk
+        return bytes(data)
 
     async def prove(self, handshake: ServerHandshake) -> bool:
         """The accepting side: challenge the client; False when it did not prove it holds

@@ -57,6 +57,11 @@ class LocalAddresses:
             address = portable.read_address(path)  # OSError: no such process
         except ValueError as exc:
             raise ConnectionRefusedError(f"{path}: {exc}") from exc
+        if address.secret is not None:
+            # template.port itself: its secret, not the one read before. A template killed and
+            # started again by another worker has a new one; trusting ours would take the new
+            # template for a stranger and, under the start lock, start a second template.
+            self._secret = address.secret
         secret = self._template_secret()
         channel = await channel_class.connect_tcp(portable.LOOPBACK, address.port)
         assert isinstance(channel, channel_class)

@@ -138,6 +138,7 @@ class Relay:
         self._parano = parano  # relay only encrypted envelopes, both ways (never parse them)
         self._send_lock = anyio.Lock()
         self._reply = anyio.Event()
+        self._process_gone = False  # its channel ended: no reply will come
         self._closing = False
         self._browser_gone = anyio.Event()
         self._sync: SessionSync
@@ -245,6 +246,10 @@ class Relay:
         tasks: anyio.abc.TaskGroup,
     ) -> None:
         self._reply = anyio.Event()
+        if self._process_gone:
+            # It ended while the page sent this (the host is asking why, to tell the page):
+            # nothing will answer, and waiting would report a timeout and kill a process.
+            return
         self._in_flight = True
         started = time.monotonic()
         try:
@@ -313,6 +318,7 @@ class Relay:
                     else:
                         self._stats.count("pushes")
                 elif kind is Kind.REJECT or kind is Kind.END:
+                    self._process_gone = True
                     self._reply.set()
                     ending = load_json(payload)
                     if kind is Kind.REJECT:
@@ -320,6 +326,7 @@ class Relay:
                     await self._finish(int(ending["code"]), str(ending["reason"]))
                     return
         except ChannelClosed:
+            self._process_gone = True  # before the reply: a click from now on waits for none
             self._reply.set()
             await self._finish(*await why_gone(target, channel.pid))
 

@@ -14,9 +14,11 @@ import psutil
 import pytest
 
 from htagweb_asgi.proc import portable as portable_spares
+from htagweb_asgi.proc.startgate import usable_cpus
 from htagweb_asgi.protocol import control, portable
 from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.frames import FrameDecoder, Kind, encode_json
+from htagweb_asgi.web.channel import Channel
 from htagweb_asgi.web.pool import ProcessPool
 from tests.proc.test_admission import attach, key, load
 from tests.support.pools import COUNTER, MakeRegistry
@@ -131,3 +133,78 @@ async def test_a_process_that_cannot_enter_its_limits_is_killed_before_it_runs()
         portable_spares._start(listener, {"placement": {}}, refuse)
     [pid] = started
     assert pid_gone(pid)
+
+
+async def test_a_worker_that_read_a_killed_templates_secret_reaches_the_next_one(
+    registries: MakeRegistry,
+) -> None:
+    """The template is SIGKILLed (its template.port stays) and another worker starts the
+    next one: this worker's control connection reaches it with the secret of the file it
+    reads, never the dead one's it read before (else, under the start lock, it concluded
+    that no template runs and started a second one, which removed the first's port files)."""
+    pool = portable_pool(registries)
+    first = int((await pool.status())["pid"])  # this worker read the first's secret
+    psutil.Process(first).kill()
+    await eventually_async(lambda: pid_gone(first), 10)
+    second = int((await portable_pool(registries).status())["pid"])  # another worker
+    assert second != first
+    async with await pool.addresses.connect(Channel, pool.addresses.control) as channel:
+        kind, reply = await channel.request(Kind.STATUS, {})
+    assert kind is Kind.DONE and reply["pid"] == second
+
+
+async def test_a_connection_handed_over_after_the_proof_loses_no_frame(
+    registries: MakeRegistry,
+) -> None:
+    """The cluster's gateway proves the secret, then splices the raw socket to another
+    node's link: the process's HELLO, sent right after its proof, must still be in the
+    socket, not read ahead into the channel (which then refused to hand it over)."""
+    pool = portable_pool(registries)
+    pid, _ = await load(pool, 1)
+    for _ in range(5):  # the HELLO often arrives with the proof's last frame
+        channel = await pool.connect(key(1))
+        assert channel is not None
+        sock = channel.detach()
+        with sock:
+            sock.setblocking(True)
+            sock.settimeout(5)
+            frames: list[tuple[Kind, bytes]] = []
+            decoder = FrameDecoder()
+            while not frames:
+                data = await anyio.to_thread.run_sync(sock.recv, 65536)
+                assert data, "the process closed the connection"
+                frames = decoder.feed(data)
+        assert frames[0][0] is Kind.HELLO and json.loads(frames[0][1])["pid"] == pid
+
+
+async def test_new_users_arriving_at_once_start_one_interpreter_per_cpu_at_a_time(
+    registries: MakeRegistry,
+) -> None:
+    """No spare ready, eight users at once: each gets its process, and the template never
+    has more interpreters starting (not up yet: importing the App) than CPUs."""
+    pool = registries(portable=True, spare_processes=0, evict_after=3600.0).pool(COUNTER, SCOPE)
+    await pool.status()  # the template runs: what follows is the burst alone
+    most = 0
+
+    async def watch() -> None:
+        nonlocal most
+        while True:
+            listing = await pool.listing()
+            rows = [*listing["processes"], *listing["others"]]
+            most = max(most, sum(not row["up"] for row in rows))
+            await anyio.sleep(0.02)
+
+    pids: dict[int, int] = {}
+
+    async def arrive(n: int) -> None:
+        pids[n] = (await load(pool, n))[0]
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as watching:
+            watching.start_soon(watch)
+            async with anyio.create_task_group() as users:
+                for n in range(1, 9):
+                    users.start_soon(arrive, n)
+            watching.cancel_scope.cancel()
+    assert len(set(pids.values())) == 8
+    assert 1 <= most <= usable_cpus()

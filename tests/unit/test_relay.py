@@ -156,6 +156,35 @@ async def test_a_slow_interaction_kills_the_process_and_says_why() -> None:
         assert target.killed == [process.pid]
 
 
+async def test_a_click_while_the_host_asks_why_the_process_ended_waits_for_nothing() -> None:
+    """The process ended; asking its template why takes a while (the template was killed
+    too: a new one starts). A click sent meanwhile goes nowhere: it must not wait for a
+    reply that cannot come, then report a timeout and kill a process (the page is told
+    what ended and leaves at once)."""
+    asked, answer = anyio.Event(), anyio.Event()
+
+    async def slow_limit_message(pid: int | None) -> str | None:
+        asked.set()
+        await answer.wait()
+        return None
+
+    async with relayed(limit=1.0) as (page, process, target):
+        target.limit_message = slow_limit_message
+        process.die()
+        with anyio.fail_after(STEP):
+            await asked.wait()
+        page.says('{"id": 1}')
+        await anyio.wait_all_tasks_blocked()
+        answer.set()
+        code, _ = await page.asked_to_close()
+        assert code == Close.CRASHED
+        with anyio.fail_after(0.5):  # under the interaction's time limit
+            page.leaves()
+            while not process.closed:
+                await anyio.sleep(0.01)
+    assert target.killed == []
+
+
 async def test_a_binary_message_to_a_plain_app_is_refused() -> None:
     async with relayed() as (page, process, _):
         page.says(data=b"\x00")

@@ -68,9 +68,13 @@ class FakeTable:
     rolled: list[tuple[bool, float]] = field(default_factory=list)
     next_pid: int = 1000
     log: RefusalLog = field(default_factory=lambda: RefusalLog(Clock()))
+    startable: bool = True  # whether a process may start now (portable: see startgate.py)
 
     def reap(self) -> None:
         pass
+
+    def can_start(self) -> bool:
+        return self.startable
 
     def start(self, key: str, session: str, client: str = "") -> FakeChild | Refused:
         if len(self.current) >= self.capacity:

@@ -17,7 +17,8 @@ import pytest
 
 from htagweb_asgi.proc.activity import ActivityBoard
 from htagweb_asgi.proc.engine import engine
-from htagweb_asgi.proc.user import UserApp
+from htagweb_asgi.proc.user import Connection, UserApp
+from htagweb_asgi.protocol.codes import Close
 from htagweb_asgi.protocol.config import ProcessSettings
 from htagweb_asgi.protocol.frames import HEADER_SIZE, Kind, encode_json, parse_header
 from tests.support.apps.counter import App
@@ -54,3 +55,38 @@ async def test_stopping_with_pages_connected_logs_nothing() -> None:
         for _, writer in (first, second):
             writer.close()
     assert [context["message"] for context in errors] == []
+
+
+class ClosedByPeer:
+    """A connection's writer on uvloop once its peer closed: a write raises RuntimeError
+    (asyncio's would drop the bytes)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            raise RuntimeError("unable to perform operation on <UnixTransport closed=True>")
+
+    async def drain(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_ending_skips_a_connection_whose_host_just_left() -> None:
+    """The process ends (tag.exit(), an END from its template) and tells each connection
+    why; one of them was closed by its worker meanwhile (uvloop closed its transport): that
+    one is skipped, not a "Task exception was never retrieved" traceback in the log."""
+    settings = ProcessSettings(debug=False, max_frame=1 << 20)
+    app = UserApp(App, settings, ActivityBoard(1), 0, engine())
+    left, staying = ClosedByPeer(), ClosedByPeer()
+    left.close()
+    for writer in (left, staying):
+        app.connections.add(Connection(asyncio.StreamReader(), writer))  # type: ignore[arg-type]
+    await app.end(Close.EXITED, "the application exited")
+    assert app.stopped.is_set()
