@@ -434,11 +434,8 @@ class UserApp:
         """Tell every connection why the process ends, then stop."""
         frame = encode_json(Kind.END, {"code": code, "reason": reason})
         for conn in list(self.connections):
-            # Its worker may have closed it while we told the others: uvloop then raises
-            # RuntimeError on a write (asyncio drops it). Checked and written in one step.
-            if conn.writer.is_closing():
-                continue
-            conn.write(frame)
+            # ConnectionError too when its worker closed it while we told the others (see
+            # Connection.write: uvloop would raise RuntimeError there)
             with contextlib.suppress(ConnectionError, asyncio.TimeoutError):
-                await asyncio.wait_for(conn.drain(), 1.0)
+                await asyncio.wait_for(conn.send(frame), 1.0)
         self.stopped.set()
