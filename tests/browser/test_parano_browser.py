@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, Response, WebSocket, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Response, WebSocket, expect
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import chromium
 from tests.support.servers import Server, start_server
 
 pytestmark = pytest.mark.browser
@@ -26,11 +26,8 @@ INSECURE_HOST = "insecure.test"  # resolved to 127.0.0.1: plain http there is no
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Chromium that also reaches our server as http://insecure.test (an insecure context)."""
-    args = [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1"]
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield chromium
-        chromium.close()
+    with chromium(f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1") as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module", params=["hypercorn-trio", "uvicorn"])

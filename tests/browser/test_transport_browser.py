@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.support.apps.streaming import STREAM_LENGTH
-from tests.support.servers import start_server
+from tests.support.browser import behind_proxy, proxied_context
 from tests.support.tcpproxy import TcpProxy
 
 pytestmark = pytest.mark.browser
@@ -24,20 +24,16 @@ STREAM_TIMEOUT = 30_000  # ms: 40 pushes 0.1 s apart, a cut, and a loaded machin
 
 @pytest.fixture(scope="module")
 def proxy(runtime: str, logs: Path) -> Iterator[TcpProxy]:
-    server = start_server("uvicorn", "tests.support.apps.transport_hosts:main", runtime, logs)
-    running = TcpProxy(server.port).start()
-    yield running
-    running.stop()
-    server.close()
+    with behind_proxy(
+        "uvicorn", "tests.support.apps.transport_hosts:main", runtime, logs
+    ) as running:
+        yield running
 
 
 @pytest.fixture
 def context(browser: Browser, proxy: TcpProxy) -> Iterator[BrowserContext]:
-    proxy.refuse_websockets = False
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
+    with proxied_context(browser, proxy) as fresh:
+        yield fresh
 
 
 @pytest.fixture

@@ -9,21 +9,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from tests.cluster.conftest import balancer
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import chromium
 from tests.support.cluster import Node, RedisServer, owner_of
 
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        chromium: Browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = chromium.new_context()
+    with chromium() as browser:
+        context = browser.new_context()
         context.set_default_timeout(15_000)
         yield context.new_page()
-        chromium.close()
 
 
 def test_a_browser_through_nginx_survives_the_loss_of_its_node(

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.servers import start_server
+from tests.support.browser import behind_proxy, chromium, proxied_context
 from tests.support.tcpproxy import TcpProxy
 
 pytestmark = pytest.mark.browser
@@ -19,28 +18,20 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
 def proxy(runtime: str, logs: Path) -> Iterator[TcpProxy]:
-    server = start_server("hypercorn", "tests.support.apps.hosts:main", runtime, logs)
-    running = TcpProxy(server.port).start()
-    yield running
-    running.stop()
-    server.close()
+    with behind_proxy("hypercorn", "tests.support.apps.hosts:main", runtime, logs) as running:
+        yield running
 
 
 @pytest.fixture
 def context(browser: Browser, proxy: TcpProxy) -> Iterator[BrowserContext]:
-    proxy.refuse_websockets = False
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
+    with proxied_context(browser, proxy) as fresh:
+        yield fresh
 
 
 AFTER_CUT_MS = 20_000  # the page comes back after a full-jitter back-off (up to 8 s a try)
