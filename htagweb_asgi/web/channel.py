@@ -117,15 +117,7 @@ class Channel:
     async def receive(self) -> tuple[Kind, bytes]:
         """Return the next frame; ChannelClosed at end of stream or on a broken frame."""
         while not self._frames:
-            try:
-                data = self._sock.recv(_CHUNK)
-            except BlockingIOError:
-                await self._wait(anyio.wait_readable)
-                continue
-            except OSError as exc:
-                raise ChannelClosed(f"the connection ended: {exc!r}") from exc
-            if not data:
-                raise ChannelClosed("the process closed the connection")
+            data = await self._recv(_CHUNK)
             try:
                 self._frames.extend(self._decoder.feed(data))
             except FrameError as exc:
@@ -166,17 +158,23 @@ class Channel:
     async def _receive_exactly(self, size: int) -> bytes:
         data = bytearray()
         while len(data) < size:
+            data += await self._recv(size - len(data))
+        return bytes(data)
+
+    async def _recv(self, most: int) -> bytes:
+        """At least one byte and at most `most`, waiting for them; ChannelClosed at the end
+        of stream."""
+        while True:
             try:
-                chunk = self._sock.recv(size - len(data))
+                data = self._sock.recv(most)
             except BlockingIOError:
                 await self._wait(anyio.wait_readable)
                 continue
             except OSError as exc:
                 raise ChannelClosed(f"the connection ended: {exc!r}") from exc
-            if not chunk:
+            if not data:
                 raise ChannelClosed("the process closed the connection")
-            data += chunk
-        return bytes(data)
+            return data
 
     async def prove(self, handshake: ServerHandshake) -> bool:
         """The accepting side: challenge the client; False when it did not prove it holds
